@@ -1,0 +1,87 @@
+"""FFT correlation and the windowed operators against direct sums (first paper, appendix D)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import array_api_compat.numpy as npx
+from solvers.backend import to_numpy
+from solvers.checks import ParameterError
+from solvers.correlation import CnnOperator, DenseGram, correlate_direct, correlate_fft
+
+
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_fft_equals_direct_sum(xp, rng, mode):
+    img = xp.asarray(rng.standard_normal((13, 10)))
+    ker = xp.asarray(rng.standard_normal((3, 4, 4)))
+    d = to_numpy(correlate_direct(ker, img, mode))
+    f = to_numpy(correlate_fft(ker, img, mode))
+    assert d.shape == ((3, 10, 7) if mode == "valid" else (3, 13, 10))
+    np.testing.assert_allclose(f, d, rtol=0, atol=1e-12 * np.abs(d).max())
+
+
+def test_direct_sum_by_hand():
+    img = npx.asarray(np.arange(12.0).reshape(3, 4))
+    ker = npx.asarray(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    out = to_numpy(correlate_direct(ker, img, "valid"))
+    # (K*I)(x) = I(x) + 2 I(x + (1,1))
+    expected = np.arange(12.0).reshape(3, 4)[:2, :3] + 2 * np.arange(12.0).reshape(3, 4)[1:, 1:]
+    np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(4, 12), wd=st.integers(4, 12), w=st.integers(1, 4), seed=st.integers(0, 2**16),
+       mode=st.sampled_from(["valid", "periodic"]))
+def test_gram_equals_dense_and_is_adjoint(h, wd, w, seed, mode):
+    r = np.random.default_rng(seed)
+    op = CnnOperator(npx.asarray(r.standard_normal((h, wd))), w, mode)
+    k = r.standard_normal((w, w))
+    g = op.gram_dense()
+    np.testing.assert_allclose(to_numpy(op.gram(npx.asarray(k))).ravel(), g @ k.ravel(), atol=1e-11 * max(1, np.abs(g).max()))
+    u = r.standard_normal(op.out_shape)
+    lhs = float(np.sum(to_numpy(op.response(npx.asarray(k))) * u))
+    rhs = float(np.sum(k * to_numpy(op.backproject(npx.asarray(u)))))
+    assert abs(lhs - rhs) <= 1e-11 * (1 + abs(lhs))
+    assert abs(op.trace_gram() - np.trace(g)) <= 1e-10 * (1 + np.trace(g))
+
+
+def test_patch_sum_and_power_spectrum(xp, rng):
+    img_h = rng.standard_normal((9, 8))
+    op = CnnOperator(xp.asarray(img_h), 3, "valid")
+    expected = np.array([[img_h[z1:z1 + 7, z2:z2 + 6].sum() for z2 in range(3)] for z1 in range(3)])
+    np.testing.assert_allclose(to_numpy(op.patch_sum()), expected, atol=1e-12)
+    p = to_numpy(op.power_spectrum())
+    full = np.abs(np.fft.fft2(img_h)) ** 2
+    assert np.isclose(p.max(), full.max()) and np.isclose(p.min(), full.min(), atol=1e-9)
+
+
+def test_dense_gram_matches(xp, rng):
+    op = CnnOperator(xp.asarray(rng.standard_normal((11, 11))), 4, "valid")
+    dg = DenseGram(op, chunk=5)
+    np.testing.assert_allclose(to_numpy(dg.matrix), op.gram_dense(), atol=1e-11)
+    k = xp.asarray(rng.standard_normal((2, 4, 4)))
+    np.testing.assert_allclose(to_numpy(dg.gram(k)), to_numpy(op.gram(k)), atol=1e-11)
+
+
+def test_float32_stays_float32(rng):
+    op = CnnOperator(npx.asarray(rng.standard_normal((16, 16)), dtype=npx.float32), 4)
+    out = op.gram(npx.asarray(rng.standard_normal((4, 4)), dtype=npx.float32))
+    assert out.dtype == npx.float32
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (np.full((5, 5), np.nan), "image: contains NaN"),
+    (np.zeros((0, 5)), "image: is empty"),
+    (np.zeros(5), "image: expected a 2-D array"),
+])
+def test_bad_images(bad, msg):
+    with pytest.raises(ParameterError, match=msg):
+        CnnOperator(npx.asarray(bad), 1)
+
+
+def test_kernel_larger_than_image():
+    with pytest.raises(ParameterError, match="kernel: size 6 is larger than the image"):
+        CnnOperator(npx.asarray(np.ones((5, 8))), 6)
+    with pytest.raises(ParameterError, match="mode: unknown"):
+        CnnOperator(npx.asarray(np.ones((5, 8))), 2, mode="same")

@@ -1,0 +1,122 @@
+"""Windowed schemes (21) and (13): dense references, batching, finite differences, divergence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import array_api_compat.numpy as npx
+from solvers.backend import to_numpy
+from solvers.checks import ParameterError
+from solvers.correlation import CnnOperator
+from solvers.images import checkerboard, smooth
+from solvers.schemes import (initial_kernel, linear_step, nonlinear_gradient, nonlinear_loss, run_linear,
+                             run_nonlinear)
+
+
+def test_linear_step_matches_dense_reference(xp, rng):
+    img = rng.standard_normal((12, 12))
+    op = CnnOperator(xp.asarray(img), 4)
+    g, c = op.gram_dense(), to_numpy(op.patch_sum()).ravel()
+    dt, a, beta = 1e-3, -0.5, 1.3
+    alphas = np.array([0.5, 2.0, 7.0])
+    K = xp.asarray(rng.standard_normal((3, 4, 4)))
+    ref = to_numpy(K).reshape(3, -1)
+    out = to_numpy(K)
+    al = xp.reshape(xp.asarray(alphas), (3, 1, 1))
+    for _ in range(20):
+        ref = ref - dt * (0.5 * a * (c + beta * ref @ g) + alphas[:, None] * ref)
+        K = linear_step(op, K, al, dt, a, beta)
+    np.testing.assert_allclose(to_numpy(K).reshape(3, -1), ref, rtol=1e-11, atol=1e-12)
+    assert out.shape == (3, 4, 4)
+
+
+def test_batched_run_equals_one_alpha_loop(rng):
+    op = CnnOperator(npx.asarray(smooth(20, 2)), 5)
+    alphas = [10.0, 300.0, 900.0, 4000.0]
+    batched = run_linear(op, alphas, 1e-3, steps=60)
+    for i, al in enumerate(alphas):
+        single = run_linear(op, [al], 1e-3, steps=60)
+        np.testing.assert_allclose(single.increments[:, 0], batched.increments[:, i], rtol=1e-12)
+        assert single.diverged[0] == batched.diverged[i]
+
+
+def test_nonlinear_gradient_vs_finite_differences(xp, rng):
+    img = rng.standard_normal((9, 9))
+    op = CnnOperator(xp.asarray(img), 3)
+    k = 0.3 * rng.standard_normal((3, 3))
+    alpha, beta, b, y = 0.7, 1.5, 0.2, 1.0
+    al = xp.asarray(alpha)
+    grad, _ = nonlinear_gradient(op, xp.asarray(k), al, beta, b, y)
+    grad = to_numpy(grad)
+    h = 1e-6
+    fd = np.zeros_like(k)
+    for i in range(3):
+        for j in range(3):
+            e = np.zeros_like(k)
+            e[i, j] = h
+            lp = float(nonlinear_loss(op, xp.asarray(k + e), al, beta, b, y))
+            lm = float(nonlinear_loss(op, xp.asarray(k - e), al, beta, b, y))
+            fd[i, j] = (lp - lm) / (2 * h)
+    # central differences: error O(h^2 |L'''|) + rounding O(eps |L| / h) ~ 1e-9 here
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+
+
+def test_nonlinear_gradient_matches_sympy_discrete_gradient(rng):
+    sp = pytest.importorskip("sympy")
+    from derivations.cnn import discrete_gradient_formula, discrete_loss, kernel_symbols
+
+    img = rng.integers(-2, 3, size=(5, 5)).astype(float)
+    k = 0.1 * rng.integers(-3, 4, size=(2, 2)).astype(float)
+    alpha, beta, b, y = 0.5, 1.0, 0.0, 1.0
+    op = CnnOperator(npx.asarray(img), 2)
+    grad, _ = nonlinear_gradient(op, npx.asarray(k), npx.asarray(alpha), beta, b, y)
+    ks = kernel_symbols(2)
+    loss = discrete_loss(ks, img.tolist(), alpha, beta, b, y)
+    subs = {ks[i, j]: k[i, j] for i in range(2) for j in range(2)}
+    sym = np.array([[float(sp.diff(loss, ks[i, j]).subs(subs).evalf(30)) for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(to_numpy(grad), sym, rtol=1e-10, atol=1e-12)
+    formula = discrete_gradient_formula(ks, img.tolist(), alpha, beta, b, y)
+    np.testing.assert_allclose(np.array(sp.Matrix(formula).subs(subs).evalf(30), dtype=float), sym, rtol=1e-10)
+
+
+def test_divergence_detected_without_warnings(xp):
+    op = CnnOperator(xp.asarray(checkerboard(32)), 8)
+    mu_max = (32 - 8 + 1) ** 2 * 64
+    dt = 1e-4
+    lower, upper = 0.25 * mu_max, 2 / dt
+    res = run_linear(op, [0.5 * lower, 1.5 * lower, 0.5 * (lower + upper), 1.2 * upper, 1e9], dt, steps=300)
+    assert res.diverged.tolist() == [True, False, False, True, True]
+    assert res.reason[0] in ("growth", "blowup") and res.reason[-1] in ("blowup", "nonfinite")
+    assert np.all(np.isfinite(to_numpy(res.kernel)))  # diverged members are frozen, finite
+
+
+def test_nonlinear_run_is_deterministic_and_classified(xp):
+    op = CnnOperator(xp.asarray(smooth(16, 4), dtype=xp.float32), 4)
+    r1 = run_nonlinear(op, [1.0, 1e9], 1e-2, steps=50, seed=3)
+    r2 = run_nonlinear(op, [1.0, 1e9], 1e-2, steps=50, seed=3)
+    np.testing.assert_array_equal(to_numpy(r1.kernel), to_numpy(r2.kernel))
+    assert r1.diverged.tolist() == [False, True]
+
+
+def test_initial_kernel_scale():
+    op = CnnOperator(npx.asarray(checkerboard(16)), 4)
+    k = to_numpy(initial_kernel(op, 2, seed=1))
+    assert k.shape == (2, 4, 4) and np.array_equal(k[0], k[1])
+    assert 1e-5 < np.abs(to_numpy(op.response(npx.asarray(k[0])))).max() < 1e-2
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"dt": 0.0}, "dt: must be finite and > 0"),
+    ({"dt": -1.0}, "dt: must be finite and > 0"),
+    ({"beta": 0.0}, "beta: must be finite and > 0"),
+    ({"alphas": [np.nan]}, "alpha: values must be finite"),
+    ({"alphas": []}, "alpha: expected a non-empty"),
+    ({"steps": 1}, "steps: need at least 2"),
+])
+def test_bad_parameters(kw, msg):
+    op = CnnOperator(npx.asarray(checkerboard(8)), 2)
+    args = {"alphas": [1.0], "dt": 1e-3, "beta": 1.0, "steps": 10} | kw
+    with pytest.raises(ParameterError, match=msg):
+        run_linear(op, args["alphas"], args["dt"], beta=args["beta"], steps=args["steps"])
+    with pytest.raises(ParameterError, match="y: the label"):
+        run_nonlinear(op, [1.0], 1e-3, y=2.0)

@@ -1,0 +1,54 @@
+"""Lanczos extremes against dense eigvalsh and scipy's eigsh."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from solvers.backend import to_numpy
+from solvers.checks import ParameterError
+from solvers.correlation import CnnOperator
+from solvers.images import checkerboard, noise, smooth
+from solvers.spectrum import gram_extremes, lanczos_extremes
+
+
+@pytest.mark.parametrize("make", [lambda: noise(24, 3), lambda: smooth(24, 1), lambda: checkerboard(24)])
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_gram_extremes_match_dense(xp, make, mode):
+    op = CnnOperator(xp.asarray(make()), 6, mode)
+    lz = gram_extremes(op, method="lanczos", tol=1e-11)
+    ev = np.linalg.eigvalsh(op.gram_dense())
+    assert lz.converged
+    scale = ev[-1]
+    assert abs(lz.lambda_max - ev[-1]) <= 1e-9 * scale
+    assert abs(lz.lambda_min - ev[0]) <= 1e-9 * scale
+    # the certified error bound really bounds the error
+    assert abs(lz.lambda_min - ev[0]) <= lz.error_min + 1e-11 * scale
+
+
+def test_checkerboard_rank_one_breakdown(xp):
+    n, w = 32, 8
+    op = CnnOperator(xp.asarray(checkerboard(n)), w)
+    e = gram_extremes(op, method="lanczos")
+    assert e.steps == 2 and e.converged  # invariant subspace found at once
+    assert e.lambda_max == pytest.approx((n - w + 1) ** 2 * w ** 2, rel=1e-12)
+    assert abs(e.lambda_min) <= 1e-9 * e.lambda_max
+
+
+def test_lanczos_against_eigsh(rng):
+    import array_api_compat.numpy as npx
+
+    a = rng.standard_normal((60, 60))
+    a = a @ a.T + np.diag(np.linspace(0, 5, 60))
+    lz = lanczos_extremes(lambda v: npx.asarray(a @ to_numpy(v)), 60, npx, npx.float64, tol=1e-12)
+    lo = eigsh(LinearOperator((60, 60), matvec=lambda v: a @ v), k=1, which="SA")[0][0]
+    hi = eigsh(LinearOperator((60, 60), matvec=lambda v: a @ v), k=1, which="LA")[0][0]
+    assert lz.lambda_min == pytest.approx(lo, abs=1e-9 * hi)
+    assert lz.lambda_max == pytest.approx(hi, rel=1e-11)
+
+
+def test_bad_method():
+    import array_api_compat.numpy as npx
+
+    with pytest.raises(ParameterError, match="method"):
+        gram_extremes(CnnOperator(npx.asarray(noise(8)), 2), method="qr")
