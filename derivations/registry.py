@@ -1,0 +1,49 @@
+"""Named derivations: ``available()`` lists them, ``get(name)`` builds one.
+
+* ``"cnn"``: Sun et al. 2022, appendix D.1-D.3, eqs. (1)-(27) -- model, gradient,
+  gradient PDE, linearization, forward-Euler scheme, DFT, amplifier and
+  stability conditions, one chain in paper order.
+* ``"forward-euler"``: appendix D.3 only, eqs. (20)-(27).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import cnn, forward_euler
+from .steps import Derivation
+
+__all__ = ["available", "get"]
+
+
+def _cnn() -> Derivation:
+    """Sun et al. 2022, appendix D.1-D.3, eqs. (1)-(27) as one chain."""
+    return Derivation(
+        "cnn",
+        "One-layer CNN: gradient PDE, linearization, forward Euler and its stability",
+        "Sun et al. 2022, appendix D.1-D.3, eqs. (1)-(27)",
+        cnn.steps() + forward_euler.steps(include_pde=False),
+    )
+
+
+_REGISTRY: dict[str, Callable[[], Derivation]] = {
+    "cnn": _cnn,
+    "forward-euler": forward_euler.derivation,
+}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`get`, in registry order."""
+    return list(_REGISTRY)
+
+
+def get(name: str) -> Derivation:
+    """Build the derivation registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        ``"derivation: unknown 'x'; available: cnn, forward-euler"``.
+    """
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"derivation: unknown {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name]()

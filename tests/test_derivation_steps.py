@@ -1,0 +1,153 @@
+"""Printing, lookup and registry of derivations (derivations.steps, derivations.registry)."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import sympy as sp
+
+import derivations
+from derivations import Derivation, Step, available, get
+from derivations.steps import difference
+from derivations.symbols import P, a, alpha, beta, dt
+
+A = sp.Symbol(r"A(\omega)")
+AMP = sp.Eq(A, 1 - dt * (alpha + a * beta * P / 2))
+
+
+@pytest.fixture(scope="module")
+def cnn_chain() -> Derivation:
+    return get("cnn")
+
+
+@pytest.fixture(scope="module")
+def euler() -> Derivation:
+    return get("forward-euler")
+
+
+def _small() -> Derivation:
+    return Derivation("demo", "Demo", "nowhere", [
+        Step("amplifier", "(23)", AMP, "A from the scheme"),
+        Step("helper", "", sp.Gt(alpha, 0), "no number"),
+    ])
+
+
+def test_step_str_names_label_and_expression():
+    st = Step("amplifier", "(23)", AMP, "A from the scheme")
+    text = str(st)
+    assert text.startswith("(23) amplifier: ")
+    assert "alpha" in text and "Delta_t" in text and "beta" in text
+
+
+def test_step_latex_has_tag_alpha_and_comment():
+    st = Step("amplifier", "(23)", AMP, "A from the scheme")
+    tex = st.latex()
+    assert r"\tag{23}" in tex
+    assert r"\alpha" in tex and r"\beta" in tex
+    assert tex.startswith("% amplifier: A from the scheme")
+    assert r"\begin{equation}" in tex and r"\end{equation}" in tex
+    assert st._repr_latex_().startswith("$$") and r"\tag{23}" in st._repr_latex_()
+
+
+def test_unnumbered_step_has_no_tag():
+    st = Step("helper", "", sp.Gt(alpha, 0))
+    assert r"\tag" not in st.latex()
+    assert r"\begin{equation*}" in st.latex()
+    assert str(st) == "helper: alpha > 0"
+
+
+def test_step_to_dict_is_json_safe_with_contract_keys():
+    d = Step("amplifier", "(23)", AMP, "A from the scheme").to_dict()
+    assert set(d) == {"name", "equation", "text", "latex", "description"}
+    assert d["equation"] == "(23)" and d["name"] == "amplifier"
+    assert r"\alpha" in d["latex"]
+    assert d["text"] == sp.sstr(AMP) and "alpha" in d["text"]
+    assert json.loads(json.dumps(d)) == d
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(name="", equation="(1)", expr=sp.S(1)),
+    dict(name="x", equation=23, expr=sp.S(1)),
+    dict(name="x", equation="(1)", expr="alpha + 1"),
+])
+def test_step_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        Step(**kwargs)
+
+
+def test_derivation_lookup_by_name_label_and_index():
+    der = _small()
+    assert der["amplifier"] is der["(23)"] is der["23"] is der[0]
+    assert len(der) == 2 and [s.name for s in der] == ["amplifier", "helper"]
+    assert "helper" in der and "nothere" not in der
+    with pytest.raises(KeyError, match="amplifier, helper"):
+        der["nothere"]
+
+
+def test_derivation_rejects_duplicate_names():
+    with pytest.raises(ValueError, match="duplicate"):
+        Derivation("d", "D", "s", [Step("x", "", sp.S(1)), Step("x", "", sp.S(2))])
+
+
+def test_derivation_printing():
+    der = _small()
+    text = str(der)
+    assert text.splitlines()[0] == "Demo [demo] (nowhere)"
+    assert "(23) amplifier" in text and "helper: alpha > 0" in text
+    tex = der.latex()
+    assert tex.count(r"\tag{") == 1 and tex.count(r"\begin{equation") == 2
+    assert "% helper" in tex
+    assert der._repr_latex_().startswith("$$") and "(23)" in der._repr_latex_()
+    d = der.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert [s["name"] for s in d["steps"]] == ["amplifier", "helper"]
+
+
+def test_difference_of_relationals():
+    assert sp.simplify(difference(sp.Gt(alpha, 1), sp.Lt(1, alpha))) == 0
+    assert sp.simplify(difference(sp.Gt(alpha, 1), sp.Gt(alpha, 2))) != 0
+    assert difference(sp.Eq(A, alpha), alpha) == 0
+    with pytest.raises(ValueError, match="stated"):
+        difference(sp.Gt(alpha, 1), sp.Eq(alpha, 1))
+
+
+def test_registry_names_and_error():
+    assert available() == ["cnn", "forward-euler"]
+    with pytest.raises(ValueError) as err:
+        get("x")
+    assert str(err.value) == "derivation: unknown 'x'; available: cnn, forward-euler"
+    assert derivations.get is get
+
+
+def _labels(der: Derivation) -> list[int]:
+    return [int(s.equation.strip("()")) for s in der if s.equation]
+
+
+def test_cnn_chain_covers_every_equation_in_order(cnn_chain):
+    labels = _labels(cnn_chain)
+    assert labels == sorted(labels)
+    assert set(labels) == set(range(1, 28))
+    assert cnn_chain.names()[0] == "model" and cnn_chain.names()[-1] == "alpha_upper"
+
+
+def test_forward_euler_chain(euler):
+    assert set(_labels(euler)) == set(range(20, 28))
+    assert _labels(euler) == sorted(_labels(euler))
+
+
+def test_amplifier_step_latex(cnn_chain, euler):
+    for der in (cnn_chain, euler):
+        tex = der["(23)"].latex() + der["amplifier"].latex()
+        assert r"\tag{23}" in tex and r"\alpha" in tex and r"\Delta_{t}" in tex
+    body = cnn_chain.latex()
+    assert len(re.findall(r"\\tag\{(\d+)\}", body)) == len([s for s in cnn_chain if s.equation])
+    assert r"\tag{12}" in body and r"\star" in body
+    d = cnn_chain.to_dict()
+    assert json.loads(json.dumps(d)) == d and len(d["steps"]) == len(cnn_chain)
+
+
+def test_get_returns_fresh_objects(cnn_chain):
+    other = get("cnn")
+    other["model"].description = "changed"
+    assert get("cnn")["model"].description != "changed"
