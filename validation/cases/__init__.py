@@ -1,0 +1,2 @@
+"""Validation cases; importing this package registers them (see :mod:`validation.registry`)."""
+from . import cnn_bounds, linearization  # noqa: F401

@@ -1,0 +1,107 @@
+"""Registry of validation cases: one case per claim of a paper.
+
+A case is a function ``f(ctx: Context) -> dict`` registered with :func:`case`. It
+returns the claim's prediction and measurement with a verdict:
+
+* ``confirmed`` — the claim holds as stated, within the stated tolerance;
+* ``refined``   — it holds with a correction the case states (e.g. a w → ∞ bound
+  replaced by the windowed one);
+* ``refuted``   — it does not hold; the numbers say by how much.
+
+``passed`` is the case's own consistency check (for instance: the exact windowed
+and the simulated bounds agree to the bisection tolerance). A refuted paper claim is
+a finding and can pass; a failed check is a failure of the workbench or of the
+method, and makes ``workbench validate`` exit non-zero.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from solvers.checks import ParameterError
+
+__all__ = ["Case", "Context", "case", "list_cases", "get_case", "run_case", "VERDICTS"]
+
+VERDICTS = ("confirmed", "refined", "refuted")
+REQUIRED = ("prediction", "measurement", "tolerance", "verdict", "passed")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    claim: str
+    source: str
+    func: Callable[["Context"], dict]
+
+
+@dataclass
+class Context:
+    """What a case gets: where to write, how thorough to be, and a figure writer."""
+
+    out_dir: Path
+    quick: bool = False
+    figures: list[str] = field(default_factory=list)
+
+    def save_figure(self, fig: Any, name: str) -> str:
+        """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path."""
+        from .files import save_figure
+
+        save_figure(fig, self.out_dir / name)
+        self.figures.append(name)
+        return name
+
+
+_CASES: dict[str, Case] = {}
+
+
+def case(id: str, *, claim: str, source: str) -> Callable[[Callable[[Context], dict]], Callable[[Context], dict]]:
+    """Register a validation case under ``id`` (decorator)."""
+
+    def deco(func: Callable[[Context], dict]) -> Callable[[Context], dict]:
+        if id in _CASES:
+            raise ValueError(f"case: id {id!r} registered twice")
+        _CASES[id] = Case(id, claim, source, func)
+        return func
+
+    return deco
+
+
+def _load() -> None:
+    from . import cases  # noqa: F401  (registers the cases on import)
+
+
+def list_cases() -> list[str]:
+    """Ids of all registered cases, in registration order."""
+    _load()
+    return list(_CASES)
+
+
+def get_case(id: str) -> Case:
+    _load()
+    try:
+        return _CASES[id]
+    except KeyError:
+        raise ParameterError(f"case: unknown case {id!r}; available: {', '.join(_CASES)}") from None
+
+
+def run_case(id: str, out_dir: str | Path, quick: bool = False) -> dict:
+    """Run one case; returns its result dict (JSON-ready) with id, claim, source and timing."""
+    c = get_case(id)
+    ctx = Context(Path(out_dir), quick=quick)
+    t0 = time.perf_counter()
+    res = c.func(ctx)
+    missing = [k for k in REQUIRED if k not in res]
+    if missing or res.get("verdict") not in VERDICTS:
+        raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, verdict {res.get('verdict')!r})")
+    out = {"id": c.id, "claim": c.claim, "source": c.source}
+    out.update(res)
+    out.setdefault("numbers", {})
+    out.setdefault("tables", [])
+    out.setdefault("notes", "")
+    out["figures"] = list(ctx.figures)
+    out["passed"] = bool(out["passed"])
+    out["quick"] = bool(quick)
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
