@@ -42,6 +42,7 @@ def _bounds_rows(quick: bool, repeat: int) -> list[dict]:
     xp = get_namespace("numpy")
     n, kernels, dt = (64, (8, 16), 1e-6) if quick else (256, (16, 32, 64), 1e-8)
     ops = [CnnOperator(xp.asarray(checkerboard(n)), w) for w in kernels]
+    exact_bounds(ops[0], dt)  # warm-up: the one-off SymPy lambdify compile is not part of either path
     t_ex = _best(lambda: [exact_bounds(op, dt) for op in ops], repeat)
     t_sim = _best(lambda: [simulated_bounds(op, dt, rtol=1e-3, steps=1000) for op in ops], 1)
     return [_row("bounds: exact vs simulated", "Lanczos on G", "time stepping + bisection", t_ex, t_sim,

@@ -51,7 +51,7 @@ def _figure(ctx: Context, rows: list[dict], dt: float) -> None:
     ax.set_yticks(range(len(rows)), [f"{r['kernel']}×{r['kernel']}" for r in rows])
     ax.set_xlabel("weight decay α (stable interval)")
     ax.set_title(f"Forward Euler (21), checkerboard, Δt = {dt:g}: stable α per method")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ctx.save_figure(fig, "cnn_gd_bounds.png")
 
 
