@@ -26,6 +26,14 @@ def _tag(equation: str) -> str:
     return equation.strip().strip("()").strip()
 
 
+def _as_expr(v: Any) -> sp.Expr:
+    if isinstance(v, sp.Basic):
+        return v
+    if isinstance(v, (int, float)):
+        return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+    raise TypeError(f"expected a SymPy expression or a number, got {type(v).__name__}")
+
+
 def difference(derived: Any, stated: Any) -> sp.Expr:
     """Symbolic difference ``derived - stated`` of two expressions or relationals.
 
@@ -61,7 +69,8 @@ def difference(derived: Any, stated: Any) -> sp.Expr:
         derived = derived.rhs
     if isinstance(stated, sp.Eq):
         stated = stated.rhs
-    return sp.sympify(derived) - sp.sympify(stated)
+    # both sides are SymPy objects or Python numbers built in derivations/, never user text;
+    return _as_expr(derived) - _as_expr(stated)
 
 
 class Step:
