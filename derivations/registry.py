@@ -4,12 +4,15 @@
   gradient PDE, linearization, forward-Euler scheme, DFT, amplifier and
   stability conditions, one chain in paper order.
 * ``"forward-euler"``: appendix D.3 only, eqs. (20)-(27).
+* ``"von-neumann-nesterov"``: appendix E, the semi-implicit (Nesterov) scheme (37)-(38)
+  through the general Von Neumann analyzer: characteristic polynomial, Schur-Cohn
+  conditions, exact stability region, and the paper's (45) beside it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cnn, forward_euler
+from . import cnn, forward_euler, von_neumann
 from .steps import Derivation
 
 __all__ = ["available", "get"]
@@ -28,6 +31,7 @@ def _cnn() -> Derivation:
 _REGISTRY: dict[str, Callable[[], Derivation]] = {
     "cnn": _cnn,
     "forward-euler": forward_euler.derivation,
+    "von-neumann-nesterov": von_neumann.derivation,
 }
 
 

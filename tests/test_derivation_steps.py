@@ -113,10 +113,10 @@ def test_difference_of_relationals():
 
 
 def test_registry_names_and_error():
-    assert available() == ["cnn", "forward-euler"]
+    assert available() == ["cnn", "forward-euler", "von-neumann-nesterov"]
     with pytest.raises(ValueError) as err:
         get("x")
-    assert str(err.value) == "derivation: unknown 'x'; available: cnn, forward-euler"
+    assert str(err.value) == "derivation: unknown 'x'; available: cnn, forward-euler, von-neumann-nesterov"
     assert derivations.get is get
 
 
