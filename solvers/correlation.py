@@ -104,29 +104,28 @@ class CnnOperator:
         self._patch_sum = None
 
     # -- the three maps -------------------------------------------------------------
+    def _correlate_full(self, x: Any) -> Any:
+        """Σ_y x(y) I(y + ·) on the whole H×W grid: one real FFT pair (x zero-padded)."""
+        spec = self.xp.conj(self.fft.rfft2(x, self.shape)) * self._ihat
+        return self.fft.irfft2(spec, self.shape)
+
     def response(self, kernel: Any) -> Any:
         """K⋆I on the output grid; ``kernel`` has shape (..., w, w)."""
-        spec = self.xp.conj(self.fft.rfft2(kernel, self.shape)) * self._ihat
-        full = self.fft.irfft2(spec, self.shape)
         ho, wo = self.out_shape
-        return full[..., :ho, :wo]
+        return self._correlate_full(kernel)[..., :ho, :wo]
 
     def backproject(self, u: Any) -> Any:
         """(u⋆I)(z) = Σ_x u(x) I(x+z) for z in the w×w window; u on the output grid."""
-        spec = self.xp.conj(self.fft.rfft2(u, self.shape)) * self._ihat
-        full = self.fft.irfft2(spec, self.shape)
-        return full[..., :self.w, :self.w]
+        return self._correlate_full(u)[..., :self.w, :self.w]
 
     def gram(self, kernel: Any) -> Any:
         """G K = backproject(response(K)); two FFTs in periodic mode, four in valid mode."""
         if self._power is not None:
             full = self.fft.irfft2(self._power * self.fft.rfft2(kernel, self.shape), self.shape)
-            return full[..., :self.w, :self.w]
-        xp, fft = self.xp, self.fft
-        full = fft.irfft2(xp.conj(fft.rfft2(kernel, self.shape)) * self._ihat, self.shape)
-        # mask to the valid output instead of crop + re-pad: same numbers, no copies
-        back = fft.irfft2(xp.conj(fft.rfft2(full * self._mask, self.shape)) * self._ihat, self.shape)
-        return back[..., :self.w, :self.w]
+        else:
+            # mask to the valid output instead of crop + re-pad: same numbers, no copies
+            full = self._correlate_full(self._correlate_full(kernel) * self._mask)
+        return full[..., :self.w, :self.w]
 
     # -- derived quantities ---------------------------------------------------------
     @property

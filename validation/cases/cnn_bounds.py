@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from solvers.bounds import compute_bounds
 from solvers.images import checkerboard

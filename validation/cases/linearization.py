@@ -18,7 +18,7 @@ from solvers.backend import get_namespace, to_numpy
 from solvers.bounds import exact_bounds
 from solvers.correlation import CnnOperator
 from solvers.images import smooth
-from solvers.schemes import linear_step, nonlinear_gradient, nonlinear_step, run, run_linear, run_nonlinear
+from solvers.schemes import linear_step, nonlinear_gradient, run, run_linear, run_nonlinear
 
 from ..registry import Context, case
 
@@ -52,8 +52,8 @@ def cnn_linearization(ctx: Context) -> dict:
     dt = 0.5 / (0.25 * ex["mu_max"])  # lower bound 0.5/dt: stable interval (0.5/dt, ~2/dt)
     alpha = 1.25 / dt
     al = xp.full((eps.size, 1, 1), alpha, dtype=xp.float64)
-    nl = nonlinear_step(op, K, al, dt, BETA, B, Y)
-    _, yhat = nonlinear_gradient(op, K, al, BETA, B, Y)
+    grad, yhat = nonlinear_gradient(op, K, al, BETA, B, Y)
+    nl = K - dt * grad  # the nonlinear step (13), as in solvers.schemes.nonlinear_step
     a_k = xp.reshape(yhat - Y, (-1, 1, 1))
     lin = linear_step(op, K, al, dt, a_k, BETA)
     diff = to_numpy(xp.sqrt(xp.sum(xp.sum((nl - lin) ** 2, axis=-1), axis=-1))) / dt
