@@ -39,7 +39,7 @@ from .steps import Derivation, Step
 from .symbols import P, a, alpha, beta, d, dt
 
 __all__ = [
-    "Scheme", "xi", "z", "G", "mu", "eta", "h",
+    "Scheme", "xi", "z", "G", "mu", "eta", "h", "n_step", "t_time",
     "characteristic_polynomial", "amplification", "schur_cohn_conditions",
     "solve_bound", "sample_check",
     "forward_euler_scheme", "central_difference_momentum_scheme", "nesterov_semi_implicit_scheme",
@@ -96,6 +96,27 @@ def _parts(recurrence, levels, symbol_subs, eliminate):  # noqa: ANN001, ANN202
     return eqs, tuple(levels), dict(symbol_subs or {}), tuple(eliminate)
 
 
+#: time index and time: a coefficient that contains either is not constant
+n_step = sp.Symbol("n", integer=True, nonnegative=True)
+t_time = sp.Symbol("t", real=True)
+
+
+def _check_linear_constant(expr: sp.Expr, unknowns: tuple) -> None:
+    """Raise unless ``expr`` is affine in ``unknowns`` with constant coefficients."""
+    try:
+        poly = sp.Poly(expr, *unknowns)
+    except sp.PolynomialError:
+        raise ValueError(f"equations: non-linear in the iterates (unsupported): {expr}") from None
+    if poly.total_degree() > 1:
+        raise ValueError(f"equations: non-linear in the iterates (unsupported): {expr}")
+    for c in poly.coeffs():
+        timed = [s for s in c.free_symbols if s.name in ("n", "t")]
+        funcs = c.atoms(sp.core.function.AppliedUndef)
+        if timed or funcs or c.has(*unknowns):
+            what = ", ".join(sorted(map(str, [*timed, *funcs]))) or "the iterates"
+            raise ValueError(f"equations: non-constant coefficient {c} (depends on {what}; unsupported)")
+
+
 def characteristic_polynomial(
     recurrence: Scheme | sp.Eq | Iterable[sp.Eq],
     levels: Sequence[sp.Symbol] = (),
@@ -133,6 +154,9 @@ def characteristic_polynomial(
     if len(eqs) != len(elim) + 1:
         raise ValueError(f"equations: need {len(elim) + 1} (one per eliminated unknown, plus one), got {len(eqs)}")
     exprs = [sp.expand((e.lhs - e.rhs).subs(subs)) for e in eqs]
+    unknowns = (*levels, *elim)
+    for e in exprs:
+        _check_linear_constant(e, unknowns)
     sol = sp.solve(exprs, [levels[0], *elim], dict=True)
     if len(sol) != 1:
         raise ValueError(f"equations: not uniquely solvable for {[levels[0], *elim]}")

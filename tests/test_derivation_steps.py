@@ -113,10 +113,12 @@ def test_difference_of_relationals():
 
 
 def test_registry_names_and_error():
-    assert available() == ["cnn", "forward-euler", "von-neumann-nesterov"]
+    names = available()
+    assert names[:4] == ["cnn", "forward-euler", "von-neumann-nesterov", "momentum"]
+    assert all(get(n).name == n for n in names)
     with pytest.raises(ValueError) as err:
         get("x")
-    assert str(err.value) == "derivation: unknown 'x'; available: cnn, forward-euler, von-neumann-nesterov"
+    assert str(err.value) == "derivation: unknown 'x'; available: " + ", ".join(names)
     assert derivations.get is get
 
 

@@ -18,8 +18,8 @@ from derivations.symbols import P, a, alpha, beta, d, dt
 from derivations.von_neumann import (
     G, K_n, K_nm1, K_np1, Scheme, amplification, central_difference_momentum_scheme,
     characteristic_polynomial, derivation, eta, forward_euler_scheme, h, mu,
-    nesterov_exact_bound, nesterov_semi_implicit_scheme, paper_bound_45, sample_check,
-    schur_cohn_conditions, solve_bound, xi, z,
+    n_step, nesterov_exact_bound, nesterov_semi_implicit_scheme, paper_bound_45, sample_check,
+    schur_cohn_conditions, solve_bound, t_time, xi, z,
 )
 
 BOUNDARY = 1e-9
@@ -246,8 +246,14 @@ def test_characteristic_polynomial_inputs_and_errors():
     p2 = central_difference_momentum_scheme(mu, eta).polynomial
     assert sp.expand(p1.as_expr() - p2.as_expr()) == 0
     assert p1 == characteristic_polynomial(Scheme((K_np1, K_n, K_nm1), (eq,), {G: z}))
-    with pytest.raises(ValueError, match="not linear"):
+    with pytest.raises(ValueError, match="non-linear in the iterates"):
         characteristic_polynomial(sp.Eq(K_np1, K_n * K_nm1), [K_np1, K_n, K_nm1])
+    with pytest.raises(ValueError, match="non-linear in the iterates"):
+        characteristic_polynomial(sp.Eq(K_np1, sp.sin(K_n)), [K_np1, K_n])
+    with pytest.raises(ValueError, match="non-constant coefficient.*depends on n"):
+        characteristic_polynomial(sp.Eq(K_np1, n_step * K_n), [K_np1, K_n])
+    with pytest.raises(ValueError, match="non-constant coefficient"):
+        characteristic_polynomial(sp.Eq(K_np1, sp.Function("c")(t_time) * K_n), [K_np1, K_n])
     with pytest.raises(ValueError, match="levels"):
         characteristic_polynomial(eq, [K_np1])
     with pytest.raises(ValueError, match="equations"):
