@@ -7,12 +7,14 @@
 * ``"von-neumann-nesterov"``: appendix E, the semi-implicit (Nesterov) scheme (37)-(38)
   through the general Von Neumann analyzer: characteristic polynomial, Schur-Cohn
   conditions, exact stability region, and the paper's (45) beside it.
+* ``"momentum"``: appendix E, eqs. (36)-(47): momentum PDE, central-difference and
+  semi-implicit schemes, the (Δt, d) <-> (η, μ) map, exact region vs (45)-(47).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cnn, forward_euler, von_neumann
+from . import cnn, forward_euler, momentum, von_neumann
 from .steps import Derivation
 
 __all__ = ["available", "get"]
@@ -32,6 +34,7 @@ _REGISTRY: dict[str, Callable[[], Derivation]] = {
     "cnn": _cnn,
     "forward-euler": forward_euler.derivation,
     "von-neumann-nesterov": von_neumann.derivation,
+    "momentum": momentum.derivation,
 }
 
 
