@@ -1,23 +1,29 @@
-"""Bounds on the weight decay α of the forward-Euler scheme (21), three ways.
+"""Bounds on the weight decay α of the linearized schemes, three ways.
 
-First paper (Sun et al. 2022), appendix D.3. The scheme iterates the symmetric map
-T = (1 − Δtα) − ½aβΔt·G on the w×w window, so it is stable iff
-0 < α + ½aβμ < 2/Δt for every eigenvalue μ of the operator that replaces |Î(ω)|².
-The same derived bound expressions (``derivations.forward_euler.alpha_bounds``,
+First paper (Sun et al. 2022), appendices D.3 and E. Each linearized scheme acts on
+one eigencomponent of the operator that replaces |Î(ω)|² through the scalar symbol
+z = α + ½aβμ, and is stable iff every z lies in the scheme's region
+z_lo < z < z_hi, derived by the Von Neumann analyzer
+(:func:`derivations.regions.z_interval`): (0, 2/Δt) for forward Euler (21),
+(0, 4(2 + dΔt)/((6 − dΔt)Δt²)) for Nesterov's semi-implicit scheme (37)-(38). The
+same derived α-interval expressions (:func:`derivations.regions.alpha_bounds`,
 lambdified once) are evaluated on three spectra:
 
-1. ``theory``    — min/max of |Î(ω)|² over the image's DFT: the paper's (26)–(27),
-                   the w → ∞ limit;
-2. ``exact``     — min/max eigenvalue of the windowed Gram operator G (Lanczos with
-                   FFT products, certified residuals): what the scheme really iterates;
-3. ``simulated`` — time stepping of the scheme with bisection on α to a stated
-                   relative tolerance and the divergence criterion of
-                   :class:`~solvers.schemes.DivergenceCriterion`.
+1. ``theory``       — min/max of |Î(ω)|² over the image's DFT with the region the
+                      paper states: (26)–(27) for Euler, (45)–(47) for Nesterov (w → ∞);
+   ``theory_exact`` — the same Fourier extremes with the analyzer's exact region
+                      (identical to ``theory`` for Euler);
+2. ``exact``        — min/max eigenvalue of the windowed Gram operator G (Lanczos with
+                      FFT products, certified residuals) with the exact region: what the
+                      scheme really iterates; no time stepping;
+3. ``simulated``    — time stepping of the scheme with bisection on α to a stated
+                      relative tolerance and the divergence criterion of
+                      :class:`~solvers.schemes.DivergenceCriterion`.
 
 2 and 3 agree to the bisection tolerance (for runs long enough to resolve the
-growth, see the criterion). In periodic mode with w = H = W, 1 and 2 coincide; for
-a smaller window G is a compression of the circulant operator, its eigenvalues
-interlace, and the windowed stable interval contains the theoretical one.
+growth, see the criterion). In periodic mode with w = H = W, theory_exact and exact
+coincide; for a smaller window G is a compression of the circulant operator, its
+eigenvalues interlace, and the windowed stable interval contains the Fourier one.
 """
 from __future__ import annotations
 
@@ -26,66 +32,120 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from derivations import forward_euler, symbols as S
+from derivations import regions, symbols as S
 
 from .backend import Fft, float_dtype, get_namespace
 from .checks import ParameterError, check_finite, check_image, check_kernel_size, check_mode, check_positive
 from .correlation import CnnOperator, DenseGram
 from .lambdify import lambdify
+from .momentum import MomentumParams, momentum_params, run_nesterov_linear
 from .schemes import DivergenceCriterion, run_linear
 from .spectrum import gram_extremes
 
-__all__ = ["alpha_bounds_from_spectrum", "theory_bounds", "exact_bounds", "simulated_bounds", "compute_bounds", "METHODS"]
+__all__ = ["alpha_bounds_from_spectrum", "z_upper", "theory_bounds", "exact_bounds", "simulated_bounds",
+           "compute_bounds", "METHODS", "SCHEMES", "default_methods"]
 
-METHODS = ("theory", "exact", "simulated")
-_ARGS = (S.dt, S.a, S.beta, S.P_min, S.P_max)
+METHODS = ("theory", "theory_exact", "exact", "simulated")
+SCHEMES = ("euler", "nesterov")
+_ARGS = (S.dt, S.d, S.a, S.beta, S.P_min, S.P_max)
 
 
-def alpha_bounds_from_spectrum(dt: float, a: float, beta: float, p_min: float, p_max: float) -> tuple[float, float]:
-    """(α_lower, α_upper) from the derived conditions (24)–(27), for a spectrum in [p_min, p_max].
+def default_methods(scheme: str) -> tuple[str, ...]:
+    """Methods run when none are named: Euler's theory is already exact, Nesterov's is not."""
+    return ("theory", "exact", "simulated") if scheme == "euler" else METHODS
 
-    The expressions are ``derivations.forward_euler.alpha_bounds()`` (general in the
-    sign of a), lambdified once and cached.
+
+def _scheme(scheme: str) -> str:
+    if scheme not in SCHEMES:
+        raise ParameterError(f"scheme: unknown {scheme!r}; use {' or '.join(SCHEMES)}")
+    return scheme
+
+
+def alpha_bounds_from_spectrum(dt: float, a: float, beta: float, p_min: float, p_max: float, *,
+                               scheme: str = "euler", region: str = "exact", damping: float = 0.0
+                               ) -> tuple[float, float]:
+    """(α_lower, α_upper) for a spectrum in [p_min, p_max] and a scheme's region.
+
+    The expressions are ``derivations.regions.alpha_bounds(scheme, region)`` (general
+    in the sign of a), lambdified once and cached. ``damping`` is d (Nesterov only).
     """
-    lower, upper = forward_euler.alpha_bounds()
-    f_lo = lambdify(lower, _ARGS)
-    f_hi = lambdify(upper, _ARGS)
-    vals = (float(dt), float(a), float(beta), float(p_min), float(p_max))
-    return float(f_lo(*vals)), float(f_hi(*vals))
+    lower, upper = regions.alpha_bounds(_scheme(scheme), region)
+    vals = (float(dt), float(damping), float(a), float(beta), float(p_min), float(p_max))
+    return float(lambdify(lower, _ARGS)(*vals)), float(lambdify(upper, _ARGS)(*vals))
+
+
+def z_upper(dt: float, scheme: str = "euler", damping: float = 0.0, region: str = "exact") -> float:
+    """The region's upper end z_hi (2/Δt for Euler; 4(2 + dΔt)/((6 − dΔt)Δt²) for Nesterov)."""
+    hi = regions.z_interval(_scheme(scheme), region)[1]
+    return float(lambdify(hi, (S.dt, S.d))(float(dt), float(damping)))
 
 
 def _check(dt: float, a: float, beta: float) -> tuple[float, float, float]:
     return check_positive("dt", dt), check_finite("a", a), check_positive("beta", beta)
 
 
-def theory_bounds(op: CnnOperator, dt: float, a: float = -0.5, beta: float = 1.0) -> dict:
-    """The paper's Fourier bounds (26)–(27) over the DFT of the whole image."""
+def _params(scheme: str, dt: float, momentum: float | None, damping: float | None) -> MomentumParams | None:
+    """Nesterov's (Δt, μ, d, η); ``None`` for Euler (where momentum/damping are refused)."""
+    if _scheme(scheme) == "euler":
+        if momentum is not None or damping is not None:
+            raise ParameterError("momentum: only the nesterov scheme takes momentum or damping")
+        return None
+    return momentum_params(dt, momentum, damping)
+
+
+def _damping(p: MomentumParams | None) -> float:
+    return 0.0 if p is None else p.damping
+
+
+_SOURCES = {
+    ("euler", "paper"): "first paper, appendix D.3, eqs. (26)-(27): extremes of |I^(w)|^2 (w -> infinity)",
+    ("euler", "exact"): "exact Schur-Cohn region of (21) (= (26)-(27)) over the extremes of |I^(w)|^2 (w -> infinity)",
+    ("nesterov", "paper"): "first paper, appendix E, eqs. (45)-(47): z < 4/(3 dt^2) over the extremes of |I^(w)|^2 "
+                           "(w -> infinity)",
+    ("nesterov", "exact"): "exact Schur-Cohn region of (42)-(43), 0 < z < 4(2+d dt)/((6-d dt) dt^2), over the "
+                           "extremes of |I^(w)|^2 (w -> infinity)",
+}
+
+
+def theory_bounds(op: CnnOperator, dt: float, a: float = -0.5, beta: float = 1.0, *, scheme: str = "euler",
+                  region: str = "paper", momentum: float | None = None, damping: float | None = None) -> dict:
+    """Fourier bounds over the DFT of the whole image (w → ∞), with the paper's or the exact region."""
     dt, a, beta = _check(dt, a, beta)
+    p = _params(scheme, dt, momentum, damping)
+    if region not in ("paper", "exact"):
+        raise ParameterError(f"region: unknown {region!r}; use paper or exact")
     xp = op.xp
     power = op.power_spectrum()
     p_min, p_max = float(xp.min(power)), float(xp.max(power))
-    lo, hi = alpha_bounds_from_spectrum(dt, a, beta, p_min, p_max)
+    lo, hi = alpha_bounds_from_spectrum(dt, a, beta, p_min, p_max, scheme=scheme, region=region, damping=_damping(p))
     return {"alpha_lower": lo, "alpha_upper": hi, "P_min": p_min, "P_max": p_max,
-            "source": "first paper, appendix D.3, eqs. (26)-(27): extremes of |I^(w)|^2 (w -> infinity)"}
+            "z_upper": z_upper(dt, scheme, _damping(p), region), "source": _SOURCES[(scheme, region)]}
 
 
 def exact_bounds(op: CnnOperator, dt: float, a: float = -0.5, beta: float = 1.0, *, tol: float = 1e-10,
-                 eig_method: str = "auto") -> dict:
-    """Bounds from the extreme eigenvalues of the windowed operator G (Lanczos or dense)."""
+                 eig_method: str = "auto", scheme: str = "euler", momentum: float | None = None,
+                 damping: float | None = None) -> dict:
+    """Bounds from the extreme eigenvalues of the windowed operator G and the scheme's exact region."""
     dt, a, beta = _check(dt, a, beta)
+    p = _params(scheme, dt, momentum, damping)
     ex = gram_extremes(op, tol=tol, method=eig_method)
     # PSD: eigenvalues below 0 are rounding
     mu_min, mu_max = max(ex.lambda_min, 0.0), ex.lambda_max
-    lo, hi = alpha_bounds_from_spectrum(dt, a, beta, mu_min, mu_max)
+    lo, hi = alpha_bounds_from_spectrum(dt, a, beta, mu_min, mu_max, scheme=scheme, damping=_damping(p))
     return {"alpha_lower": lo, "alpha_upper": hi, "mu_min": mu_min, "mu_max": mu_max,
+            "z_upper": z_upper(dt, scheme, _damping(p)),
             "eig_error": max(ex.error_min, ex.error_max), "eig_steps": ex.steps, "eig_method": ex.method,
             "eig_converged": ex.converged}
 
 
 def _classify(op: Any, alphas: Sequence[float], dt: float, a: float, beta: float, steps: int, seed: int,
-              criterion: DivergenceCriterion) -> np.ndarray:
+              criterion: DivergenceCriterion, p: MomentumParams | None = None) -> np.ndarray:
     """Stable (True) / diverged (False) for each α, in one batched run."""
-    res = run_linear(op, list(alphas), dt, a, beta, steps=steps, seed=seed, criterion=criterion)
+    if p is None:
+        res = run_linear(op, list(alphas), dt, a, beta, steps=steps, seed=seed, criterion=criterion)
+    else:
+        res = run_nesterov_linear(op, list(alphas), dt, a, beta, momentum=p.momentum, steps=steps, seed=seed,
+                                  criterion=criterion)
     return ~res.diverged
 
 
@@ -103,12 +163,20 @@ def simulated_bounds(
     operator: str = "auto",
     criterion: DivergenceCriterion | None = None,
     max_rounds: int = 60,
+    scheme: str = "euler",
+    momentum: float | None = None,
+    damping: float | None = None,
 ) -> dict:
-    """α bounds measured by running the linearized scheme (21) and bisecting on α.
+    """α bounds measured by running the linearized scheme and bisecting on α.
 
-    Procedure. Every stable α satisfies 0 < α + ½aβμ < 2/Δt for all μ ∈ [0, tr G], so
-    the stable set lies in [α_a, α_b] = [min(0, −½aβ·tr G), 2/Δt + max(0, −½aβ·tr G)]
-    (tr G is an upper bound on the spectrum that needs no eigen-solve). ``scan``
+    ``scheme="euler"`` runs forward Euler (21); ``"nesterov"`` the semi-implicit
+    scheme (37)-(38) with ``momentum`` μ (or ``damping`` d).
+
+    Procedure. Every stable α satisfies 0 < α + ½aβμ < z_hi for all μ ∈ [0, tr G]
+    (z_hi = 2/Δt for Euler, the exact region's end for Nesterov), so the stable set
+    lies in [α_a, α_b] = [min(0, −½aβ·tr G), z_hi + max(0, −½aβ·tr G)] (tr G is an
+    upper bound on the spectrum that needs no eigen-solve). If a scan end is itself
+    stable, the result says so in ``note``. ``scan``
     equally spaced α in that interval (ends included) are run in one batch; the first
     and last stable ones and their unstable neighbours bracket the two bounds. Then
     both brackets are refined together, ``points`` new α inside each per batched run
@@ -123,6 +191,7 @@ def simulated_bounds(
         Both iterate the same linear map; ``auto`` uses the matrix for w ≤ 32.
     """
     dt, a, beta = _check(dt, a, beta)
+    p = _params(scheme, dt, momentum, damping)
     rtol = check_positive("rtol", rtol)
     if rtol >= 1:
         raise ParameterError(f"rtol: must be < 1, got {rtol}")
@@ -137,9 +206,10 @@ def simulated_bounds(
     stepper = DenseGram(op) if use_matrix else op
     s = 0.5 * a * beta
     tr = op.trace_gram()
-    lo_a, hi_b = min(0.0, -s * tr), 2.0 / dt + max(0.0, -s * tr)
+    # both regions start at z = 0 (derivations.regions.z_interval)
+    lo_a, hi_b = min(0.0, -s * tr), z_upper(dt, scheme, _damping(p)) + max(0.0, -s * tr)
     grid = np.linspace(lo_a, hi_b, int(scan))
-    stable = _classify(stepper, grid, dt, a, beta, steps, seed, crit)
+    stable = _classify(stepper, grid, dt, a, beta, steps, seed, crit, p)
     runs, rounds = len(grid), 1
     out: dict[str, Any] = {"rtol": rtol, "steps": int(steps), "operator": "matrix" if use_matrix else "fft",
                            "criterion": "increment growth over the last {:.0%} of the run, blow-up x{:.0e}, non-finite".format(
@@ -177,7 +247,7 @@ def simulated_bounds(
             pts = np.linspace(br[0], br[1], int(points) + 2)[1:-1]
             batch.extend(pts.tolist())
             owners.extend([key] * len(pts))
-        st = _classify(stepper, batch, dt, a, beta, steps, seed, crit)
+        st = _classify(stepper, batch, dt, a, beta, steps, seed, crit, p)
         runs += len(batch)
         rounds += 1
         for key in brackets:
@@ -213,34 +283,49 @@ def compute_bounds(
     backend: str = "numpy",
     rtol: float = 1e-3,
     steps: int = 1000,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
     dtype: str = "float64",
     fft: str = "auto",
     operator: str = "auto",
+    scheme: str = "euler",
+    momentum: float | None = None,
+    damping: float | None = None,
 ) -> dict:
     """Theory, exact windowed and simulated α bounds for one image and kernel size.
 
     Returns the JSON contract of ``workbench bounds --json``: ``kernel``, ``scheme``
-    (``"euler"``), ``dt``, ``a``, ``beta``, ``mode``, then one dict per requested
-    method with ``alpha_lower``/``alpha_upper`` (the simulated one also has ``rtol``).
+    (``"euler"`` or ``"nesterov"``), ``dt``, ``a``, ``beta``, ``mode`` (Nesterov also
+    echoes ``momentum``, ``d`` and ``eta``), then one dict per requested method with
+    ``alpha_lower``/``alpha_upper``: ``theory`` (the paper's Fourier bounds),
+    ``theory_exact`` (the analyzer's exact region over the same Fourier extremes),
+    ``exact`` (windowed) and ``simulated`` (which also has ``rtol``). ``methods=None``
+    runs :func:`default_methods` of the scheme.
     """
     dt, a, beta = _check(dt, a, beta)
     check_mode(mode)
+    p = _params(scheme, dt, momentum, damping)
+    methods = tuple(default_methods(scheme) if methods is None else methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise ParameterError(f"methods: unknown {unknown or methods!r}; choose from {', '.join(METHODS)}")
+        raise ParameterError(f"methods: unknown {unknown or list(methods)!r}; choose from {', '.join(METHODS)}")
     xp = get_namespace(backend)
     dt_x = float_dtype(xp, dtype)
     img = xp.asarray(np.asarray(image, dtype=np.float64) if isinstance(image, (list, np.ndarray)) else image, dtype=dt_x)
     check_image(img, xp)
     check_kernel_size(kernel, tuple(img.shape), mode)
     op = CnnOperator(img, int(kernel), mode=mode, fft=Fft(xp, impl=fft))
-    result: dict[str, Any] = {"kernel": int(kernel), "scheme": "euler", "dt": dt, "a": a, "beta": beta, "mode": mode,
+    result: dict[str, Any] = {"kernel": int(kernel), "scheme": scheme, "dt": dt, "a": a, "beta": beta, "mode": mode,
                               "image_shape": [int(img.shape[0]), int(img.shape[1])], "backend": backend, "dtype": dtype}
+    kw: dict[str, Any] = {"scheme": scheme}
+    if p is not None:
+        result.update(momentum=p.momentum, d=p.damping, eta=p.eta)
+        kw["damping"] = p.damping
     if "theory" in methods:
-        result["theory"] = theory_bounds(op, dt, a, beta)
+        result["theory"] = theory_bounds(op, dt, a, beta, region="paper", **kw)
+    if "theory_exact" in methods:
+        result["theory_exact"] = theory_bounds(op, dt, a, beta, region="exact", **kw)
     if "exact" in methods:
-        result["exact"] = exact_bounds(op, dt, a, beta)
+        result["exact"] = exact_bounds(op, dt, a, beta, **kw)
     if "simulated" in methods:
-        result["simulated"] = simulated_bounds(op, dt, a, beta, rtol=rtol, steps=steps, operator=operator)
+        result["simulated"] = simulated_bounds(op, dt, a, beta, rtol=rtol, steps=steps, operator=operator, **kw)
     return result

@@ -29,6 +29,7 @@ __all__ = [
     "RunResult",
     "DivergenceCriterion",
     "initial_kernel",
+    "linear_force",
     "linear_step",
     "nonlinear_gradient",
     "nonlinear_step",
@@ -110,13 +111,18 @@ def initial_kernel(op: CnnOperator, batch: int, seed: int = 0, scale: float | No
     return xp.asarray(k, dtype=op.dtype)
 
 
+def linear_force(op: CnnOperator, K: Any, alphas: Any, a: float, beta: float) -> Any:
+    """The linearized gradient ½a(c + β G K) + αK on the window (appendix D.2, eq. (20); (41) in appendix E)."""
+    return 0.5 * a * (op.patch_sum() + beta * op.gram(K)) + alphas * K
+
+
 def linear_step(op: CnnOperator, K: Any, alphas: Any, dt: float, a: float, beta: float) -> Any:
     """One step of the forward-Euler scheme (21) of the linearized PDE (20).
 
     Kₙ₊₁ = Kₙ − Δt[½a(c + β G Kₙ) + αKₙ] (appendix D.3, eq. (21); windowed: every term
     lives on the w×w window).
     """
-    return K - dt * (0.5 * a * (op.patch_sum() + beta * op.gram(K)) + alphas * K)
+    return K - dt * linear_force(op, K, alphas, a, beta)
 
 
 def _sigmoid(xp: Any, t: Any) -> Any:
