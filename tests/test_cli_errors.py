@@ -139,7 +139,7 @@ def test_bounds_table_and_arguments(monkeypatch, capsys):
     image, _, dt, kw = calls[0]
     assert dt == 0.1 and image.dtype == np.float32 and image[0, 0] == -1 and image.shape == (6, 6)
     assert kw == {"a": -0.25, "beta": 2.0, "mode": "periodic", "backend": "numpy", "rtol": 1e-4,
-                  "methods": ("exact", "theory"), "dtype": "float32", "steps": 500}
+                  "methods": ("exact", "theory"), "dtype": "float32", "steps": 500, "scheme": "euler"}
     lines = out.splitlines()
     assert lines[1].split() == ["kernel", "method", "alpha_lower", "alpha_upper"]
     assert lines[3].split() == ["3", "exact", "0.125", "22.5"]
@@ -156,7 +156,9 @@ def test_bounds_json_and_defaults(monkeypatch, capsys):
     assert data["results"][0]["simulated"] == {"alpha_lower": 0.126, "alpha_upper": None, "rtol": 1e-3}
     kw = calls[0][3]
     assert kw["a"] == -0.5 and kw["beta"] == 1.0 and kw["mode"] == "valid" and "steps" not in kw
-    assert kw["methods"] == ("theory", "exact", "simulated") and kw["backend"] == "numpy"
+    # no --methods: compute_bounds picks the scheme's defaults (theory, exact, simulated for euler)
+    assert kw["methods"] is None and kw["scheme"] == "euler" and kw["backend"] == "numpy"
+    assert "momentum" not in kw and "damping" not in kw
 
 
 def test_overflow_warnings_silenced(monkeypatch, capsys):

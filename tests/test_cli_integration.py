@@ -33,6 +33,20 @@ def test_bounds_json_contract():
         assert all(math.isfinite(r[m][k]) for m in ("theory", "exact", "simulated") for k in ("alpha_lower", "alpha_upper"))
 
 
+def test_bounds_nesterov_json_contract():
+    p = run_cli("bounds", "--image", "checkerboard:32", "--kernel", "8", "--dt", "1e-3", "--scheme", "nesterov",
+                "--momentum", "0.9", "--steps", "400", "--rtol", "1e-2", "--json")
+    assert p.returncode == 0, p.stderr
+    (r,) = json.loads(p.stdout)["results"]
+    assert r["scheme"] == "nesterov" and r["momentum"] == 0.9
+    assert r["d"] == pytest.approx(0.2 / (1.9 * 1e-3)) and r["eta"] == pytest.approx(0.95e-6)
+    assert set(r) >= {"theory", "theory_exact", "exact", "simulated"}
+    assert r["theory"]["alpha_upper"] == pytest.approx(4 / 3e-6 + 0.25 * r["theory"]["P_min"])
+    assert r["theory_exact"]["alpha_upper"] == pytest.approx(4 / 2.8e-6 + 0.25 * r["theory"]["P_min"])
+    for k in ("alpha_lower", "alpha_upper"):
+        assert abs(r["simulated"][k] / r["exact"][k] - 1) <= 1e-2
+
+
 def test_bounds_table_periodic(capsys):
     assert main(["bounds", "--image", "noise:16:3", "--kernel", "16", "--dt", "1e-3", "--mode", "periodic",
                  "--methods", "theory,exact"]) == 0
@@ -75,6 +89,13 @@ def test_validate_quick_writes_report(tmp_path, capsys):
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0"], "dt:"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--beta", "0"], "beta:"),
     (["derive", "nope"], "derivation: unknown"),
+    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "nesterov",
+      "--momentum", "1"], "momentum: must lie in [0, 1)"),
+    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "nesterov",
+      "--damping", "-2"], "damping: d must be >= 0"),
+    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--momentum", "0.9"],
+     "need --scheme nesterov"),
+    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "heavy"], "scheme"),
 ])
 def test_cli_errors_one_line(args, needle):
     p = run_cli(*args)

@@ -44,13 +44,21 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float, **kw: Any) -> dic
         Time step Delta_t.
     **kw
         Passed on: ``a``, ``beta``, ``mode``, ``backend``, ``rtol``, ``steps``,
-        ``methods``, ``dtype`` (the last also picks the dtype a spec is loaded in).
+        ``methods``, ``dtype`` (the last also picks the dtype a spec is loaded in),
+        ``scheme`` (``"euler"`` or ``"nesterov"``), ``momentum`` or ``damping``.
 
     Returns
     -------
     dict or list of dict
-        ``{"kernel", "scheme", "dt", "a", "beta", "mode", "theory", "exact", "simulated"}``,
-        each bound dict holding ``alpha_lower`` and ``alpha_upper``.
+        ``{"kernel", "scheme", "dt", "a", "beta", "mode", "theory", "exact", "simulated"}``
+        (Nesterov adds ``momentum``, ``d``, ``eta`` and ``theory_exact``), each bound
+        dict holding ``alpha_lower`` and ``alpha_upper``.
+
+    Examples
+    --------
+    >>> wb.bounds("checkerboard:64", 8, 1e-3, scheme="nesterov", momentum=0.9,
+    ...           methods=("theory_exact", "exact"))["exact"]["alpha_upper"]   # doctest: +SKIP
+    1428571.4285714286
     """
     from solvers.bounds import compute_bounds
 

@@ -28,7 +28,8 @@ from solvers.checks import ParameterError, check_finite, check_positive
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
-METHODS = ("theory", "exact", "simulated")
+METHODS = ("theory", "theory_exact", "exact", "simulated")
+SCHEMES = ("euler", "nesterov")
 PROG = "workbench"
 
 
@@ -123,9 +124,22 @@ def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "mode": args.mode,
         "backend": args.backend,
         "rtol": check_positive("rtol", args.rtol),
-        "methods": parse_methods(args.methods),
+        "methods": parse_methods(args.methods) if args.methods else None,
         "dtype": args.dtype,
+        "scheme": args.scheme,
     }
+    if args.scheme == "euler" and (args.momentum is not None or args.damping is not None):
+        raise ParameterError("momentum: --momentum/--damping need --scheme nesterov")
+    if args.momentum is not None and args.damping is not None:
+        raise ParameterError("momentum: give either --momentum or --damping, not both")
+    if args.momentum is not None:
+        kw["momentum"] = check_finite("momentum", args.momentum)
+    if args.damping is not None:
+        kw["damping"] = check_finite("damping", args.damping)
+    if args.scheme == "nesterov":
+        from solvers.momentum import momentum_params
+
+        momentum_params(check_positive("dt", args.dt), kw.get("momentum"), kw.get("damping"))  # fail before loading
     if kw["rtol"] >= 1:
         raise ParameterError(f"rtol: must be < 1, got {args.rtol!r}")
     if args.steps is not None:
@@ -150,11 +164,15 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     if args.json:
         print(_dumps({"results": results}))
         return 0
+    scheme = f"scheme={args.scheme}"
+    if args.scheme == "nesterov":
+        r0 = results[0]
+        scheme += f" (momentum={r0['momentum']:g}, d={r0['d']:.6g}, eta={r0['eta']:.6g})"
     print(f"image {args.image} {image.shape[0]}x{image.shape[1]}, dt={dt:g}, a={kw['a']:g}, "
-          f"beta={kw['beta']:g}, mode={args.mode}, backend={args.backend}, dtype={args.dtype}")
+          f"beta={kw['beta']:g}, mode={args.mode}, backend={args.backend}, dtype={args.dtype}, {scheme}")
     rows = []
     for w, res in zip(kernels, results):
-        for m in kw["methods"]:
+        for m in kw["methods"] or [m for m in METHODS if m in res]:
             r = res.get(m) or {}
             rows.append([res.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
     _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows)
@@ -294,7 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--backend", choices=BACKENDS, default="numpy")
     b.add_argument("--rtol", default="1e-3", help="bisection tolerance of the simulated bound")
     b.add_argument("--steps", default=None, help="time steps of the simulated bound")
-    b.add_argument("--methods", default=",".join(METHODS), help="comma list of theory,exact,simulated")
+    b.add_argument("--methods", default=None,
+                   help="comma list of theory,theory_exact,exact,simulated (default: theory,exact,simulated for "
+                        "euler, all four for nesterov)")
+    b.add_argument("--scheme", choices=SCHEMES, default="euler",
+                   help="euler: forward Euler (21); nesterov: the semi-implicit momentum scheme (37)-(38)")
+    b.add_argument("--momentum", default=None, help="nesterov momentum coefficient in [0, 1) (default 0.9)")
+    b.add_argument("--damping", default=None, help="nesterov damping d > 0 instead of --momentum")
     b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bounds)
