@@ -45,8 +45,19 @@ def _bounds_rows(quick: bool, repeat: int) -> list[dict]:
     exact_bounds(ops[0], dt)  # warm-up: the one-off SymPy lambdify compile is not part of either path
     t_ex = _best(lambda: [exact_bounds(op, dt) for op in ops], repeat)
     t_sim = _best(lambda: [simulated_bounds(op, dt, rtol=1e-3, steps=1000) for op in ops], 1)
-    return [_row("bounds: exact vs simulated", "Lanczos on G", "time stepping + bisection", t_ex, t_sim,
+    rows = [_row("bounds: exact vs simulated", "Lanczos on G", "time stepping + bisection", t_ex, t_sim,
                  f"checkerboard:{n}, kernels {','.join(map(str, kernels))}, dt={dt:g}, rtol=1e-3, 1000 steps")]
+    # Nesterov (37)-(38): the same eigen-analysis through the analyzer's exact region vs its own simulation
+    dt_m = 1e-3 if quick else 1e-4
+    kw = {"scheme": "nesterov", "momentum": 0.9}
+    exact_bounds(ops[0], dt_m, **kw)
+    t_ex = _best(lambda: [exact_bounds(op, dt_m, **kw) for op in ops], repeat)
+    t_sim = _best(lambda: [simulated_bounds(op, dt_m, rtol=1e-3, steps=1000, **kw) for op in ops], 1)
+    rows.append(_row("nesterov bounds: exact vs simulated", "Lanczos on G + exact region",
+                     "semi-implicit stepping + bisection", t_ex, t_sim,
+                     f"checkerboard:{n}, kernels {','.join(map(str, kernels))}, dt={dt_m:g}, momentum 0.9, "
+                     "rtol=1e-3, 1000 steps"))
+    return rows
 
 
 def _batch_rows(quick: bool, repeat: int) -> list[dict]:

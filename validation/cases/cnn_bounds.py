@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 
-
 from solvers.bounds import compute_bounds
 from solvers.images import checkerboard
 
+from ..plots import interval_figure
 from ..registry import Context, case
 
 A, BETA = -0.5, 1.0
@@ -26,32 +26,6 @@ def _settings(quick: bool) -> dict:
     if quick:  # same structure, a 64×64 board: seconds instead of minutes
         return {"n": 64, "kernels": (8, 16), "dt": 1e-6, "rtol": 1e-3, "steps": 1000}
     return {"n": 256, "kernels": (16, 32, 64), "dt": 1e-8, "rtol": 1e-3, "steps": 1000}
-
-
-def _figure(ctx: Context, rows: list[dict], dt: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.8 * len(rows)))
-    colors = {"theory": "tab:red", "exact": "tab:blue", "simulated": "tab:green"}
-    for i, r in enumerate(rows):
-        for j, m in enumerate(("theory", "exact", "simulated")):
-            lo, hi = r[m]["alpha_lower"], r[m]["alpha_upper"]
-            yv = i + (j - 1) * 0.22
-            if lo < hi:
-                ax.plot([lo, hi], [yv, yv], color=colors[m], lw=5, solid_capstyle="butt",
-                        label=m if i == 0 else None)
-            else:
-                ax.plot([hi, lo], [yv, yv], color=colors[m], lw=1, ls=":",
-                        label=f"{m} (empty: lower > upper)" if i == 0 else None)
-    ax.set_xscale("log")
-    ax.set_yticks(range(len(rows)), [f"{r['kernel']}×{r['kernel']}" for r in rows])
-    ax.set_xlabel("weight decay α (stable interval)")
-    ax.set_title(f"Forward Euler (21), checkerboard, Δt = {dt:g}: stable α per method")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ctx.save_figure(fig, "cnn_gd_bounds.png")
 
 
 @case(
@@ -80,7 +54,8 @@ def cnn_gd_bounds(ctx: Context) -> dict:
         table.append([w, th["alpha_lower"], ex["alpha_lower"], sim["alpha_lower"], closed_lower,
                       th["alpha_upper"], ex["alpha_upper"], sim["alpha_upper"],
                       max(rel.values()), sim["runs"]])
-    _figure(ctx, rows, dt)
+    interval_figure(ctx, rows, ("theory", "exact", "simulated"),
+                    f"Forward Euler (21), checkerboard, Δt = {dt:g}: stable α per method", "cnn_gd_bounds.png")
     theory_lower = rows[0]["theory"]["alpha_lower"]
     theory_upper = rows[0]["theory"]["alpha_upper"]
     theory_empty = theory_lower >= theory_upper
