@@ -1,0 +1,596 @@
+"""Small networks written against the array API: backprop gradients and exact HVPs.
+
+A :class:`Network` is a chain of layers — :class:`Dense`, :class:`Conv2d` (CNN "valid"
+correlation, the first paper's convention), :class:`Activation` (tanh, ReLU, Swish,
+identity) and :class:`Flatten` — over one flat parameter vector θ. Layout: layer by
+layer, each layer's weight (row-major: Dense ``(out, in)``, Conv2d
+``(filters, channels, k, k)``) then its bias; :func:`derivations.objectives.mlp_loss`
+writes the same network in SymPy with the same layout.
+
+:class:`NetworkObjective` is the :class:`~solvers.objectives.Objective` of a network on
+a fixed data set (full batch):
+
+    E(θ) = ℓ(θ) + (α/2)‖θ‖²,   MSE ℓ = (1/2N) Σᵢ ‖f(xᵢ) − yᵢ‖²,
+                                CE  ℓ = (1/N) Σᵢ [log Σ_k e^{f_k(xᵢ)} − yᵢ·f(xᵢ)],
+
+the weight decay acting on every parameter, as in the first paper's (48)
+∂ₜK = −∇ℓ − αK (appendix F). The gradient is backpropagation (one forward and one
+backward pass). The Hessian-vector product ∇²E·v is exact, by Pearlmutter's
+R-operator (forward-over-reverse written by hand): the forward pass carries, beside
+each activation h, its directional derivative R{h} = d/dε h(θ + εv)|₀; the backward
+pass carries, beside each adjoint δ, R{δ}; the R{·} of the parameter gradients is
+∇²ℓ·v. Cost: one forward pass, one R-forward, one backward (adjoints only) and one
+R-backward, about twice a gradient (``workbench bench`` measures the factors).
+
+Slow references: the central finite difference of gradients
+(:meth:`~solvers.objectives.BaseObjective.hvp_fd`) and, on tiny networks, SymPy's
+exact gradient and Hessian of :func:`derivations.objectives.mlp_loss` (tests).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .backend import float_dtype, get_namespace, namespace_of
+from .checks import ParameterError
+from .objectives import BaseObjective
+
+__all__ = [
+    "Dense",
+    "Conv2d",
+    "Activation",
+    "Flatten",
+    "Network",
+    "mlp",
+    "small_cnn",
+    "NetworkObjective",
+    "ACTIVATIONS",
+    "LOSSES",
+]
+
+ACTIVATIONS = ("tanh", "relu", "swish", "linear")
+LOSSES = ("mse", "ce")
+
+
+# -- layers -----------------------------------------------------------------------------
+# Each layer implements
+#   shapes(in_shape)                 -> list of parameter shapes
+#   out_shape(in_shape)              -> output shape (without the batch axis)
+#   forward(xp, p, x)                -> (y, cache)
+#   backward(xp, p, cache, dy, need_dx, need_grads=True) -> (grads, dx)
+#   rforward(xp, p, vp, cache, rx)   -> ry                     (rx None: input does not move)
+#   rbackward(xp, p, vp, cache, rx, dy, rdy, need_dx) -> (rgrads, rdx)
+# with p / vp the layer's parameters / direction as lists of arrays.
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected layer y = x Wᵀ + b, W of shape (out, in), x of shape (N, in)."""
+
+    n_in: int
+    n_out: int
+
+    def shapes(self, in_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        if tuple(in_shape) != (self.n_in,):
+            raise ParameterError(f"layers: Dense({self.n_in}, {self.n_out}) gets input shape {tuple(in_shape)}")
+        return [(self.n_out, self.n_in), (self.n_out,)]
+
+    def fan_in(self) -> int:
+        return self.n_in
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.n_out,)
+
+    def forward(self, xp: Any, p: list[Any], x: Any) -> tuple[Any, Any]:
+        W, b = p
+        return xp.matmul(x, xp.permute_dims(W, (1, 0))) + b, x
+
+    def backward(self, xp: Any, p: list[Any], x: Any, dy: Any, need_dx: bool,
+                 need_grads: bool = True) -> tuple[list[Any], Any]:
+        W, _ = p
+        grads = [xp.matmul(xp.permute_dims(dy, (1, 0)), x), xp.sum(dy, axis=0)] if need_grads else []
+        dx = xp.matmul(dy, W) if need_dx else None
+        return grads, dx
+
+    def rforward(self, xp: Any, p: list[Any], vp: list[Any], x: Any, rx: Any) -> Any:
+        W, _ = p
+        vW, vb = vp
+        ry = xp.matmul(x, xp.permute_dims(vW, (1, 0))) + vb
+        if rx is not None:
+            ry = ry + xp.matmul(rx, xp.permute_dims(W, (1, 0)))
+        return ry
+
+    def rbackward(self, xp: Any, p: list[Any], vp: list[Any], x: Any, rx: Any, dy: Any, rdy: Any,
+                  need_dx: bool) -> tuple[list[Any], Any]:
+        W, _ = p
+        vW, _ = vp
+        rdW = xp.matmul(xp.permute_dims(rdy, (1, 0)), x)
+        if rx is not None:
+            rdW = rdW + xp.matmul(xp.permute_dims(dy, (1, 0)), rx)
+        rdb = xp.sum(rdy, axis=0)
+        rdx = xp.matmul(rdy, W) + xp.matmul(dy, vW) if need_dx else None
+        return [rdW, rdb], rdx
+
+
+def _im2col(xp: Any, x: Any, k: int) -> Any:
+    """(N, C, H, W) → (N, C·k², Ho·Wo) patches of the valid correlation, row c·k² + i·k + j."""
+    N, C, H, W = x.shape
+    Ho, Wo = H - k + 1, W - k + 1
+    cols = [x[:, :, i:i + Ho, j:j + Wo] for i in range(k) for j in range(k)]
+    return xp.reshape(xp.stack(cols, axis=2), (N, C * k * k, Ho * Wo))
+
+
+def _col2im(xp: Any, cols: Any, shape: tuple[int, int, int, int], k: int) -> Any:
+    """Adjoint of :func:`_im2col`: scatter-add the patches back onto the image grid."""
+    N, C, H, W = shape
+    Ho, Wo = H - k + 1, W - k + 1
+    c = xp.reshape(cols, (N, C, k * k, Ho, Wo))
+    out = xp.zeros(shape, dtype=cols.dtype)
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i:i + Ho, j:j + Wo] = out[:, :, i:i + Ho, j:j + Wo] + c[:, :, i * k + j, :, :]
+    return out
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """CNN layer without padding: y[n, f] = Σ_{c,i,j} W[f, c, i, j] x[n, c, ·+i, ·+j] + b[f].
+
+    The "valid" correlation of the first paper (appendix D), with ``filters`` output
+    channels; computed as one matrix product over k×k patches (im2col).
+    """
+
+    channels: int
+    filters: int
+    kernel: int
+
+    def shapes(self, in_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        if len(in_shape) != 3 or in_shape[0] != self.channels:
+            raise ParameterError(f"layers: Conv2d({self.channels} channels) gets input shape {tuple(in_shape)}")
+        if self.kernel > min(in_shape[1], in_shape[2]):
+            raise ParameterError(f"kernel: size {self.kernel} is larger than the input {in_shape[1]}x{in_shape[2]}")
+        return [(self.filters, self.channels, self.kernel, self.kernel), (self.filters,)]
+
+    def fan_in(self) -> int:
+        return self.channels * self.kernel ** 2
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.filters, in_shape[1] - self.kernel + 1, in_shape[2] - self.kernel + 1)
+
+    def _w2(self, xp: Any, W: Any) -> Any:
+        return xp.reshape(W, (self.filters, self.channels * self.kernel ** 2))
+
+    def _out(self, xp: Any, flat: Any, x_shape: tuple[int, ...]) -> Any:
+        N, _, H, W = x_shape
+        return xp.reshape(flat, (N, self.filters, H - self.kernel + 1, W - self.kernel + 1))
+
+    def forward(self, xp: Any, p: list[Any], x: Any) -> tuple[Any, Any]:
+        W, b = p
+        P = _im2col(xp, x, self.kernel)
+        y = xp.matmul(self._w2(xp, W), P) + b[:, None]
+        return self._out(xp, y, x.shape), (P, tuple(x.shape))
+
+    def backward(self, xp: Any, p: list[Any], cache: Any, dy: Any, need_dx: bool,
+                 need_grads: bool = True) -> tuple[list[Any], Any]:
+        W, _ = p
+        P, shape = cache
+        N = shape[0]
+        d = xp.reshape(dy, (N, self.filters, -1))
+        grads = []
+        if need_grads:
+            dW = xp.sum(xp.matmul(d, xp.permute_dims(P, (0, 2, 1))), axis=0)
+            grads = [xp.reshape(dW, W.shape), xp.sum(d, axis=(0, 2))]
+        dx = None
+        if need_dx:
+            dx = _col2im(xp, xp.matmul(xp.permute_dims(self._w2(xp, W), (1, 0)), d), shape, self.kernel)
+        return grads, dx
+
+    def rforward(self, xp: Any, p: list[Any], vp: list[Any], cache: Any, rx: Any) -> Any:
+        W, _ = p
+        vW, vb = vp
+        P, shape = cache
+        ry = xp.matmul(self._w2(xp, vW), P) + vb[:, None]
+        if rx is not None:
+            ry = ry + xp.matmul(self._w2(xp, W), _im2col(xp, rx, self.kernel))
+        return self._out(xp, ry, shape)
+
+    def rbackward(self, xp: Any, p: list[Any], vp: list[Any], cache: Any, rx: Any, dy: Any, rdy: Any,
+                  need_dx: bool) -> tuple[list[Any], Any]:
+        W, _ = p
+        vW, _ = vp
+        P, shape = cache
+        N = shape[0]
+        d = xp.reshape(dy, (N, self.filters, -1))
+        rd = xp.reshape(rdy, (N, self.filters, -1))
+        rdW = xp.matmul(rd, xp.permute_dims(P, (0, 2, 1)))
+        if rx is not None:
+            rdW = rdW + xp.matmul(d, xp.permute_dims(_im2col(xp, rx, self.kernel), (0, 2, 1)))
+        rdW = xp.sum(rdW, axis=0)
+        rdb = xp.sum(rd, axis=(0, 2))
+        rdx = None
+        if need_dx:
+            t = xp.permute_dims(self._w2(xp, W), (1, 0))
+            tv = xp.permute_dims(self._w2(xp, vW), (1, 0))
+            rdx = _col2im(xp, xp.matmul(t, rd) + xp.matmul(tv, d), shape, self.kernel)
+        return [xp.reshape(rdW, W.shape), rdb], rdx
+
+
+def _sigmoid(xp: Any, z: Any) -> Any:
+    """1/(1 + e^{−z}) without overflow: e^{−|z|} ≤ 1 on both branches."""
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """Elementwise σ: ``"tanh"``, ``"relu"`` (σ″ = 0, σ′(0) = 0), ``"swish"``
+    r(z) = z/(1 + e^{−βz}) (first paper (14)) or ``"linear"`` (identity)."""
+
+    name: str
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in ACTIVATIONS:
+            raise ParameterError(f"activation: unknown {self.name!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ParameterError(f"beta: must be finite and > 0, got {self.beta!r}")
+
+    def shapes(self, in_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        return []
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(in_shape)
+
+    def derivs(self, xp: Any, z: Any, order: int) -> tuple[Any, Any, Any]:
+        """σ(z), σ′(z) and (order 2) σ″(z); None for what is not asked."""
+        n = self.name
+        if n == "tanh":
+            t = xp.tanh(z)
+            d1 = 1.0 - t * t
+            return t, d1, (-2.0 * t * d1 if order >= 2 else None)
+        if n == "relu":
+            pos = z > 0
+            zero = xp.zeros_like(z)
+            return xp.where(pos, z, zero), xp.astype(pos, z.dtype), (zero if order >= 2 else None)
+        if n == "linear":
+            one = xp.ones_like(z)
+            return z, one, (xp.zeros_like(z) if order >= 2 else None)
+        bz = self.beta * z
+        s = _sigmoid(xp, bz)
+        d1 = s + bz * s * (1.0 - s)
+        d2 = self.beta * s * (1.0 - s) * (2.0 + bz * (1.0 - 2.0 * s)) if order >= 2 else None
+        return z * s, d1, d2
+
+    def forward(self, xp: Any, p: list[Any], z: Any) -> tuple[Any, Any]:
+        a, d1, _ = self.derivs(xp, z, 1)
+        return a, (z, d1)
+
+    def backward(self, xp: Any, p: list[Any], cache: Any, dy: Any, need_dx: bool,
+                 need_grads: bool = True) -> tuple[list[Any], Any]:
+        return [], cache[1] * dy
+
+    def rforward(self, xp: Any, p: list[Any], vp: list[Any], cache: Any, rx: Any) -> Any:
+        return None if rx is None else cache[1] * rx
+
+    def rbackward(self, xp: Any, p: list[Any], vp: list[Any], cache: Any, rx: Any, dy: Any, rdy: Any,
+                  need_dx: bool) -> tuple[list[Any], Any]:
+        z, d1 = cache
+        out = d1 * rdy
+        if rx is not None:
+            _, _, d2 = self.derivs(xp, z, 2)
+            out = out + d2 * rx * dy
+        return [], out
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """(N, C, H, W) → (N, C·H·W)."""
+
+    def shapes(self, in_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        return []
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (int(np.prod(in_shape)),)
+
+    def forward(self, xp: Any, p: list[Any], x: Any) -> tuple[Any, Any]:
+        return xp.reshape(x, (x.shape[0], -1)), tuple(x.shape)
+
+    def backward(self, xp: Any, p: list[Any], shape: Any, dy: Any, need_dx: bool,
+                 need_grads: bool = True) -> tuple[list[Any], Any]:
+        return [], xp.reshape(dy, shape)
+
+    def rforward(self, xp: Any, p: list[Any], vp: list[Any], shape: Any, rx: Any) -> Any:
+        return None if rx is None else xp.reshape(rx, (rx.shape[0], -1))
+
+    def rbackward(self, xp: Any, p: list[Any], vp: list[Any], shape: Any, rx: Any, dy: Any, rdy: Any,
+                  need_dx: bool) -> tuple[list[Any], Any]:
+        return [], xp.reshape(rdy, shape)
+
+
+# -- network -----------------------------------------------------------------------------
+
+
+class Network:
+    """A chain of layers over one flat parameter vector.
+
+    Parameters
+    ----------
+    layers : sequence of layer objects
+    input_shape : tuple of int
+        Shape of one input (``(d,)`` for an MLP, ``(C, H, W)`` for a CNN).
+
+    Attributes
+    ----------
+    size : int
+        Number of parameters.
+    output_shape : tuple of int
+    slices : list of list of (offset, shape)
+        Where each layer's parameters live in θ.
+    """
+
+    def __init__(self, layers: Sequence[Any], input_shape: Sequence[int]) -> None:
+        self.layers = list(layers)
+        self.input_shape = tuple(int(s) for s in input_shape)
+        if not self.layers:
+            raise ParameterError("layers: a network needs at least one layer")
+        if min(self.input_shape, default=0) < 1:
+            raise ParameterError(f"input_shape: entries must be >= 1, got {self.input_shape}")
+        shape = self.input_shape
+        off = 0
+        self.slices: list[list[tuple[int, tuple[int, ...]]]] = []
+        for layer in self.layers:
+            sl = []
+            for s in layer.shapes(shape):
+                sl.append((off, s))
+                off += int(np.prod(s))
+            self.slices.append(sl)
+            shape = layer.out_shape(shape)
+        self.output_shape = tuple(shape)
+        self.size = off
+
+    def __repr__(self) -> str:
+        return f"Network({self.layers!r}, input_shape={self.input_shape}, size={self.size})"
+
+    def unflatten(self, xp: Any, theta: Any) -> list[list[Any]]:
+        """Per-layer parameter arrays (views/reshapes of slices of θ)."""
+        return [[xp.reshape(theta[o:o + int(np.prod(s))], s) for o, s in sl] for sl in self.slices]
+
+    def flatten(self, xp: Any, parts: list[list[Any]]) -> Any:
+        """Inverse of :meth:`unflatten`: concatenate per-layer arrays into one vector."""
+        flat = [xp.reshape(a, (-1,)) for layer in parts for a in layer]
+        return xp.concat(flat) if flat else xp.zeros((0,))
+
+    def init(self, seed: int = 0, xp: Any = None, dtype: Any = "float64", scale: float = 1.0) -> Any:
+        """LeCun-normal weights, W ~ N(0, scale²/fan_in), zero biases; seeded, backend-independent."""
+        xp = get_namespace("numpy" if xp is None else xp) if xp is None or isinstance(xp, str) else xp
+        rng = np.random.default_rng(seed)
+        out = np.zeros(self.size)
+        for layer, sl in zip(self.layers, self.slices):
+            if not sl:
+                continue
+            (ow, sw), (ob, sb) = sl
+            nw = int(np.prod(sw))
+            out[ow:ow + nw] = rng.standard_normal(nw) * (scale / math.sqrt(layer.fan_in()))
+        return xp.asarray(out, dtype=float_dtype(xp, dtype))
+
+    def forward(self, theta: Any, X: Any) -> Any:
+        """Network output f(X), shape (N, *output_shape)."""
+        xp = namespace_of(theta, X)
+        h = X
+        for layer, p in zip(self.layers, self.unflatten(xp, theta)):
+            h, _ = layer.forward(xp, p, h)
+        return h
+
+    def _forward_cached(self, xp: Any, ps: list[list[Any]], X: Any) -> tuple[Any, list[Any]]:
+        h, caches = X, []
+        for layer, p in zip(self.layers, ps):
+            h, c = layer.forward(xp, p, h)
+            caches.append(c)
+        return h, caches
+
+    def _backward(self, xp: Any, ps: list[list[Any]], caches: list[Any], dout: Any) -> list[list[Any]]:
+        grads: list[list[Any]] = [[] for _ in self.layers]
+        d = dout
+        for i in range(len(self.layers) - 1, -1, -1):
+            grads[i], d = self.layers[i].backward(xp, ps[i], caches[i], d, i > 0)
+        return grads
+
+    def _rforward(self, xp: Any, ps: list[list[Any]], vs: list[list[Any]], caches: list[Any]) -> tuple[Any, list[Any]]:
+        rx, rxs = None, []
+        for layer, p, v, c in zip(self.layers, ps, vs, caches):
+            rxs.append(rx)  # R{input} of this layer
+            rx = layer.rforward(xp, p, v, c, rx)
+        return rx, rxs
+
+    def _rbackward(self, xp: Any, ps: list[list[Any]], vs: list[list[Any]], caches: list[Any], rxs: list[Any],
+                   dout: Any, rdout: Any) -> list[list[Any]]:
+        """R{parameter gradients} = ∇²ℓ·v; the plain adjoints are carried along, their
+        parameter gradients are not formed."""
+        rgrads: list[list[Any]] = [[] for _ in self.layers]
+        d, rd = dout, rdout
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            need = i > 0
+            rgrads[i], rd_new = layer.rbackward(xp, ps[i], vs[i], caches[i], rxs[i], d, rd, need)
+            if need:
+                _, d = layer.backward(xp, ps[i], caches[i], d, True, False)
+            rd = rd_new
+        return rgrads
+
+
+def mlp(sizes: Sequence[int], activation: str = "tanh", beta: float = 1.0) -> Network:
+    """Fully connected network: Dense, σ, Dense, σ, …, Dense (no activation at the output).
+
+    ``sizes`` = (input, hidden…, output). Same layout as :func:`derivations.objectives.mlp_loss`.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ParameterError(f"sizes: need input and output widths >= 1, got {sizes}")
+    layers: list[Any] = []
+    for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(i, o))
+        if k < len(sizes) - 2:
+            layers.append(Activation(activation, beta))
+    return Network(layers, (sizes[0],))
+
+
+def small_cnn(input_shape: Sequence[int] = (1, 8, 8), channels: Sequence[int] = (4,), kernel: int = 3,
+              hidden: Sequence[int] = (), outputs: int = 3, activation: str = "tanh", beta: float = 1.0) -> Network:
+    """Conv2d(k×k, valid)+σ per entry of ``channels``, flatten, Dense+σ per ``hidden``, Dense(outputs)."""
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3:
+        raise ParameterError(f"input_shape: expected (channels, height, width), got {shape}")
+    layers: list[Any] = []
+    c = shape[0]
+    for f in channels:
+        layers += [Conv2d(c, int(f), int(kernel)), Activation(activation, beta)]
+        c = int(f)
+    layers.append(Flatten())
+    probe = Network(layers, shape) if layers else None
+    n = int(np.prod(probe.output_shape)) if probe is not None else int(np.prod(shape))
+    for h in hidden:
+        layers += [Dense(n, int(h)), Activation(activation, beta)]
+        n = int(h)
+    layers.append(Dense(n, int(outputs)))
+    return Network(layers, shape)
+
+
+class NetworkObjective(BaseObjective):
+    """Full-batch loss of a :class:`Network` on data (X, Y) with weight decay α.
+
+    E(θ) = ℓ(θ) + (α/2)‖θ‖² (first paper (48), appendix F), ℓ the MSE or
+    cross-entropy of the module docstring. Gradient by backpropagation, Hessian-vector
+    product exact by the R-operator.
+
+    Parameters
+    ----------
+    net : Network
+    X : array, shape (N, *net.input_shape)
+    Y : array, shape (N, *net.output_shape)
+        Targets (MSE) or one-hot / probability rows (CE).
+    loss : {"mse", "ce"}
+    alpha : float
+        Weight decay α ≥ 0.
+    dtype : {"float64", "float32"}, optional
+        Default: X's dtype.
+    """
+
+    exact_hvp = True
+
+    def __init__(self, net: Network, X: Any, Y: Any, loss: str = "mse", alpha: float = 0.0,
+                 dtype: Any = None) -> None:
+        if not isinstance(net, Network):
+            raise ParameterError(f"net: expected a solvers.networks.Network, got {type(net).__name__}")
+        if loss not in LOSSES:
+            raise ParameterError(f"loss: unknown {loss!r}; choose one of {', '.join(LOSSES)}")
+        try:
+            xp = namespace_of(X, Y)
+        except TypeError as exc:
+            raise ParameterError(f"X, Y: must be arrays of one supported backend ({exc})") from None
+        self.xp = xp
+        self.dtype = X.dtype if dtype is None else float_dtype(xp, dtype)
+        if not xp.isdtype(self.dtype, "real floating"):
+            raise ParameterError(f"X: expected real floating data, got dtype {X.dtype}")
+        if X.ndim == 0 or tuple(X.shape[1:]) != net.input_shape or X.shape[0] < 1:
+            raise ParameterError(f"X: expected shape (N, {', '.join(map(str, net.input_shape))}) with N >= 1 for "
+                                 f"this network, got {tuple(X.shape)}")
+        if tuple(Y.shape) != (X.shape[0],) + net.output_shape:
+            raise ParameterError(f"Y: expected shape ({X.shape[0]}, {', '.join(map(str, net.output_shape))}) "
+                                 f"(one row per input, one column per output), got {tuple(Y.shape)}")
+        X = xp.astype(X, self.dtype) if X.dtype != self.dtype else X
+        Y = xp.astype(Y, self.dtype) if Y.dtype != self.dtype else Y
+        if not bool(xp.all(xp.isfinite(X))):
+            raise ParameterError("X: contains NaN or infinite values")
+        if not bool(xp.all(xp.isfinite(Y))):
+            raise ParameterError("Y: contains NaN or infinite values")
+        a = float(alpha)
+        if not (math.isfinite(a) and a >= 0):
+            raise ParameterError(f"alpha: weight decay must be finite and >= 0, got {alpha!r}")
+        self.net, self.X, self.Y, self.loss, self.alpha = net, X, Y, loss, a
+        self.size = net.size
+        self.n_samples = int(X.shape[0])
+
+    def with_alpha(self, alpha: float) -> "NetworkObjective":
+        """The same network and data with another weight decay (no copy of the data)."""
+        new = object.__new__(NetworkObjective)
+        new.__dict__.update(self.__dict__)
+        a = float(alpha)
+        if not (math.isfinite(a) and a >= 0):
+            raise ParameterError(f"alpha: weight decay must be finite and >= 0, got {alpha!r}")
+        new.alpha = a
+        return new
+
+    def data_term(self) -> "NetworkObjective":
+        """ℓ alone (α = 0): its Hessian is the "data term" of appendix F's F̂."""
+        return self.with_alpha(0.0)
+
+    def initial(self, seed: int = 0) -> Any:
+        return self.net.init(seed, self.xp, self.dtype)
+
+    # -- loss and its derivatives w.r.t. the output ------------------------------------
+    def _loss(self, out: Any) -> tuple[Any, Any]:
+        """ℓ and ∂ℓ/∂out (and, for CE, the softmax, cached for the R-pass)."""
+        xp, N = self.xp, self.n_samples
+        if self.loss == "mse":
+            r = out - self.Y
+            return xp.sum(r * r) / (2.0 * N), (r / N, None)
+        m = xp.max(out, axis=-1, keepdims=True)
+        e = xp.exp(out - m)
+        s = xp.sum(e, axis=-1, keepdims=True)
+        p = e / s
+        lse = xp.log(s) + m
+        val = (xp.sum(lse * xp.sum(self.Y, axis=-1, keepdims=True)) - xp.sum(self.Y * out)) / N
+        # ∂/∂out of Σ_k y_k·lse − y·out = (Σ_k y_k) p − y
+        return val, ((xp.sum(self.Y, axis=-1, keepdims=True) * p - self.Y) / N, p)
+
+    def _rloss(self, rout: Any, aux: Any) -> Any:
+        """R{∂ℓ/∂out}: the output-space Hessian of ℓ applied to R{out}."""
+        if self.loss == "mse":
+            return rout / self.n_samples
+        xp = self.xp
+        p = aux
+        w = xp.sum(self.Y, axis=-1, keepdims=True)
+        return w * (p * rout - p * xp.sum(p * rout, axis=-1, keepdims=True)) / self.n_samples
+
+    def _decay(self, theta: Any) -> Any:
+        return 0.5 * self.alpha * self.xp.sum(theta * theta)
+
+    # -- Objective ---------------------------------------------------------------------------
+    def _value(self, theta: Any) -> float:
+        out = self.net.forward(theta, self.X)
+        val, _ = self._loss(out)
+        return float(val + self._decay(theta))
+
+    def _value_and_gradient(self, theta: Any) -> tuple[float, Any]:
+        xp, net = self.xp, self.net
+        ps = net.unflatten(xp, theta)
+        out, caches = net._forward_cached(xp, ps, self.X)
+        val, (dout, _) = self._loss(out)
+        g = net.flatten(xp, net._backward(xp, ps, caches, dout))
+        if self.alpha:
+            g = g + self.alpha * theta
+        return float(val + self._decay(theta)), g
+
+    def _gradient(self, theta: Any) -> Any:
+        return self._value_and_gradient(theta)[1]
+
+    def _hvp(self, theta: Any, v: Any) -> Any:
+        xp, net = self.xp, self.net
+        ps = net.unflatten(xp, theta)
+        vs = net.unflatten(xp, v)
+        out, caches = net._forward_cached(xp, ps, self.X)
+        _, (dout, aux) = self._loss(out)
+        rout, rxs = net._rforward(xp, ps, vs, caches)
+        rdout = self._rloss(rout, aux)
+        rgrads = net._rbackward(xp, ps, vs, caches, rxs, dout, rdout)
+        hv = net.flatten(xp, rgrads)
+        if self.alpha:
+            hv = hv + self.alpha * v
+        return hv
+
+    def forward_value(self, theta: Any) -> float:
+        """One forward pass and the loss, without input checks (the benchmark's unit of cost)."""
+        return self._value(theta)
