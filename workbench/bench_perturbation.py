@@ -1,0 +1,69 @@
+"""Benchmark rows for the perturbed gradient-descent sweep (issue: restrained instabilities).
+
+Same row format as ``workbench.benchmarks._row``: name, ours, baseline, ours_s,
+baseline_s, ratio = baseline_s / ours_s, note. Both paths do the same work: every
+(lr, k) member of the sweep for the same number of iterations in both precisions, with
+the same histories (loss, relative L1/L2 per iteration). *Ours* runs each precision as
+one batch (:func:`solvers.perturbation.run_perturbed` over lr × k, one FFT batch per
+step); the *baseline* is the obvious nested Python loop, one run per (lr, k, precision)
+plus its k = 1 reference.
+
+Work per step and member (valid mode, H×W image): one response and one backprojection,
+4 real FFTs of H×W (≈ 4 · 2.5·HW·log₂(HW) flops), plus O(w²) elementwise updates.
+The looped baseline runs every member alone (``reference_k`` = its own k, so its
+divergence history is computed against itself: the same O(w²) elementwise work, the same
+4 FFTs per step), so both paths do the same arithmetic.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .timing import best_of as _best, bench_row as _row
+
+__all__ = ["bench_rows"]
+
+
+def _sweep_rows(xp: Any, backend: str, quick: bool, repeat: int) -> list[dict]:
+    from solvers.correlation import CnnOperator
+    from solvers.images import checkerboard
+    from solvers.perturbation import run_perturbed
+
+    lrs = [round(0.01 * i, 2) for i in range(1, 14)]
+    ks = (1, 3)
+    sizes = [(32, 8, 200)] if quick else [(32, 8, 200), (256, 32, 50)]
+    rows = []
+    for n, w, steps in sizes:
+        ops = {p: CnnOperator(xp.asarray(checkerboard(n), dtype=getattr(xp, p)), w) for p in ("float32", "float64")}
+
+        def batched() -> None:
+            for op in ops.values():
+                run_perturbed(op, lrs, ks, 20.0, 0, steps=steps)
+
+        def looped() -> None:
+            for op in ops.values():
+                for lr in lrs:
+                    for k in ks:
+                        run_perturbed(op, [lr], [k], 20.0, 0, steps=steps, reference_k=k)
+
+        batched()  # warm-up (FFT plans, first-touch allocations)
+        t_b = _best(batched, repeat)
+        t_l = _best(looped, max(1, repeat // 2) if n > 64 else repeat)
+        members = len(lrs) * len(ks) * 2
+        rows.append(_row(
+            f"perturbed sweep lr x k x precision ({backend})",
+            f"{members} members, 2 batches (one per dtype)", f"{members} single-member runs, nested loops",
+            t_b, t_l,
+            f"checkerboard:{n}, w={w}, {steps} iterations, lr 0.01..0.13 x k {{1,3}} x float32/float64, "
+            f"histories kept; same FFT work in both paths",
+        ))
+    return rows
+
+
+def bench_rows(quick: bool, repeat: int) -> list[dict]:
+    """Batched vs looped perturbed sweep; a CuPy row is added when a GPU is present."""
+    from solvers.backend import get_namespace, gpu_available
+
+    rows = _sweep_rows(get_namespace("numpy"), "numpy", quick, repeat)
+    if gpu_available():
+        rows += _sweep_rows(get_namespace("cupy"), "cupy", quick, repeat)
+    return rows
