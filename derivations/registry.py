@@ -9,12 +9,17 @@
   conditions, exact stability region, and the paper's (45) beside it.
 * ``"momentum"``: appendix E, eqs. (36)-(47): momentum PDE, central-difference and
   semi-implicit schemes, the (Δt, d) <-> (η, μ) map, exact region vs (45)-(47).
+* ``"linearization-d4"``, ``"activated-d5"``, ``"multilayer-f"``: appendix D.4 (28)-(33),
+  D.5 (34)-(35) and F (48)-(51) (:mod:`derivations.linearizations`).
+* ``"objective-<toy>"``: a symbolic toy objective (quadratic, tanh-quadratic,
+  single-neuron networks, Rosenbrock; :mod:`derivations.objectives`): loss, exact
+  gradient, Hessian, sharpness at the minimizer.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cnn, forward_euler, momentum, von_neumann
+from . import cnn, forward_euler, linearizations, momentum, objectives, von_neumann
 from .steps import Derivation
 
 __all__ = ["available", "get"]
@@ -35,6 +40,10 @@ _REGISTRY: dict[str, Callable[[], Derivation]] = {
     "forward-euler": forward_euler.derivation,
     "von-neumann-nesterov": von_neumann.derivation,
     "momentum": momentum.derivation,
+    "linearization-d4": linearizations.derivation_d4,
+    "activated-d5": linearizations.derivation_d5,
+    "multilayer-f": linearizations.derivation_f,
+    **{f"objective-{name}": (lambda name=name: objectives.toy(name).derivation()) for name in objectives.TOYS},
 }
 
 

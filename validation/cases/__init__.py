@@ -1,2 +1,2 @@
 """Validation cases; importing this package registers them (see :mod:`validation.registry`)."""
-from . import cnn_bounds, linearization, nesterov_table5  # noqa: F401
+from . import cnn_bounds, linearization, linearized_regimes, multilayer, nesterov_table5, restrained  # noqa: F401
