@@ -11,26 +11,11 @@ the dense-matrix step costs w⁴ multiply-adds per member after a one-off w² FF
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
-
 import numpy as np
 
+from .timing import best_of as _best, bench_row as _row
+
 __all__ = ["run_bench"]
-
-
-def _best(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _row(name: str, ours: str, baseline: str, t_ours: float, t_base: float, note: str) -> dict:
-    return {"name": name, "ours": ours, "baseline": baseline, "ours_s": t_ours, "baseline_s": t_base,
-            "ratio": t_base / t_ours if t_ours > 0 else float("inf"), "note": note}
 
 
 def _bounds_rows(quick: bool, repeat: int) -> list[dict]:
@@ -136,6 +121,9 @@ def run_bench(quick: bool = False, repeat: int | None = None) -> list[dict]:
     """Run every benchmark row; ``quick`` uses smaller sizes (seconds, for smoke tests)."""
     rep = repeat if repeat is not None else (1 if quick else 3)
     rows: list[dict] = []
-    for part in (_bounds_rows, _batch_rows, _fft_rows, _gpu_rows):
+    from .bench_objectives import bench_rows as _objective_rows
+    from .bench_perturbation import bench_rows as _perturbation_rows
+
+    for part in (_bounds_rows, _batch_rows, _fft_rows, _gpu_rows, _objective_rows, _perturbation_rows):
         rows.extend(part(quick, rep))
     return rows
