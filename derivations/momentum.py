@@ -31,7 +31,7 @@ import sympy as sp
 from . import regions
 from .steps import Derivation, Step
 from .symbols import P, P_max, P_min, a, alpha, beta, d, dt
-from .von_neumann import K_n, K_nm1, K_np1, V_n, eta, mu, nesterov_semi_implicit_scheme, xi, z
+from .von_neumann import K_n, K_nm1, K_np1, V_n, nesterov_semi_implicit_scheme, z
 
 __all__ = [
     "gradL", "lr_sym", "momentum_sym", "pde", "central_difference", "explicit_update", "semi_implicit", "parameter_map",
