@@ -1,4 +1,4 @@
-"""The ``workbench`` command line: ``derive``, ``bounds``, ``validate``, ``bench``.
+"""The ``workbench`` command line: ``derive``, ``bounds``, ``validate``, ``sweep``, ``bench``.
 
 Every bad input (a parameter out of its domain, a missing file, an unknown backend,
 a usage error) ends the program with one line ``workbench: error: <message>`` on
@@ -287,6 +287,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sweep -------------------------------------------------------------------------------
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import TARGETS, parse_grid, run_sweep
+
+    if args.list:
+        for name, t in TARGETS.items():
+            params = ", ".join(f"{k}={d}" if d is not None else k for k, (_, d) in t.params.items())
+            print(f"{name}: {t.doc} [{params}]")
+        return 0
+    if not args.target:
+        raise ParameterError(f"target: name required; available: {', '.join(TARGETS)}")
+    workers = _positive_int("workers", args.workers) if args.workers is not None else None
+    res = run_sweep(args.target, parse_grid(args.grid or []), args.out, executor=args.executor, workers=workers,
+                    scheduler=args.scheduler, timeout=check_positive("timeout", args.timeout),
+                    progress=None if not args.json else False)
+    sm = res.summary
+    if args.json:
+        print(_dumps({"summary": sm, "records": res.records}))
+    else:
+        print(f"sweep {sm['target']}: {sm['points']} points, {sm['done']} done, {sm['failed']} failed, "
+              f"{sm['skipped']} skipped, {sm['wall_s']:.2f} s ({sm['executor']}); results: {res.paths['results']}")
+    return 1 if sm["failed"] else 0
+
+
 # --- parser and main ---------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -329,6 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--list", action="store_true", help="list the cases")
     v.add_argument("--quick", action="store_true", help="reduced versions of the cases")
     v.set_defaults(func=cmd_validate)
+
+    w = sub.add_parser("sweep", help="map a target over a parameter grid (resumable; local, processes or dask)")
+    w.add_argument("target", nargs="?", help="bounds, perturb or spin (see --list)")
+    w.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", help="a grid axis (repeat)")
+    w.add_argument("--executor", choices=("local", "processes", "dask"), default="local")
+    w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
+    w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
+    w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
+    w.add_argument("--out", default="sweep", help="sweep folder (default ./sweep); re-runs skip finished points")
+    w.add_argument("--list", action="store_true", help="list targets and their parameters")
+    w.add_argument("--json", action="store_true", help="print the summary and records as JSON")
+    w.set_defaults(func=cmd_sweep)
 
     h = sub.add_parser("bench", help="benchmark our paths against the obvious alternatives")
     h.add_argument("--quick", action="store_true")
