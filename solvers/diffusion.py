@@ -1,0 +1,262 @@
+"""SGD-Nesterov with diffusion (second paper, Algorithm 1, eqs. (4)-(9)) over arrays, any backend.
+
+* :func:`laplacian` -- the discrete Laplacian (5) along a chosen subset of axes, with a
+  Neumann (zero-flux, cell-centred: ghost value = edge value, sums conserved) or periodic
+  boundary.  Its largest eigenvalue magnitude per axis of length n is ``4/Δx²`` (periodic, n
+  even) or ``(2 + 2cos(π/n))/Δx²`` (Neumann): :func:`kappa_max`.
+* :class:`DiffusionNesterov` -- Algorithm 1: ``v^{n+1} = γv^n + ∇J(θ^n) + β∇²v^n``,
+  ``θ^{n+1} = θ^n - η[∇J(θ^n) + γv^{n+1} + β∇²v^{n+1}]`` (6)-(7), one Laplacian per step
+  (``L^{n+1}`` is kept for the next step).  With β = 0 no Laplacian is computed and the update
+  is PyTorch's SGD-Nesterov (14) operation for operation, so bit for bit.
+* :class:`ApdeScheme` -- the semi-implicit scheme (4) of the accelerated PDE (3) on a grid in
+  (Δt, a, b, Δx); it matches the optimizer through the map (8) (``θ^n = w^n``,
+  ``v^{n+1} = -Δu^n/η``).
+* :func:`sgd_params` / :func:`pde_params` -- the maps (8) and (9) (with (9)'s missing
+  ``b = β(2 + aΔt)/(2Δt)``); :func:`beta_max` -- (11), ``(1 + γ)/(4N)``.
+
+Input checks raise :class:`~solvers.checks.ParameterError` naming the parameter.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from .checks import ParameterError, check_positive
+
+__all__ = [
+    "BOUNDARIES", "laplacian", "kappa_max", "beta_max", "sgd_params", "pde_params",
+    "DiffusionNesterov", "ApdeScheme", "check_axes",
+]
+
+BOUNDARIES = ("neumann", "periodic")
+
+
+def check_axes(axes: Sequence[int] | int | None, ndim: int) -> tuple[int, ...]:
+    """Normalize ``axes`` (None = all axes) to sorted non-negative ints; raise if one does not exist."""
+    if axes is None:
+        return tuple(range(ndim))
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = (axes,)
+    try:
+        items = list(axes)  # type: ignore[arg-type]
+    except TypeError:
+        raise ParameterError(f"axes: expected an int or a sequence of ints, got {axes!r}") from None
+    out = []
+    for ax in items:
+        if isinstance(ax, bool) or not isinstance(ax, int):
+            raise ParameterError(f"axes: expected integers, got {ax!r}")
+        if not -ndim <= ax < ndim:
+            raise ParameterError(f"axes: axis {ax} does not exist in a tensor with {ndim} dimensions")
+        out.append(ax % ndim)
+    if len(set(out)) != len(out):
+        raise ParameterError(f"axes: repeated axis in {tuple(items)}")
+    if not out:
+        raise ParameterError("axes: empty; give at least one axis (or β = 0 for no diffusion)")
+    return tuple(sorted(out))
+
+
+def _check_boundary(boundary: str) -> str:
+    if boundary not in BOUNDARIES:
+        raise ParameterError(f"boundary: unknown boundary condition {boundary!r}; use 'neumann' or 'periodic'")
+    return boundary
+
+
+def _check_nonneg(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ParameterError(f"{name}: must be finite and >= 0, got {value!r}")
+    return v
+
+
+def _check_momentum(value: Any) -> float:
+    v = _check_nonneg("momentum", value)
+    if v >= 1:
+        raise ParameterError(f"momentum: must lie in [0, 1), got {value!r}")
+    return v
+
+
+def _shift(xp: Any, x: Any, axis: int, step: int, boundary: str) -> Any:
+    """``x`` at index i + step along ``axis`` (step = ±1), with the boundary's ghost value."""
+    if boundary == "periodic":
+        return xp.roll(x, -step, axis=axis)
+    n = x.shape[axis]
+
+    def sl(start: int | None, stop: int | None) -> tuple:
+        idx = [slice(None)] * x.ndim
+        idx[axis] = slice(start, stop)
+        return tuple(idx)
+
+    if n == 1:
+        return x
+    if step == 1:
+        return xp.concat([x[sl(1, None)], x[sl(n - 1, n)]], axis=axis)
+    return xp.concat([x[sl(0, 1)], x[sl(0, n - 1)]], axis=axis)
+
+
+def laplacian(x: Any, axes: Sequence[int] | int | None = None, boundary: str = "neumann", dx: float = 1.0) -> Any:
+    """Discrete Laplacian (5), ``Σ_k (d(x+e_k) - 2d(x) + d(x-e_k))/Δx²`` over ``axes``.
+
+    Parameters
+    ----------
+    x : array
+        Any backend, any number of dimensions.
+    axes : int, sequence of int or None
+        Axes of the "spatial" argument (None: all).
+    boundary : {"neumann", "periodic"}
+        Neumann: zero flux, ghost = edge value (cell-centred; the sum of ``x`` is conserved).
+    dx : float
+        Spatial step Δx > 0.
+    """
+    xp = array_namespace(x)
+    ax = check_axes(axes, x.ndim)
+    boundary = _check_boundary(boundary)
+    dx = check_positive("dx", dx)
+    out = None
+    for k in ax:
+        term = (_shift(xp, x, k, 1, boundary) - 2 * x) + _shift(xp, x, k, -1, boundary)
+        out = term if out is None else out + term
+    return out if dx == 1.0 else out / (dx * dx)
+
+
+def kappa_max(shape: Sequence[int], axes: Sequence[int] | int | None = None, boundary: str = "neumann",
+              dx: float = 1.0) -> float:
+    """Largest |eigenvalue| of :func:`laplacian` on ``shape``, times Δx² (κ_max of the analysis).
+
+    Per axis of length n: periodic ``2 - 2cos(2π⌊n/2⌋/n)`` (= 4 for even n), Neumann
+    ``2 + 2cos(π/n)`` (< 4); summed over the axes.  The paper's (10)-(11) use κ_max = 4N.
+    """
+    ax = check_axes(axes, len(shape))
+    _check_boundary(boundary)
+    check_positive("dx", dx)
+    tot = 0.0
+    for k in ax:
+        n = int(shape[k])
+        if n == 1:
+            continue
+        tot += 2 - 2 * math.cos(2 * math.pi * (n // 2) / n) if boundary == "periodic" else 2 + 2 * math.cos(math.pi / n)
+    return tot
+
+
+def beta_max(momentum: float, n_dims: int, kappa: float | None = None) -> float:
+    """(11): ``β_max = (1 + γ)/(4N)``; with ``kappa`` (from :func:`kappa_max`) the exact ``(1 + γ)/κ_max``."""
+    g = _check_momentum(momentum)
+    if kappa is None:
+        if isinstance(n_dims, bool) or not isinstance(n_dims, int) or n_dims < 1:
+            raise ParameterError(f"n_dims: expected an integer >= 1, got {n_dims!r}")
+        kappa = 4.0 * n_dims
+    return (1 + g) / check_positive("kappa", kappa)
+
+
+def sgd_params(dt: float, a: float, b: float = 0.0) -> dict[str, float]:
+    """Map (8): ``η = 2Δt²/(2 + aΔt)``, ``γ = (2 - aΔt)/(2 + aΔt)``, ``β = 2bΔt/(2 + aΔt)``."""
+    dt = check_positive("dt", dt)
+    a = check_positive("a", a)
+    b = _check_nonneg("b", b)
+    if a * dt >= 2:
+        raise ParameterError(f"a: a*dt must be < 2 for a momentum in [0, 1), got a*dt = {a * dt}")
+    den = 2 + a * dt
+    return {"eta": 2 * dt * dt / den, "momentum": (2 - a * dt) / den, "beta": 2 * b * dt / den}
+
+
+def pde_params(eta: float, momentum: float, beta: float = 0.0) -> dict[str, float]:
+    """Map (9): ``Δt = √(2η/(γ+1))``, ``a = (2 - 2γ)/√(2η(γ+1))``, and ``b = β(2 + aΔt)/(2Δt)``."""
+    eta = check_positive("eta", eta)
+    g = _check_momentum(momentum)
+    beta = _check_nonneg("beta", beta)
+    dt = math.sqrt(2 * eta / (g + 1))
+    a = (2 - 2 * g) / math.sqrt(2 * eta * (g + 1))
+    return {"dt": dt, "a": a, "b": beta * (2 + a * dt) / (2 * dt)}
+
+
+class DiffusionNesterov:
+    """Algorithm 1 (second paper): SGD-Nesterov with diffusion of the velocity, (6)-(7).
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate η > 0.
+    momentum : float
+        γ in [0, 1).
+    beta : float
+        Diffusion β ≥ 0 (stable for β ≤ (1 + γ)/κ_max, (11)); 0 is plain SGD-Nesterov.
+    axes : int, sequence of int or None
+        Axes of the parameter tensor the Laplacian acts on (None: all).
+    boundary : {"neumann", "periodic"}
+        Boundary of the Laplacian (appendix C uses Neumann, appendix D periodic).
+    dx : float
+        Spatial step Δx > 0 (the paper uses 1).
+
+    Notes
+    -----
+    ``step(theta, grad)`` returns θ^{n+1}; the state is ``v`` (buffer v^n, zero at first)
+    and ``L`` (= ∇²v^n).  ``v`` may be set before the first step (Algorithm 1's v^0).
+    """
+
+    def __init__(self, lr: float, momentum: float, beta: float = 0.0, axes: Sequence[int] | int | None = None,
+                 boundary: str = "neumann", dx: float = 1.0) -> None:
+        self.lr = check_positive("lr", lr)
+        self.momentum = _check_momentum(momentum)
+        self.beta = _check_nonneg("beta", beta)
+        self.axes = axes
+        self.boundary = _check_boundary(boundary)
+        self.dx = check_positive("dx", dx)
+        self.v: Any = None
+        self.L: Any = None
+
+    def _lap(self, v: Any) -> Any:
+        return laplacian(v, self.axes, self.boundary, self.dx)
+
+    def step(self, theta: Any, grad: Any) -> Any:
+        """One iteration of Algorithm 1 (lines 6-8) for the gradient ``grad = ∇J(θ^n)``."""
+        xp = array_namespace(theta, grad)
+        if self.v is None:
+            check_axes(self.axes, theta.ndim)
+            self.v = xp.zeros_like(theta)
+        g, mu, lr = grad, self.momentum, self.lr
+        if self.beta == 0.0:                       # PyTorch SGD(nesterov=True), operation for operation
+            self.v = mu * self.v + g
+            return theta - lr * (g + mu * self.v)
+        if self.L is None:
+            self.L = self._lap(self.v)
+        self.v = (mu * self.v + g) + self.beta * self.L
+        self.L = self._lap(self.v)
+        return theta - lr * ((g + mu * self.v) + self.beta * self.L)
+
+    def run(self, theta0: Any, grad: Callable[[Any], Any], steps: int) -> Any:
+        """``steps`` iterations from θ^0 with ``grad(θ)``; returns θ^steps."""
+        th = theta0
+        for _ in range(int(steps)):
+            th = self.step(th, grad(th))
+        return th
+
+
+class ApdeScheme:
+    """The semi-implicit scheme (4) of the accelerated PDE (3) with the Laplacian (5).
+
+    ``w^n = u^n + (2-aΔt)/(2+aΔt)Δu^{n-1} + 2Δt b/(2+aΔt) ∇²Δu^{n-1}``,
+    ``u^{n+1} = w^n - 2Δt²/(2+aΔt) ∇U(w^n)``.  State: ``u`` (u^n) and ``du`` (Δu^{n-1}).
+    """
+
+    def __init__(self, dt: float, a: float, b: float = 0.0, axes: Sequence[int] | int | None = None,
+                 boundary: str = "neumann", dx: float = 1.0) -> None:
+        p = sgd_params(dt, a, b)
+        self.dt, self.a, self.b = float(dt), float(a), float(b)
+        self.axes, self.boundary, self.dx = axes, _check_boundary(boundary), check_positive("dx", dx)
+        den = 2 + self.a * self.dt
+        self.c_mom, self.c_diff, self.c_grad = (2 - self.a * self.dt) / den, 2 * self.dt * self.b / den, p["eta"]
+
+    def lookahead(self, u: Any, du: Any) -> Any:
+        """``w^n`` from ``u^n`` and ``Δu^{n-1}`` (first line of (4))."""
+        return u + self.c_mom * du + self.c_diff * laplacian(du, self.axes, self.boundary, self.dx)
+
+    def step(self, u: Any, du: Any, grad: Callable[[Any], Any]) -> tuple[Any, Any, Any]:
+        """``(u^{n+1}, Δu^n, w^n)`` from ``(u^n, Δu^{n-1})``."""
+        w = self.lookahead(u, du)
+        u1 = w - self.c_grad * grad(w)
+        return u1, u1 - u, w

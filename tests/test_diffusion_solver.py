@@ -1,0 +1,137 @@
+"""SGD-Nesterov with diffusion (second paper, Algorithm 1, (4)-(9)): solvers.diffusion."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from solvers.backend import to_numpy
+from solvers.checks import ParameterError
+from solvers.diffusion import (ApdeScheme, DiffusionNesterov, beta_max, kappa_max, laplacian, pde_params,
+                               sgd_params)
+
+
+def _dense_laplacian_1d(n: int, boundary: str) -> np.ndarray:
+    A = -2.0 * np.eye(n) + np.eye(n, k=1) + np.eye(n, k=-1)
+    if boundary == "periodic":
+        A[0, -1] = A[-1, 0] = 1.0
+    else:
+        A[0, 0] = A[-1, -1] = -1.0
+    return A
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_laplacian_matches_dense_kronecker_sum(xp, rng, boundary):
+    x = rng.standard_normal((5, 4, 6))
+    axes = (0, 2)
+    got = to_numpy(laplacian(xp.asarray(x), axes, boundary, dx=0.5))
+    A0, A2 = _dense_laplacian_1d(5, boundary), _dense_laplacian_1d(6, boundary)
+    ref = (np.einsum("ij,jkl->ikl", A0, x) + np.einsum("lm,ikm->ikl", A2, x)) / 0.25
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-12)
+    # zero flux / periodic: the sum is conserved
+    assert abs(got.sum()) < 1e-10
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_kappa_max_is_the_largest_eigenvalue(boundary):
+    for n in (6, 7):
+        ev = np.linalg.eigvals(-_dense_laplacian_1d(n, boundary)).real.max()
+        assert abs(kappa_max((n,), None, boundary) - ev) < 1e-12
+    assert abs(kappa_max((8, 3, 8), (0, 2), "periodic") - 8.0) < 1e-14
+
+
+def test_beta_zero_is_pytorch_nesterov_bit_for_bit(xp, rng):
+    A = rng.standard_normal((6, 6))
+    H = xp.asarray(A @ A.T / 6 + np.eye(6))
+    grad = lambda th: H @ th  # noqa: E731
+    th0 = xp.asarray(rng.standard_normal(6))
+    opt = DiffusionNesterov(lr=0.05, momentum=0.9, beta=0.0, axes=0)
+    th, ref, buf = th0, th0, xp.zeros_like(th0)
+    for _ in range(50):
+        g = grad(th)
+        th = opt.step(th, g)
+        gr = grad(ref)                    # torch.optim.SGD(nesterov=True): buf = m*buf + g; p -= lr*(g + m*buf)
+        buf = 0.9 * buf + gr
+        ref = ref - 0.05 * (gr + 0.9 * buf)
+    assert np.array_equal(to_numpy(th), to_numpy(ref))
+    assert float(np.abs(to_numpy(th)).max()) < float(np.abs(to_numpy(th0)).max())   # it did move (converging)
+
+
+def test_beta_zero_matches_first_paper_nesterov_stepper(rng):
+    """θ^n of (14) is the look-ahead V^n of the first paper's (37)-(38) (solvers.momentum.NesterovStepper)."""
+    from solvers.momentum import NesterovStepper
+
+    A = rng.standard_normal((5, 5))
+    H = A @ A.T / 5 + np.eye(5)
+    K0 = rng.standard_normal(5)
+    st = NesterovStepper(lambda V: H @ V, 0.8, 0.1, K0)
+    opt = DiffusionNesterov(0.1, 0.8)
+    K, th = K0, K0.copy()                 # V^0 = K^0 from rest, θ^0 = V^0, v^0 = 0
+    for _ in range(30):
+        K_new = st(K)
+        th = opt.step(th, H @ th)
+        V_next = K_new + 0.8 * (K_new - K)
+        K = K_new
+        np.testing.assert_allclose(th, V_next, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_scheme_4_matches_optimizer_through_map_8(xp, rng, boundary):
+    dt, a, b = 0.3, 0.7, 0.4
+    p = sgd_params(dt, a, b)
+    grad = lambda x: 0.5 * x + 0.1 * x ** 3  # noqa: E731  (non-linear on purpose)
+    sch = ApdeScheme(dt, a, b, axes=(0, 1), boundary=boundary)
+    u = xp.asarray(rng.standard_normal((6, 5)))
+    du = xp.asarray(0.1 * rng.standard_normal((6, 5)))
+    opt = DiffusionNesterov(p["eta"], p["momentum"], p["beta"], axes=(0, 1), boundary=boundary)
+    opt.v = -du / p["eta"]                # v^0 = -Δu^{-1}/η
+    theta = sch.lookahead(u, du)          # θ^0 = w^0
+    for _ in range(25):
+        u, du, w = sch.step(u, du, grad)
+        np.testing.assert_allclose(to_numpy(theta), to_numpy(w), rtol=1e-11, atol=1e-12)
+        theta = opt.step(theta, grad(theta))
+        np.testing.assert_allclose(to_numpy(opt.v), to_numpy(-du / p["eta"]), rtol=1e-11, atol=1e-11)
+    assert float(np.abs(to_numpy(du)).max()) > 1e-6    # not trivially at rest
+
+
+def test_maps_8_and_9_are_inverse():
+    p = sgd_params(0.2, 1.5, 0.8)
+    q = pde_params(p["eta"], p["momentum"], p["beta"])
+    assert math.isclose(q["dt"], 0.2, rel_tol=1e-14) and math.isclose(q["a"], 1.5, rel_tol=1e-14)
+    assert math.isclose(q["b"], 0.8, rel_tol=1e-14)
+    # (11) against (10): b_max = 1/(2N dt) maps to beta_max = (1+gamma)/(4N)
+    for n_dims in (1, 2, 3):
+        bm = sgd_params(0.2, 1.5, 1 / (2 * n_dims * 0.2))["beta"]
+        assert math.isclose(bm, beta_max(p["momentum"], n_dims), rel_tol=1e-14)
+
+
+def test_diffusion_step_is_stable_below_and_unstable_above_beta_max(rng):
+    gamma, shape = 0.9, (16,)
+    bm = beta_max(gamma, 1)
+    norms = {}
+    for f in (0.98, 1.02):
+        opt = DiffusionNesterov(0.1, gamma, f * bm, boundary="periodic")
+        opt.v = rng.standard_normal(shape)
+        th = np.zeros(shape)
+        for _ in range(600):
+            th = opt.step(th, np.zeros(shape))
+        norms[f] = float(np.linalg.norm(opt.v))
+    assert norms[0.98] < 1e-3 and norms[1.02] > 1e3
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"beta": -0.1}, "beta"), ({"axes": (3,)}, "axes"), ({"axes": (0, 0)}, "axes"), ({"boundary": "dirichlet"}, "boundary"),
+    ({"dx": 0.0}, "dx"), ({"dx": -1.0}, "dx"), ({"momentum": 1.0}, "momentum"), ({"lr": 0.0}, "lr"),
+])
+def test_bad_input_names_the_parameter(kwargs, name):
+    args = {"lr": 0.1, "momentum": 0.9, "beta": 0.1, "axes": (0,), "boundary": "neumann", "dx": 1.0, **kwargs}
+    with pytest.raises(ParameterError, match=rf"^{name}:"):
+        opt = DiffusionNesterov(**args)
+        opt.step(np.zeros((3, 3)), np.ones((3, 3)))
+    with pytest.raises(ParameterError, match=r"^axes:"):
+        laplacian(np.zeros(4), axes=(1,))
+    with pytest.raises(ParameterError, match=r"^boundary:"):
+        laplacian(np.zeros(4), boundary="reflect")
+    with pytest.raises(ParameterError, match=r"^dx:"):
+        ApdeScheme(0.1, 1.0, 0.1, dx=0)
