@@ -1,0 +1,134 @@
+"""solvers.diagnostics: RP, L, Theorem 2 by quadrature, (5), SGD (6), recorders (4th paper)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from derivations.objectives import SymbolicObjective, quadratic, theta_symbols, toy
+from solvers.backend import get_namespace
+from solvers.checks import ParameterError
+from solvers.datasets import spirals
+from solvers.diagnostics import (RPRecorder, SharpnessRecorder, SmoothnessRecorder, Theorem2Recorder,
+                                 approximation5, directional_smoothness, gauss_legendre_01,
+                                 gd_directional_smoothness, minibatches, network_batch_gradient, relative_progress,
+                                 run_gd, sgd_relative_progress, theorem2_rhs)
+from solvers.networks import NetworkObjective, mlp
+from solvers.objectives import SympyObjective
+
+
+def _quartic():
+    th = theta_symbols(2)
+    return SymbolicObjective("q4", (th[0] * th[1] - 1) ** 2 + th[1] ** 4 + th[0] ** 3, th)
+
+
+def test_rp_and_L_on_quadratic(xp):
+    obj = SympyObjective(quadratic(), xp=xp)
+    th = xp.asarray([0.3, -0.7], dtype=xp.float64)
+    eta = 0.03
+    g = np.array([40 * 0.3, 2 * -0.7])
+    rq = (40 * g[0] ** 2 + 2 * g[1] ** 2) / (g @ g)
+    assert relative_progress(obj, th, eta).value == pytest.approx(-1 + eta / 2 * rq, rel=1e-12)
+    assert gd_directional_smoothness(obj, th, eta).value == pytest.approx(rq, rel=1e-12)
+    # (5) and (4) are exact for quadratics, with one quadrature node
+    a = approximation5(obj, th, eta)
+    assert abs(a["error"].value) < 1e-13
+    assert theorem2_rhs(obj, th, eta, order=1).value == pytest.approx(a["rp"].value, abs=1e-13)
+
+
+def test_theorem2_quadrature_order_on_polynomial():
+    # tau*L is a cubic in tau for this quartic: 2 nodes exact, 1 node not
+    obj = SympyObjective(_quartic())
+    th = np.array([0.8, -0.6])
+    eta = 0.1
+    rp = relative_progress(obj, th, eta).value
+    assert theorem2_rhs(obj, th, eta, order=2).value == pytest.approx(rp, abs=1e-13)
+    assert abs(theorem2_rhs(obj, th, eta, order=1).value - rp) > 1e-4
+    x, w = gauss_legendre_01(3)
+    assert np.all((x > 0) & (x < 1)) and w.sum() == pytest.approx(1.0)
+
+
+def test_theorem2_quadrature_on_tanh_networks(xp):
+    d = spirals(16, classes=2, seed=3, xp=xp)
+    obj = NetworkObjective(mlp([2, 6, 2], "tanh"), d.X, d.Y, "mse")
+    th = obj.initial(1)
+    eta = 2.0
+    rp = relative_progress(obj, th, eta).value
+    errs = [abs(theorem2_rhs(obj, th, eta, order=o).value - rp) for o in (1, 3, 8)]
+    assert errs[2] < 1e-10 and errs[0] > 1e2 * errs[2]
+
+
+def test_undefined_and_bad_input():
+    obj = SympyObjective(quadratic())
+    zero = np.zeros(2)
+    with np.errstate(all="raise"):
+        q = relative_progress(obj, zero, 0.1)
+        assert math.isnan(q.value) and not q.defined and "zero gradient" in q.reason
+        assert not directional_smoothness(obj, zero, zero).defined
+        assert not theorem2_rhs(obj, zero, 0.1).defined
+        assert not approximation5(obj, zero, 0.1)["error"].defined
+    for eta in (0.0, -1.0, math.nan):
+        with pytest.raises(ParameterError, match="^eta"):
+            relative_progress(obj, np.ones(2), eta)
+    with pytest.raises(ParameterError, match="^order"):
+        theorem2_rhs(obj, np.ones(2), 0.1, order=0)
+    with pytest.raises(ParameterError, match="^order"):
+        Theorem2Recorder(1, order=0)
+    with pytest.raises(ParameterError, match="^every"):
+        RPRecorder(0)
+    with pytest.raises(ParameterError, match="^batch_size"):
+        minibatches(10, 3)
+    with pytest.raises(ParameterError, match="^eta"):
+        run_gd(obj, np.ones(2), 0.0, 10)
+
+
+def test_run_gd_recorders_match_direct_calls():
+    obj = SympyObjective(toy("tanh-quadratic"))
+    eta = 2 / 39
+    recs = [RPRecorder(), SmoothnessRecorder(3), SharpnessRecorder(5), Theorem2Recorder(5, order=6)]
+    r = run_gd(obj, [0.2, 0.5], eta, 40, recs, keep_path=True)
+    assert not r.diverged and r.steps_done == 40 and r.path.shape == (41, 2)
+    rp = r.record("rp")
+    assert list(rp["step"]) == list(range(40))
+    for t in (0, 7, 39):
+        assert rp["rp"][t] == pytest.approx(relative_progress(obj, r.path[t], eta).value, rel=1e-12)
+    L = r.record("smoothness")
+    assert list(L["step"]) == list(range(0, 40, 3))
+    assert L["L"][2] == pytest.approx(gd_directional_smoothness(obj, r.path[6], eta).value, rel=1e-12)
+    t2 = r.record("theorem2")
+    assert np.allclose(t2["rhs4"], rp["rp"][t2["step"]], atol=1e-8)  # (4) to quadrature accuracy
+    sh = r.record("sharpness")
+    assert sh["sharpness"][0] == pytest.approx(np.linalg.eigvalsh(obj.hessian(np.array([0.2, 0.5])))[-1])
+
+
+def test_run_gd_detects_divergence_quietly():
+    obj = SympyObjective(quadratic())
+    with np.errstate(all="raise"):
+        r = run_gd(obj, [1.0, 1.0], 0.2, 10000, [RPRecorder()])
+    assert r.diverged and r.steps_done < 10000 and r.reason
+
+
+def test_sgd_relative_progress_exact_form_and_fraction():
+    xp = get_namespace("numpy")
+    d = spirals(32, classes=2, seed=0, xp=xp)
+    obj = NetworkObjective(mlp([2, 8, 2], "tanh"), d.X, d.Y, "mse", alpha=1e-3)
+    th = obj.initial(0)
+    eta = 0.5
+    batches = minibatches(32, 8, seed=4, epochs=2)
+    assert len(batches) == 8 and sorted(np.concatenate(batches[:4]).tolist()) == list(range(32))
+    rep = sgd_relative_progress(obj, network_batch_gradient(obj), th, eta, batches, order=6)
+    assert rep.mean_g_error < 1e-12
+    assert rep.rhs6_exact.value == pytest.approx(rep.expected_rp.value, abs=1e-9)
+    changes = []
+    bg = network_batch_gradient(obj)
+    for b in batches:
+        changes.append(obj.value(th - eta * bg(th, b)) - obj.value(th))
+    g = obj.gradient(th)
+    assert rep.expected_rp.value == pytest.approx(np.mean(changes) / (eta * float(g @ g)), rel=1e-12)
+    assert rep.fraction_decrease == pytest.approx(np.mean(np.array(changes) < 0))
+    # with batch = full set, (6) reduces to (5)
+    full = sgd_relative_progress(obj, network_batch_gradient(obj), th, eta, minibatches(32, 32, seed=0))
+    a = approximation5(obj, th, eta)
+    assert full.rhs6.value == pytest.approx(a["rhs"].value, rel=1e-10)
+    assert full.expected_rp.value == pytest.approx(a["rp"].value, rel=1e-10)

@@ -1,0 +1,52 @@
+"""Benchmark rows: the cost of recording unstable-convergence diagnostics (``workbench bench``).
+
+Fourth paper (Ahn, Zhang, Sra): RP (Def. 1), L(θ; η∇f) (Def. 2), sharpness and the
+quadrature of Theorem 2 (4), recorded every k steps of full-batch GD by the recorders of
+:mod:`solvers.diagnostics`. Each row's ``ratio`` = plain training time / training time with
+the recorder (< 1: the recorder adds cost; 1/ratio − 1 is the overhead fraction, stated in
+the note).
+
+Work counted per GD step: one value-and-gradient (≈ 3.7 forward passes, see
+:mod:`workbench.bench_objectives`). RP and L reuse f(θₜ₊₁) and ∇f(θₜ₊₁) of the next step,
+so they add O(n) dot products; sharpness adds an eigsh run (tens of HVPs ≈ 2.4 gradients
+each); Theorem 2 with ``order`` nodes adds ``order`` gradients.
+"""
+from __future__ import annotations
+
+from .timing import best_of, bench_row
+
+__all__ = ["bench_rows"]
+
+
+def bench_rows(quick: bool = False, repeat: int = 3) -> list[dict]:
+    """Overhead of each recorder vs plain GD on a tanh MLP (spirals, MSE); ``quick`` shrinks the run."""
+    from solvers.backend import get_namespace
+    from solvers.datasets import spirals
+    from solvers.diagnostics import (RPRecorder, SharpnessRecorder, SmoothnessRecorder, Theorem2Recorder,
+                                     run_gd)
+    from solvers.networks import NetworkObjective, mlp
+
+    xp = get_namespace("numpy")
+    n, width, steps = (64, 32, 200) if quick else (256, 64, 1000)
+    d = spirals(n, classes=2, seed=0, xp=xp)
+    obj = NetworkObjective(mlp([2, width, width, 2], "tanh"), d.X, d.Y, "mse")
+    th0 = obj.initial(0)
+    eta = 0.3
+    k = 10
+    what = f"MLP 2-{width}-{width}-2 tanh, MSE, N={n}, {obj.size} parameters, {steps} GD steps, eta={eta}"
+    t_plain = best_of(lambda: run_gd(obj, th0, eta, steps), repeat)
+    cases = [
+        ("RP every step", lambda: [RPRecorder(1)]),
+        ("RP + L every step", lambda: [RPRecorder(1), SmoothnessRecorder(1)]),
+        (f"sharpness every {k} steps", lambda: [SharpnessRecorder(k)]),
+        ("sharpness every 100 steps", lambda: [SharpnessRecorder(100)]),
+        (f"Theorem 2 (4 nodes) every {k} steps", lambda: [Theorem2Recorder(k, order=4)]),
+        (f"RP + L every step, sharpness every {k}", lambda: [RPRecorder(1), SmoothnessRecorder(1),
+                                                             SharpnessRecorder(k)]),
+    ]
+    rows = []
+    for name, make in cases:
+        t = best_of(lambda: run_gd(obj, th0, eta, steps, make()), repeat)
+        rows.append(bench_row(f"diagnostics overhead: {name}", f"GD + {name}", "plain GD", t, t_plain,
+                              f"{what}; overhead {t / t_plain - 1:+.1%}"))
+    return rows
