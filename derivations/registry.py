@@ -11,6 +11,12 @@
   semi-implicit schemes, the (Δt, d) <-> (η, μ) map, exact region vs (45)-(47).
 * ``"linearization-d4"``, ``"activated-d5"``, ``"multilayer-f"``: appendix D.4 (28)-(33),
   D.5 (34)-(35) and F (48)-(51) (:mod:`derivations.linearizations`).
+* ``"bea-principal-flow"``: third paper, BEA of GD to order 5, Theorems 3.1/3.2, PF (12)/(14), (16), 6.1
+  (:mod:`derivations.bea`).
+* ``"diffusion"``: second paper, (1)-(23): accelerated PDE with diffusion, scheme (4)-(5), Theorem 1 both
+  ways, CFL (10)-(11) through the analyzer, joint region with a quadratic loss (:mod:`derivations.diffusion`).
+* ``"unstable-convergence"``: fourth paper, RP (Def. 1), directional smoothness (Def. 2),
+  Theorem 2 identity (4), approximation (5) (:mod:`derivations.unstable_convergence`).
 * ``"objective-<toy>"``: a symbolic toy objective (quadratic, tanh-quadratic,
   single-neuron networks, Rosenbrock; :mod:`derivations.objectives`): loss, exact
   gradient, Hessian, sharpness at the minimizer.
@@ -19,7 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import cnn, forward_euler, linearizations, momentum, objectives, von_neumann
+from . import (bea, cnn, diffusion, forward_euler, linearizations, momentum, objectives, unstable_convergence,
+               von_neumann)
 from .steps import Derivation
 
 __all__ = ["available", "get"]
@@ -43,6 +50,9 @@ _REGISTRY: dict[str, Callable[[], Derivation]] = {
     "linearization-d4": linearizations.derivation_d4,
     "activated-d5": linearizations.derivation_d5,
     "multilayer-f": linearizations.derivation_f,
+    "unstable-convergence": unstable_convergence.derivation,
+    "bea-principal-flow": bea.derivation,
+    "diffusion": diffusion.derivation,
     **{f"objective-{name}": (lambda name=name: objectives.toy(name).derivation()) for name in objectives.TOYS},
 }
 

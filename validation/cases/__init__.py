@@ -1,2 +1,5 @@
 """Validation cases; importing this package registers them (see :mod:`validation.registry`)."""
-from . import cnn_bounds, linearization, linearized_regimes, multilayer, nesterov_table5, restrained  # noqa: F401
+from . import (  # noqa: F401
+    cnn_bounds, diffusion, linearization, linearized_regimes, multilayer, nesterov_table5, principal_flow, restrained,
+    unstable_convergence,
+)
