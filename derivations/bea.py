@@ -92,11 +92,17 @@ def _check_order(n: Any, limit: int, what: str) -> int:
     return n
 
 
+def _as_sympy(name: str, v: Any) -> sp.Basic:
+    """A SymPy object or a Python number; strings are refused (never parsed)."""
+    if isinstance(v, sp.Basic):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+    raise ValueError(f"{name}: expected a SymPy expression or a number, got {type(v).__name__}")
+
+
 def _check_h(hv: Any) -> None:
-    try:
-        bad = hv is not None and bool(sp.sympify(hv).is_nonpositive)
-    except (TypeError, sp.SympifyError):
-        bad = False
+    bad = hv is not None and bool(_as_sympy("h", hv).is_nonpositive)
     if bad:
         raise ValueError(f"h: the learning rate must be > 0, got {hv}")
 
@@ -247,7 +253,7 @@ def bea_nd(E: sp.Expr, variables: Sequence[sp.Symbol], order: int) -> tuple[sp.I
     xs = tuple(variables)
     if not xs:
         raise ValueError("variables: need at least one variable")
-    return _bea_nd_cached(sp.sympify(E), xs, n)
+    return _bea_nd_cached(_as_sympy("E", E), xs, n)
 
 
 def _is_high_derivative(e: sp.Basic) -> bool:

@@ -103,3 +103,14 @@ def test_bad_h():
         bea.modified_field_1d(2, -1)
     with pytest.raises(ValueError, match="h"):
         bea.pf_regime(0.0, 1.0)
+
+
+def test_text_is_never_parsed():
+    # user text must not reach sympify: a string objective or step is refused, not evaluated
+    import sympy as _sp
+
+    from derivations import bea as _bea
+
+    x = _sp.Symbol("x")
+    with pytest.raises(ValueError, match="E: expected a SymPy expression"):
+        _bea.bea_nd("x**2", (x,), 2)
