@@ -27,7 +27,7 @@ from derivations import symbols as S
 from .checks import ParameterError, check_finite, check_positive
 from .correlation import CnnOperator
 from .lambdify import lambdify
-from .schemes import DivergenceCriterion, RunResult, _common, linear_force, nonlinear_gradient, run
+from .schemes import DivergenceCriterion, RunResult, _common, check_model, linear_force, nonlinear_gradient, run
 
 __all__ = ["MomentumParams", "momentum_params", "NesterovStepper", "run_nesterov_linear", "run_nesterov_nonlinear"]
 
@@ -156,11 +156,7 @@ def run_nesterov_nonlinear(
     criterion: DivergenceCriterion | None = None,
 ) -> RunResult:
     """SGD-Nesterov (full batch) on the windowed one-layer CNN (37)-(38) with the gradient (13)."""
-    beta = check_positive("beta", beta)
-    b = check_finite("b", b)
-    y = check_finite("y", y)
-    if not 0.0 <= y <= 1.0:
-        raise ParameterError(f"y: the label must lie in [0, 1], got {y}")
+    beta, b, y = check_model(beta, b, y)
     p = momentum_params(dt, momentum, damping)
     al, K0, host, _ = _common(op, alphas, dt, K0, seed)
     stepper = NesterovStepper(lambda V: nonlinear_gradient(op, V, al, beta, b, y)[0], p.momentum, p.eta, K0)

@@ -41,7 +41,7 @@ import numpy as np
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .correlation import CnnOperator
-from .schemes import DivergenceCriterion, RunResult, nonlinear_gradient, nonlinear_step, run
+from .schemes import DivergenceCriterion, RunResult, check_model, nonlinear_gradient, nonlinear_step, run
 
 __all__ = [
     "LOCAL_CRITERION", "Equilibrium", "equilibrium", "local_stability", "bisect_onset", "nonlinear_onset",
@@ -52,15 +52,6 @@ __all__ = [
 #: criterion for perturbations of an equilibrium: saturation before 1e4-fold growth is impossible
 #: unless the saturated amplitude is below 1e4 * rel_perturbation (1e-6 of ‖K*‖ by default)
 LOCAL_CRITERION = DivergenceCriterion(blowup=1e4)
-
-
-def _check_model(beta: float, b: float, y: float) -> tuple[float, float, float]:
-    beta = check_positive("beta", beta)
-    b = check_finite("b", b)
-    y = check_finite("y", y)
-    if not 0.0 <= y <= 1.0:
-        raise ParameterError(f"y: the label must lie in [0, 1], got {y}")
-    return beta, b, y
 
 
 def _positive_alphas(alphas: Any) -> np.ndarray:
@@ -120,7 +111,7 @@ def equilibrium(
     ``max|λ|/α < 1``).  Start: ``K0`` (default 0).  Converged when the relative
     residual ``‖∇L‖/(α‖K‖)`` is at most ``tol``.
     """
-    beta, b, y = _check_model(beta, b, y)
+    beta, b, y = check_model(beta, b, y)
     relax = check_positive("relax", relax)
     tol = check_positive("tol", tol)
     if int(max_iter) < 1:
@@ -187,7 +178,7 @@ def local_stability(
     size = rel * np.maximum(kn, 1e-3 / max(rms, 1e-300))
     start = eq.kernel + xp.asarray(size[:, None, None] * v[None], dtype=op.dtype)
     al = xp.reshape(xp.asarray(host, dtype=op.dtype), (B, 1, 1))
-    beta, b, y = _check_model(beta, b, y)
+    beta, b, y = check_model(beta, b, y)
     res = run(lambda K: nonlinear_step(op, K, al, dt, beta, b, y), start, steps, host, criterion or LOCAL_CRITERION)
     res.extra["equilibrium"] = eq
     return res
@@ -321,7 +312,7 @@ def data_hessian(op: CnnOperator, K: Any, beta: float = 1.0, b: float = 0.0, y: 
     (first paper, D.1, eqs. (9)-(11) differentiated once more).  The Hessian of the
     loss (2) is ``H + αI``.
     """
-    beta, b, y = _check_model(beta, b, y)
+    beta, b, y = check_model(beta, b, y)
     k = to_numpy(K).astype(np.float64).reshape(-1)
     if k.size != op.w * op.w:
         raise ParameterError(f"K: expected {op.w}x{op.w} entries, got {k.size}")

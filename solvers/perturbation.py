@@ -56,7 +56,7 @@ from .backend import namespace_of, quiet_overflow, to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .cnn_hessian import LocalCurvature, step_spectral_radius
 from .correlation import CnnOperator
-from .schemes import DivergenceCriterion, initial_kernel
+from .schemes import DivergenceCriterion, check_model, initial_kernel
 
 __all__ = [
     "PerturbedRun",
@@ -293,11 +293,7 @@ def run_perturbed(
     steps = int(steps)
     if isinstance(spectral_every, bool) or not isinstance(spectral_every, (int, np.integer)) or spectral_every < 0:
         raise ParameterError(f"spectral_every: must be a non-negative integer, got {spectral_every!r}")
-    beta = check_positive("beta", beta)
-    b = check_finite("b", b)
-    y = check_finite("y", y)
-    if not 0.0 <= y <= 1.0:
-        raise ParameterError(f"y: the label must lie in [0, 1], got {y}")
+    beta, b, y = check_model(beta, b, y)
     threshold = check_positive("threshold", threshold)
     ref_k = (1 if 1 in k_v else int(k_v[0])) if reference_k is None else int(check_ks(reference_k)[0])
     if ref_k not in k_v:

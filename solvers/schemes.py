@@ -28,6 +28,7 @@ from .correlation import CnnOperator
 __all__ = [
     "RunResult",
     "DivergenceCriterion",
+    "check_model",
     "initial_kernel",
     "linear_force",
     "linear_step",
@@ -242,6 +243,16 @@ def run(
     )
 
 
+def check_model(beta: float, b: float, y: float) -> tuple[float, float, float]:
+    """Validated (β, b, y) of the one-layer CNN (14): β > 0, b finite, label y in [0, 1]."""
+    beta = check_positive("beta", beta)
+    b = check_finite("b", b)
+    y = check_finite("y", y)
+    if not 0.0 <= y <= 1.0:
+        raise ParameterError(f"y: the label must lie in [0, 1], got {y}")
+    return beta, b, y
+
+
 def _common(op: CnnOperator, alphas: Any, dt: float, K0: Any, seed: int) -> tuple[Any, Any, np.ndarray, float]:
     dt = check_positive("dt", dt)
     al = _alphas(alphas, op.xp, op.dtype)
@@ -288,10 +299,6 @@ def run_nonlinear(
     criterion: DivergenceCriterion | None = None,
 ) -> RunResult:
     """Full-batch gradient descent (13) on the one-layer CNN for every α at once."""
-    beta = check_positive("beta", beta)
-    b = check_finite("b", b)
-    y = check_finite("y", y)
-    if not 0.0 <= y <= 1.0:
-        raise ParameterError(f"y: the label must lie in [0, 1], got {y}")
+    beta, b, y = check_model(beta, b, y)
     al, K0, host, dt = _common(op, alphas, dt, K0, seed)
     return run(lambda K: nonlinear_step(op, K, al, dt, beta, b, y), K0, steps, host, criterion)
