@@ -14,6 +14,7 @@ import sys
 import types
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -71,6 +72,17 @@ def test_subprocess_errors(args, fragment):
 def test_subprocess_help():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "bounds" in proc.stdout and proc.stderr == ""
+
+
+def test_subprocess_closed_pipe_is_quiet():
+    # `workbench validate --list | head -1`: the reader closes the pipe before the listing is written
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "validate", "--list"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
 
 
 # --- in process: every bad input of bounds -----------------------------------------------------
@@ -235,8 +247,9 @@ def _validation_stub(monkeypatch, fail=("b",), crash=()):
                 "verdict": "refuted" if cid in fail else "confirmed", "passed": cid not in fail,
                 "numbers": {"quick": quick}, "tables": [], "figures": [fig.name], "notes": ""}
 
-    stub(monkeypatch, "validation.registry", run_case=run_case,
-         list_cases=lambda: [{"id": "a", "claim": "claim a"}, {"id": "b", "claim": "claim b"}])
+    # the same interface as validation.registry: ids from list_cases, claims from get_case
+    stub(monkeypatch, "validation.registry", run_case=run_case, list_cases=lambda: ["a", "b"],
+         get_case=lambda cid: SimpleNamespace(id=cid, claim=f"claim {cid}"))
 
 
 def test_validate_failing_case_exit_1(monkeypatch, capsys, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import sys
 import time
@@ -181,14 +182,6 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 # --- validate ------------------------------------------------------------------------------
 
-def _case_info(item: Any) -> tuple[str, str]:
-    if isinstance(item, str):
-        return item, ""
-    if isinstance(item, dict):
-        return str(item["id"]), str(item.get("claim") or "")
-    return str(getattr(item, "id")), str(getattr(item, "claim", "") or "")
-
-
 def run_validation(case_ids: Sequence[str] | None, out_dir: str | Path, quick: bool = False,
                    echo: Callable[[str], None] | None = None) -> tuple[list[dict], dict[str, Path]]:
     """Run validation cases and write the report folder.
@@ -214,7 +207,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | Path, quick: b
 
     from .report import case_to_dict, write_report
 
-    known = [_case_info(c)[0] for c in registry.list_cases()]
+    known = registry.list_cases()
     ids = list(dict.fromkeys(case_ids)) if case_ids else known
     unknown = [c for c in ids if c not in known]
     if unknown:
@@ -252,9 +245,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.list:
         import validation.registry as registry
 
-        for item in registry.list_cases():
-            cid, claim = _case_info(item)
-            print(f"{cid:<28} {claim}".rstrip())
+        for cid in registry.list_cases():
+            print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
     cases, paths = run_validation(args.cases, args.out, quick=args.quick, echo=print)
     failed = [c["id"] for c in cases if not c["passed"]]
@@ -402,11 +394,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     try:
         with _quiet():
-            return int(args.func(args))
+            code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
     except (ParameterError, ValueError) as exc:
         return _error(str(exc))
     except KeyError as exc:
         return _error(str(exc.args[0]) if exc.args else "unknown key")
+    except BrokenPipeError:  # the reader went away (`workbench validate --list | head`): stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141  # as a process killed by SIGPIPE
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _error(f"{where}{exc.strerror or exc}")
