@@ -1,13 +1,9 @@
 """Hessian spectra and drift from Hessian-vector products, on any backend.
 
-* :func:`lanczos` — a general symmetric Lanczos iteration on a matrix-vector product,
-  written once against the array API (NumPy, CuPy, array-api-strict), returning the
-  wanted Ritz pairs with certified residuals. It is the algorithm of
-  :func:`solvers.spectrum.lanczos_extremes` (full reorthogonalisation, classical
-  Gram–Schmidt twice; tridiagonal eigenproblem on the host), generalised to k pairs at
-  either end of the spectrum, Ritz vectors and a basis that grows on demand.
-  ``lanczos_extremes`` needs both ends from one Krylov run; with a ``which="both"``
-  mode added here (take both ends of the Ritz values) it could delegate.
+* :func:`lanczos` — k Ritz pairs at either end of the spectrum of a symmetric
+  operator, with Ritz vectors and certified residuals, from the shared Lanczos run
+  :func:`solvers.lanczos.krylov_checkpoints` (the one
+  :func:`solvers.spectrum.lanczos_extremes` also uses).
 * :func:`top_eigenpairs` / :func:`sharpness` — the k largest (or smallest) Hessian
   eigenpairs of an :class:`~solvers.objectives.Objective` at θ: scipy's ``eigsh``
   (ARPACK) on NumPy, :func:`lanczos` elsewhere, a dense ``eigh`` on request. Every
@@ -23,15 +19,13 @@ Sharpness means λ_max(∇²E) (fourth paper, footnote 1; Cohen et al. 2021).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
-
 from .backend import backend_name, to_numpy
 from .checks import ParameterError
+from .lanczos import krylov_checkpoints
 from .objectives import DEFAULT_MAX_HESSIAN_BYTES, fd_step
 
 __all__ = [
@@ -133,52 +127,18 @@ def lanczos(
     m_max = min(n, max(100, 20 * k)) if max_steps is None else min(int(max_steps), n)
     if m_max < k:
         raise ParameterError(f"max_steps: must be >= k={k}, got {max_steps}")
-    rng = np.random.default_rng(seed)
-    v = xp.asarray(rng.standard_normal(n), dtype=dtype)
-    v = v / xp.linalg.vector_norm(v)
-    cap = min(m_max, 32)
-    basis = xp.zeros((cap, n), dtype=dtype)
-    alphas: list[float] = []
-    betas: list[float] = []
-    scale = 0.0
-    beta_prev = 0.0
-    v_prev = xp.zeros_like(v)
-    for j in range(m_max):
-        if j == cap:  # grow the basis storage geometrically
-            cap = min(m_max, 2 * cap)
-            nb = xp.zeros((cap, n), dtype=dtype)
-            nb[:j, :] = basis
-            basis = nb
-        basis[j, :] = v
-        w = matvec(v)
-        alpha = float(xp.sum(w * v))
-        w = w - alpha * v - beta_prev * v_prev
-        vb = basis[: j + 1, :]
-        for _ in range(2):  # reorthogonalise against the whole basis, twice
-            w = w - xp.matmul(xp.matmul(vb, w), vb)
-        beta = float(xp.linalg.vector_norm(w))
-        alphas.append(alpha)
-        scale = max(scale, abs(alpha), beta)
-        breakdown = beta <= 1e-13 * max(scale, 1e-300) * math.sqrt(n)
-        last = breakdown or j + 1 == m_max
-        if last or (j + 1 >= k and (j + 1) % check_every == 0):
-            if len(alphas) == 1:
-                theta, s = np.array(alphas), np.ones((1, 1))
-            else:
-                theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas))
-            order = np.argsort(-theta) if which == "largest" else np.argsort(theta)
-            idx = order[:k]
-            res = np.abs(beta * s[-1, idx]) if not breakdown else np.zeros(len(idx))
-            bound = tol * max(float(np.max(np.abs(theta))), 1e-300)
-            done = len(idx) == k and bool(np.all(res <= bound))
-            if done or last:
-                converged = bool(len(idx) == k and (done or breakdown or j + 1 == n))
-                m = j + 1
-                S = xp.asarray(np.ascontiguousarray(s[:, idx]), dtype=dtype)
-                vecs = xp.matmul(xp.permute_dims(basis[:m, :], (1, 0)), S)
-                return Eigenpairs(theta[idx].copy(), vecs, res, m, converged, "lanczos")
-        betas.append(beta)
-        v_prev, v, beta_prev = v, w / beta, beta
+    for st in krylov_checkpoints(matvec, n, xp, dtype, max_steps=m_max, seed=seed, check_every=check_every,
+                                 first_check=k):
+        order = np.argsort(-st.theta) if which == "largest" else np.argsort(st.theta)
+        idx = order[:k]
+        res = st.residuals(idx)
+        bound = tol * max(float(np.max(np.abs(st.theta))), 1e-300)
+        done = len(idx) == k and bool(np.all(res <= bound))
+        if done or st.last:
+            converged = bool(len(idx) == k and (done or st.breakdown or st.steps == n))
+            S = xp.asarray(np.ascontiguousarray(st.s[:, idx]), dtype=dtype)
+            vecs = xp.matmul(xp.permute_dims(st.basis, (1, 0)), S)
+            return Eigenpairs(st.theta[idx].copy(), vecs, res, st.steps, converged, "lanczos")
     raise AssertionError("unreachable")  # pragma: no cover
 
 

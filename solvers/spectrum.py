@@ -2,9 +2,9 @@
 
 The exact windowed α bounds need the smallest and largest eigenvalues of the Gram
 operator G of :class:`~solvers.correlation.CnnOperator` (w²×w², symmetric positive
-semi-definite). :func:`lanczos_extremes` is a Lanczos iteration with full
-reorthogonalisation written once against the array API (NumPy, CuPy,
-array-api-strict); the small tridiagonal problem is solved on the host. Its slow
+semi-definite). :func:`lanczos_extremes` takes both ends of the Ritz values of one
+Lanczos run (:func:`solvers.lanczos.krylov_checkpoints`: full reorthogonalisation,
+array API, the small tridiagonal problem solved on the host). Its slow
 references are a dense ``numpy.linalg.eigvalsh`` (tests, tiny windows) and
 ``scipy.sparse.linalg.eigsh`` (tests).
 """
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
-
 from .checks import ParameterError
 from .correlation import CnnOperator
+from .lanczos import krylov_checkpoints
 
 __all__ = ["Extremes", "lanczos_extremes", "gram_extremes"]
 
@@ -80,50 +79,20 @@ def lanczos_extremes(
     if n < 1:
         raise ParameterError(f"n: must be >= 1, got {n}")
     m_max = min(n, 600) if max_steps is None else min(int(max_steps), n)
-    rng = np.random.default_rng(seed)
-    v = xp.asarray(rng.standard_normal(n), dtype=dtype)
-    v = v / xp.linalg.vector_norm(v)
-    basis = xp.zeros((m_max, n), dtype=dtype)
-    alphas: list[float] = []
-    betas: list[float] = []
-    scale = 0.0
-    beta_prev = 0.0
-    v_prev = xp.zeros_like(v)
-    theta = np.zeros(1)
-    s = np.ones((1, 1))
-    for j in range(m_max):
-        basis[j, :] = v
-        w = matvec(v)
-        alpha = float(xp.sum(w * v))
-        w = w - alpha * v - beta_prev * v_prev
-        vb = basis[: j + 1, :]
-        for _ in range(2):  # reorthogonalise against the whole basis, twice
-            w = w - xp.matmul(xp.matmul(vb, w), vb)
-        beta = float(xp.linalg.vector_norm(w))
-        alphas.append(alpha)
-        scale = max(scale, abs(alpha), beta)
-        breakdown = beta <= 1e-13 * max(scale, 1e-300) * np.sqrt(n)
-        last = breakdown or j + 1 == m_max
-        if last or (j + 1) % check_every == 0:
-            if len(alphas) == 1:
-                theta, s = np.array(alphas), np.ones((1, 1))
-            else:
-                theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas))
-            res = np.abs(beta * s[-1, :]) if not breakdown else np.zeros_like(theta)
-            bound = tol * max(np.max(np.abs(theta)), 1e-300)
-            if breakdown or (res[0] <= bound and res[-1] <= bound) or last:
-                converged = bool(breakdown or (res[0] <= bound and res[-1] <= bound) or j + 1 == n)
-                return Extremes(
-                    lambda_min=float(theta[0]),
-                    lambda_max=float(theta[-1]),
-                    error_min=float(res[0]),
-                    error_max=float(res[-1]),
-                    steps=j + 1,
-                    converged=converged,
-                    method="lanczos",
-                )
-        betas.append(beta)
-        v_prev, v, beta_prev = v, w / beta, beta
+    for st in krylov_checkpoints(matvec, n, xp, dtype, max_steps=m_max, seed=seed, check_every=check_every):
+        res = st.residuals()
+        bound = tol * max(np.max(np.abs(st.theta)), 1e-300)
+        both = bool(res[0] <= bound and res[-1] <= bound)
+        if st.breakdown or both or st.last:
+            return Extremes(
+                lambda_min=float(st.theta[0]),
+                lambda_max=float(st.theta[-1]),
+                error_min=float(res[0]),
+                error_max=float(res[-1]),
+                steps=st.steps,
+                converged=bool(st.breakdown or both or st.steps == n),
+                method="lanczos",
+            )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
