@@ -13,6 +13,8 @@
   ``v^{n+1} = -Δu^n/η``).
 * :func:`sgd_params` / :func:`pde_params` -- the maps (8) and (9) (with (9)'s missing
   ``b = β(2 + aΔt)/(2Δt)``); :func:`beta_max` -- (11), ``(1 + γ)/(4N)``.
+* :func:`scaled_diffusion` -- the experiments' protocol (section 4.2) for "f × β_max": f ≤ 1 at
+  the given (η, γ); f > 1 as ``b = f·b_max`` with Δt divided by f (a kept), mapped back by (8).
 
 Input checks raise :class:`~solvers.checks.ParameterError` naming the parameter.
 """
@@ -27,8 +29,16 @@ from array_api_compat import array_namespace
 from .checks import ParameterError, check_positive
 
 __all__ = [
-    "BOUNDARIES", "laplacian", "kappa_max", "beta_max", "sgd_params", "pde_params",
-    "DiffusionNesterov", "ApdeScheme", "check_axes",
+    "BOUNDARIES",
+    "ApdeScheme",
+    "DiffusionNesterov",
+    "beta_max",
+    "check_axes",
+    "kappa_max",
+    "laplacian",
+    "pde_params",
+    "scaled_diffusion",
+    "sgd_params",
 ]
 
 BOUNDARIES = ("neumann", "periodic")
@@ -172,6 +182,51 @@ def pde_params(eta: float, momentum: float, beta: float = 0.0) -> dict[str, floa
     dt = math.sqrt(2 * eta / (g + 1))
     a = (2 - 2 * g) / math.sqrt(2 * eta * (g + 1))
     return {"dt": dt, "a": a, "b": beta * (2 + a * dt) / (2 * dt)}
+
+
+def scaled_diffusion(eta: float, momentum: float, factor: float, n_dims: int = 1,
+                     kappa: float | None = None) -> dict[str, float]:
+    """SGD parameters for a diffusion of ``factor`` × the maximum stable one, the paper's way.
+
+    Section 4.2 (Table 1): "amounts above β_max are achieved by lowering the step size ... For
+    2 and 4 times of the maximum stable diffusion, we divide the time step by 2 and 4
+    respectively and recalculate the corresponding learning rate and momentum".  Here the base
+    (η, γ) is mapped by (9) to (Δt, a), with ``b_max = 2Δx²/(κ_max Δt)`` (= ``1/(2NΔt)``, (11),
+    for κ_max = 4N, Δx = 1).  For ``factor`` ≤ 1: ``β = factor·β_max(γ)`` at the given (η, γ).
+    For ``factor`` > 1: ``b = factor·b_max(Δt)``, ``Δt' = Δt/factor``, damping ``a`` kept, and
+    (8) gives (η', γ', β'); then ``b·Δt' = 2/κ_max`` (the CFL (10) with equality) and
+    ``β' = β_max(γ')`` exactly, while η' < η and γ' > γ: the learning rate is NOT held fixed.
+
+    Parameters
+    ----------
+    eta, momentum : float
+        Base learning rate η > 0 and momentum γ in [0, 1).
+    factor : float
+        Diffusion amount in units of β_max (> 0; 0 is allowed and returns β = 0).
+    n_dims : int
+        Number N of diffused axes (κ_max = 4N when ``kappa`` is None).
+    kappa : float, optional
+        Exact κ_max of the grid (:func:`kappa_max`) instead of 4N.
+
+    Returns
+    -------
+    dict
+        ``eta, momentum, beta`` (for :class:`DiffusionNesterov`), ``dt, a, b`` of the scheme (4),
+        ``beta_max`` (at the returned momentum) and ``lowered`` (True when Δt was divided).
+    """
+    f = _check_nonneg("factor", factor)
+    bm0 = beta_max(momentum, n_dims, kappa)
+    kap = 4.0 * n_dims if kappa is None else float(kappa)
+    base = pde_params(eta, momentum)
+    if f <= 1.0:
+        beta = f * bm0
+        return {"eta": float(eta), "momentum": float(momentum), "beta": beta, "dt": base["dt"], "a": base["a"],
+                "b": pde_params(eta, momentum, beta)["b"], "beta_max": bm0, "lowered": False}
+    dt = base["dt"] / f
+    b = f * 2.0 / (kap * base["dt"])
+    p = sgd_params(dt, base["a"], b)
+    return {"eta": p["eta"], "momentum": p["momentum"], "beta": p["beta"], "dt": dt, "a": base["a"], "b": b,
+            "beta_max": beta_max(p["momentum"], n_dims, kappa), "lowered": True}
 
 
 class DiffusionNesterov:
