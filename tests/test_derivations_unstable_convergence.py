@@ -16,6 +16,66 @@ def test_theorem2_generic_polynomial(degree):
     assert uc.sgd_per_sample_difference(uc.general_polynomial(degree)) == 0
 
 
+def test_theorem2_generic_quartic_direct():
+    # every quartic in 2 variables (15 free coefficients), (4) with g = grad f composed in: ~1 s in the
+    # polynomial ring (sympy.integrate on the expanded integrand took minutes)
+    p = uc.prove_polynomial(4, 2, direct=True)
+    assert p.theorem2_direct is True and p.line_identity is True and p.proved
+    assert p.coefficients == 15
+
+
+@pytest.mark.parametrize("degree,n", [(5, 2), (6, 2), (8, 2), (4, 3), (6, 3), (5, 4)])
+def test_line_identity_generic_polynomials(degree, n):
+    # free-direction identity (appendix C, SGD case) for the generic polynomial: implies (4) with g = grad f
+    p = uc.prove_polynomial(degree, n, direct=False)
+    assert p.line_identity and p.theorem2_direct is None and p.proved
+    assert p.coefficients == sp.binomial(degree + n, n)
+
+
+def test_ring_proof_catches_wrong_identities():
+    # the ring route must not return 0 for a wrong statement: a doubled integral, and the integrand
+    # evaluated at tau = 1 in place of its integral over [0, 1]
+    F, F1, gg, integral = uc._theorem2_parts(uc.general_polynomial(3))
+    e = F.ring.gens[-2]
+    assert (F1 - F) - (-e * gg + e * integral) == 0
+    assert (F1 - F) - (-e * gg + 2 * e * integral) != 0
+    R, X, (e2, t), G = uc._polynomial_ring(uc.general_polynomial(3), (uc.eta, uc.tau))
+    grads = [G.diff(x) for x in X]
+    inner = uc._ring_dot(grads, grads, R.zero) - uc._ring_dot(grads, [uc._shift(g, X, grads, e2 * t)
+                                                                       for g in grads], R.zero)
+    at_one = inner.compose(t, R.one)
+    assert (F1 - F) - (-e2 * gg + e2 * at_one) != 0
+    # term-wise integration against sympy.integrate on a small polynomial
+    p = 3 * t ** 4 * X[0] - 5 * t * e2 + 7
+    assert sp.expand(uc._integrate_last_01(p).as_expr()
+                     - sp.integrate(p.as_expr(), (uc.tau, 0, 1))) == 0
+
+
+def test_ring_proof_with_non_rational_coefficients():
+    # constants in denominators and algebraic numbers: the ring is K[theta, eta, tau] over their field
+    th = theta_symbols(2)
+    b = sp.Symbol("b", positive=True)
+    obj = SymbolicObjective("irr", th[0] ** 4 / b + sp.sqrt(2) * th[0] * th[1] ** 2 - th[1] ** 3, th)
+    assert uc.theorem2_difference(obj) == 0
+    assert uc.sgd_per_sample_difference(obj) == 0
+    # RHS of (4) agrees with RP at a numeric point (exact rationals)
+    pt = {th[0]: sp.Rational(1, 3), th[1]: -2, b: 5, uc.eta: sp.Rational(1, 7)}
+    assert sp.simplify((uc.theorem2_rhs(obj) - uc.relative_progress(obj)).subs(pt)) == 0
+
+
+@pytest.mark.slow
+def test_theorem2_generic_quintic_direct():
+    # degree 5 with g = grad f composed in: ~15 s (the free-direction proof above covers it in milliseconds)
+    assert uc.prove_polynomial(5, 2, direct=True).theorem2_direct is True
+
+
+def test_prove_polynomial_bad_input():
+    with pytest.raises(ValueError, match="^degree"):
+        uc.prove_polynomial(0)
+    with pytest.raises(ValueError, match="^n"):
+        uc.prove_polynomial(3, 0)
+
+
 def test_theorem2_quartics():
     th = theta_symbols(3)
     o = SymbolicObjective("q4", (th[0] * th[1] - 1) ** 2 + th[2] ** 4 + 3 * th[0] * th[2] ** 3, th)
