@@ -10,10 +10,16 @@ Work counted per GD step: one value-and-gradient (≈ 3.7 forward passes, see
 :mod:`workbench.bench_objectives`). RP and L reuse f(θₜ₊₁) and ∇f(θₜ₊₁) of the next step,
 so they add O(n) dot products; sharpness adds an eigsh run (tens of HVPs ≈ 2.4 gradients
 each); Theorem 2 with ``order`` nodes adds ``order`` gradients.
+
+SGD rows (:func:`solvers.sgd_diagnostics.run_sgd`, batch B of N samples): a plain step is
+one batch gradient plus one full loss. The expected-RP recorder (Def. 3, (6), Remark 6)
+over one reshuffle costs N/B batch gradients, N/B full value-and-gradients at θ − ηg,
+(N/B)·order full gradients for the exact form of (6) and N/B + 1 more gradients for the
+noise ratio, per record; the full-batch RP recorder costs two full value-and-gradients.
 """
 from __future__ import annotations
 
-from .timing import best_of, bench_row
+from .timing import bench_row, best_of
 
 __all__ = ["bench_rows"]
 
@@ -22,8 +28,13 @@ def bench_rows(quick: bool = False, repeat: int = 3) -> list[dict]:
     """Overhead of each recorder vs plain GD on a tanh MLP (spirals, MSE); ``quick`` shrinks the run."""
     from solvers.backend import get_namespace
     from solvers.datasets import spirals
-    from solvers.diagnostics import (RPRecorder, SharpnessRecorder, SmoothnessRecorder, Theorem2Recorder,
-                                     run_gd)
+    from solvers.diagnostics import (
+        RPRecorder,
+        SharpnessRecorder,
+        SmoothnessRecorder,
+        Theorem2Recorder,
+        run_gd,
+    )
     from solvers.networks import NetworkObjective, mlp
 
     xp = get_namespace("numpy")
@@ -46,7 +57,33 @@ def bench_rows(quick: bool = False, repeat: int = 3) -> list[dict]:
     ]
     rows = []
     for name, make in cases:
-        t = best_of(lambda: run_gd(obj, th0, eta, steps, make()), repeat)
+        t = best_of(lambda make=make: run_gd(obj, th0, eta, steps, make()), repeat)
         rows.append(bench_row(f"diagnostics overhead: {name}", f"GD + {name}", "plain GD", t, t_plain,
+                              f"{what}; overhead {t / t_plain - 1:+.1%}"))
+    rows.extend(_sgd_rows(obj, th0, n, width, steps, repeat))
+    return rows
+
+
+def _sgd_rows(obj, th0, n: int, width: int, steps: int, repeat: int) -> list[dict]:
+    """Overhead of the SGD recorders (:mod:`solvers.sgd_diagnostics`) vs plain seeded SGD."""
+    from solvers.diagnostics import SharpnessRecorder
+    from solvers.sgd_diagnostics import ExpectedRPRecorder, FullBatchRPRecorder, run_sgd
+
+    B = 16 if n <= 64 else 32
+    epochs = max(1, steps * B // n)
+    eta, k = 0.3, 10
+    what = (f"MLP 2-{width}-{width}-2 tanh, MSE, N={n}, batch {B}, {epochs * n // B} SGD steps, eta={eta}")
+    t_plain = best_of(lambda: run_sgd(obj, th0, eta, B, epochs), repeat)
+    cases = [
+        ("full-batch RP + L every step", lambda: [FullBatchRPRecorder(1)]),
+        (f"E[RP] + (6) + Remark 6 (1 reshuffle, 4 nodes) every {k} steps",
+         lambda: [ExpectedRPRecorder(k, epochs=1, order=4)]),
+        ("E[RP] + (6) + Remark 6 every 100 steps", lambda: [ExpectedRPRecorder(100, epochs=1, order=4)]),
+        (f"sharpness every {k} steps", lambda: [SharpnessRecorder(k)]),
+    ]
+    rows = []
+    for name, make in cases:
+        t = best_of(lambda make=make: run_sgd(obj, th0, eta, B, epochs, make()), repeat)
+        rows.append(bench_row(f"SGD diagnostics overhead: {name}", f"SGD + {name}", "plain SGD", t, t_plain,
                               f"{what}; overhead {t / t_plain - 1:+.1%}"))
     return rows
