@@ -265,20 +265,13 @@ def network_batch_gradient(obj: Any) -> Callable[[Any, np.ndarray], Any]:
     """(θ, idx) ↦ ∇ of the same :class:`~solvers.networks.NetworkObjective` on the samples ``idx``.
 
     Weight decay is included in every batch loss, so the batch gradients average to ∇f.
+    Each call takes the rows with :meth:`~solvers.networks.NetworkObjective.subset` (no
+    re-validation of the data, nothing kept between calls, so memory stays flat however
+    many reshuffles a run records).
     """
-    from .networks import NetworkObjective
-
-    cache: dict[bytes, Any] = {}
 
     def grad(theta: Any, idx: np.ndarray) -> Any:
-        key = np.asarray(idx).tobytes()
-        sub = cache.get(key)
-        if sub is None:
-            ix = obj.xp.asarray(np.asarray(idx))
-            sub = NetworkObjective(obj.net, obj.xp.take(obj.X, ix, axis=0), obj.xp.take(obj.Y, ix, axis=0),
-                                   obj.loss, obj.alpha)
-            cache[key] = sub
-        return sub.gradient(theta)
+        return obj.subset(idx).gradient(theta)
 
     return grad
 

@@ -523,6 +523,26 @@ class NetworkObjective(BaseObjective):
         new.alpha = a
         return new
 
+    def subset(self, idx: Any) -> "NetworkObjective":
+        """The same network, loss and weight decay on the samples ``idx`` (a mini-batch).
+
+        The rows were checked when this objective was built, so only the indices are
+        checked here: a 1-D integer array of positions in ``[0, N)``.
+        """
+        ix = np.asarray(idx)
+        if ix.ndim != 1 or ix.size < 1 or not np.issubdtype(ix.dtype, np.integer):
+            raise ParameterError(f"idx: expected a non-empty 1-D integer array of sample positions, got {ix!r:.80}")
+        if int(ix.min()) < 0 or int(ix.max()) >= self.n_samples:
+            raise ParameterError(f"idx: sample positions must lie in [0, {self.n_samples}), got {int(ix.min())}.."
+                                 f"{int(ix.max())}")
+        new = object.__new__(NetworkObjective)
+        new.__dict__.update(self.__dict__)
+        xi = self.xp.asarray(ix)
+        new.X = self.xp.take(self.X, xi, axis=0)
+        new.Y = self.xp.take(self.Y, xi, axis=0)
+        new.n_samples = int(ix.size)
+        return new
+
     def data_term(self) -> "NetworkObjective":
         """ℓ alone (α = 0): its Hessian is the "data term" of appendix F's F̂."""
         return self.with_alpha(0.0)

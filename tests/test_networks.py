@@ -159,3 +159,22 @@ def test_bad_inputs(xp):
         o.gradient(xp.zeros(net.size + 1, dtype=xp.float64))
     with pytest.raises(ParameterError, match="theta: contains NaN"):
         o.hvp(xp.full(net.size, float("nan"), dtype=xp.float64), xp.zeros(net.size, dtype=xp.float64))
+
+
+def test_subset_is_the_objective_on_those_rows():
+    from solvers.datasets import spirals
+
+    xp = get_namespace("numpy")
+    d = spirals(40, seed=1, xp=xp)
+    obj = NetworkObjective(mlp([2, 6, 2]), d.X, d.Y, "mse", alpha=0.01)
+    th = obj.initial(3)
+    idx = np.array([5, 0, 17, 17, 39])
+    direct = NetworkObjective(obj.net, d.X[idx], d.Y[idx], "mse", alpha=0.01)
+    sub = obj.subset(idx)
+    assert sub.n_samples == 5 and obj.n_samples == 40
+    np.testing.assert_allclose(sub.gradient(th), direct.gradient(th), rtol=1e-14, atol=0)
+    assert sub.value(th) == pytest.approx(direct.value(th), rel=1e-14)
+    assert abs(sub.value(th) - obj.value(th)) > 1e-6       # not the full objective
+    for bad in (np.array([], dtype=int), np.array([0.5]), np.array([40]), np.array([-1])):
+        with pytest.raises(ParameterError, match="idx"):
+            obj.subset(bad)
