@@ -29,7 +29,9 @@ Complex θ needs E's analytic continuation: :meth:`FlowProblem.from_symbolic` la
 the exact gradient, Hessian and third-derivative contraction of a
 :class:`derivations.objectives.SymbolicObjective` for complex NumPy arrays;
 :meth:`FlowProblem.from_objective` wraps any real :class:`solvers.objectives.Objective`
-(NGF, IGR, third-order and the PF while hλ < 1 stay real) and refuses a complex θ.
+(NGF, IGR, third-order and the PF while hλ < 1 stay real) and refuses a complex θ;
+:meth:`FlowProblem.from_network` runs a tanh/linear MSE :class:`solvers.networks.NetworkObjective`'s
+backprop and R-operator on complex arrays (its analytic continuation), for the PF on networks.
 
 Integration: SciPy ``solve_ivp`` with DOP853 (8th-order Dormand–Prince with error
 control), rtol = 1e-13, atol = 1e-14 by default, on NumPy (complex128 when the PF needs it).
@@ -46,6 +48,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .checks import ParameterError
+from .dal import dal_learning_rate  # DAL (18)-(19) lives in solvers.dal; kept importable here
 
 __all__ = [
     "FLOWS", "SINGULAR_TOL", "FlowProblem", "alpha", "vector_field", "FlowResult", "integrate",
@@ -119,6 +122,9 @@ class FlowProblem:
         Hessians along v, step ε^{1/3}·max(1, ‖θ‖)/‖v‖, real θ only)
     analytic : bool
         True when the callables accept complex θ (E's analytic continuation).
+    hvp : callable (θ, v) ↦ ∇²E(θ)v, or None
+        When given, the IGR and third-order fields use it instead of the dense Hessian
+        (two products instead of D); :meth:`from_network` also differences it for ``third``.
     """
 
     size: int
@@ -127,6 +133,7 @@ class FlowProblem:
     third: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     analytic: bool = False
     name: str = ""
+    hvp: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @classmethod
     def from_symbolic(cls, sym: Any, **params: float) -> "FlowProblem":
@@ -185,6 +192,72 @@ class FlowProblem:
 
         return cls(int(obj.size), grad, hess, None, False, type(obj).__name__)
 
+    @classmethod
+    def from_network(cls, obj: Any) -> "FlowProblem":
+        """Complex-capable callables for a :class:`solvers.networks.NetworkObjective` (NumPy, MSE).
+
+        The network's own backprop gradient and R-operator HVP are run on complex128
+        arrays, which evaluates the analytic continuation of E (tanh and linear
+        activations and the MSE ½Σr² are analytic; no conjugates appear), so the PF can
+        leave ℝᴰ for hλ > 1 (§4, Fig. 7; Remark 4.1). The dense Hessian is D HVPs with the
+        unit vectors; ∇³E[v, v] is the central difference of HVPs along v (step
+        ε^{1/3}·max(1, ‖θ‖)/‖v‖, error ~1e-10 relative).
+
+        Raises
+        ------
+        ParameterError
+            Not a NetworkObjective on NumPy, a cross-entropy loss (its log-sum-exp takes a
+            max, not analytic), or a ReLU / Swish activation (not analytic: the complex flow
+            and the Hessian-based fields are undefined where they are not smooth).
+        """
+        from .backend import backend_name
+        from .networks import Activation, NetworkObjective
+
+        if not isinstance(obj, NetworkObjective):
+            raise ParameterError(f"obj: expected a solvers.networks.NetworkObjective, got {type(obj).__name__}")
+        if backend_name(obj.xp) != "numpy":
+            raise ParameterError(f"obj: from_network needs the numpy backend, got {backend_name(obj.xp)}")
+        if obj.loss != "mse":
+            raise ParameterError(f"obj: loss {obj.loss!r} has no analytic continuation here; use loss='mse'")
+        bad = sorted({layer.name for layer in obj.net.layers if isinstance(layer, Activation)
+                      and layer.name not in ("tanh", "linear")})
+        if bad:
+            raise ParameterError(f"obj: activation(s) {', '.join(bad)} are not analytic (non-smooth or built from "
+                                 "|z|); the flows need Hessians and the PF a complex continuation: use tanh or linear")
+        n = int(obj.size)
+        net, xp = obj.net, obj.xp
+        hv_ = obj._hvp  # the private, unchecked R-operator path accepts complex arrays
+
+        def _dt(th: np.ndarray) -> type:
+            return complex if np.iscomplexobj(th) else float
+
+        def grad(th: np.ndarray) -> np.ndarray:
+            th = np.asarray(th, dtype=_dt(th))
+            ps = net.unflatten(xp, th)
+            out, caches = net._forward_cached(xp, ps, obj.X)
+            _, (dout, _) = obj._loss(out)
+            g = net.flatten(xp, net._backward(xp, ps, caches, dout))
+            return np.asarray(g + obj.alpha * th if obj.alpha else g)
+
+        def hvp(th: np.ndarray, v: np.ndarray) -> np.ndarray:
+            dt = complex if (np.iscomplexobj(th) or np.iscomplexobj(v)) else float
+            return np.asarray(hv_(np.asarray(th, dtype=dt), np.asarray(v, dtype=dt)))
+
+        def hess(th: np.ndarray) -> np.ndarray:
+            th = np.asarray(th, dtype=_dt(th))
+            eye = np.eye(n, dtype=th.dtype)
+            H = np.stack([hv_(th, eye[j]) for j in range(n)], axis=1)
+            return 0.5 * (H + H.T)
+
+        def third(th: np.ndarray, v: np.ndarray) -> np.ndarray:
+            nv = float(np.linalg.norm(v))
+            if nv == 0.0:
+                return np.zeros_like(np.asarray(th) + np.asarray(v))
+            eps = np.finfo(float).eps ** (1 / 3) * max(1.0, float(np.linalg.norm(th))) / nv
+            return (hvp(th + eps * v, v) - hvp(th - eps * v, v)) / (2 * eps)
+
+        return cls(n, grad, hess, third, True, f"NetworkObjective({n} parameters)", hvp)
+
     def third_term(self, th: np.ndarray, v: np.ndarray) -> np.ndarray:
         """∇³E(θ)[v, v], exact where available, else a central difference of Hessians."""
         if self.third is not None:
@@ -217,11 +290,16 @@ def vector_field(problem: FlowProblem, flow: str, h: float) -> Callable[[np.ndar
         if flow == "ngf":
             return -g
         if flow in ("igr", "third"):
-            H = problem.hess(th)
-            Hg = H @ g
+            if problem.hvp is not None:
+                Hg = problem.hvp(th, g)
+                H2g = problem.hvp(th, Hg) if flow == "third" else None
+            else:
+                H = problem.hess(th)
+                Hg = H @ g
+                H2g = H @ Hg if flow == "third" else None
             out = -g - 0.5 * hv * Hg
             if flow == "third":
-                out = out - hv ** 2 * (H @ Hg / 3.0 + problem.third_term(th, g) / 12.0)
+                out = out - hv ** 2 * (H2g / 3.0 + problem.third_term(th, g) / 12.0)
             return out
         out = _pf_matrix_apply(problem.hess(th), g, hv)
         if np.iscomplexobj(out) and not problem.analytic:
@@ -410,25 +488,3 @@ def stability_coefficients(problem: FlowProblem, theta: Any, h: float) -> dict[s
     sign = np.where(gu < 0, -1.0, 1.0)
     gu = gu * sign
     return {"lambda": lam, "grad_dot_u": gu, "alpha_pf": alpha("pf", hv * lam), "sc": alpha("pf", hv * lam) * gu}
-
-
-def dal_learning_rate(obj: Any, theta: Any, p: float = 1.0) -> float:
-    """DAL-p step 2/‖∇²E ĝ‖ᵖ, ĝ = ∇E/‖∇E‖ ((18); p ≠ 1 is DAL-p (19)); one HVP.
-
-    Raises
-    ------
-    ParameterError
-        p ≤ 0, or a zero gradient / zero drift (no finite DAL step).
-    """
-    p = float(p)
-    if not (math.isfinite(p) and p > 0):
-        raise ParameterError(f"p: must be finite and > 0, got {p}")
-    xp = obj.xp
-    g = obj.gradient(theta)
-    gn = float(xp.linalg.vector_norm(g))
-    if gn == 0.0:
-        raise ParameterError("theta: the gradient is zero; DAL's step 2/||H g/|g|||^p is undefined")
-    d = float(xp.linalg.vector_norm(obj.hvp(theta, g / gn)))
-    if d == 0.0:
-        raise ParameterError("theta: the drift H g is zero; DAL's step is infinite")
-    return 2.0 / d ** p
