@@ -125,10 +125,11 @@ def run_bench(quick: bool = False, repeat: int | None = None) -> list[dict]:
     from .bench_perturbation import bench_rows as _perturbation_rows
     from .bench_diagnostics import bench_rows as _diagnostics_rows
     from .bench_diffusion import bench_rows as _diffusion_rows
+    from .bench_flows import bench_rows as _flows_rows
     from .bench_sweep import bench_rows as _sweep_rows
 
     parts = (_bounds_rows, _batch_rows, _fft_rows, _gpu_rows, _objective_rows, _perturbation_rows, _diffusion_rows,
-             _diagnostics_rows, _sweep_rows)
+             _flows_rows, _diagnostics_rows, _sweep_rows)
     for part in parts:
         rows.extend(part(quick, rep))
     return rows
