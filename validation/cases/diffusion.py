@@ -18,7 +18,7 @@ as stable; the bisection tolerance is sized to the horizon.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -33,8 +33,12 @@ CRITERION = ("non-finite iterate, or increment > 1e8 x the first, or max increme
 
 
 def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boundary: str, steps: int,
-             lam: float = 0.0, seed: int = 0) -> bool:
-    """Run Algorithm 1 on ``J = ½λ|θ|²`` (λ = 0: the homogeneous part) from a random (θ^0, v^0); True if it diverges."""
+             lam: float = 0.0, seed: int = 0, grad: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
+    """Run Algorithm 1 from a random (θ^0, v^0) with the module's ``CRITERION``; True if it diverges.
+
+    The loss is ``J = ½λ|θ|²`` (λ = 0: the homogeneous part), or the one whose gradient is
+    ``grad`` when given (the Laplacian acts on every axis of ``shape``).
+    """
     rng = np.random.default_rng(seed)
     th = rng.standard_normal(shape)
     opt = DiffusionNesterov(eta, gamma, beta, axes=None, boundary=boundary)
@@ -44,7 +48,7 @@ def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boun
     inc0 = None
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(steps):
-            new = opt.step(th, lam * th)
+            new = opt.step(th, lam * th if grad is None else grad(th))
             inc = float(np.linalg.norm(new - th))
             th = new
             if inc0 is None:
@@ -57,16 +61,19 @@ def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boun
     return bool(incs[-w:].max() > incs[-3 * w:-2 * w].max())
 
 
-def bisect_beta(ref: float, rtol: float, **kw: Any) -> tuple[float, list[float]]:
-    """Largest stable β, as a factor bracket around ``ref``; returns (β, [unstable, stable] bracket)."""
+def bisect_beta(ref: float, rtol: float, test: Callable[..., bool] = diverges, **kw: Any) -> tuple[float, list[float]]:
+    """Largest stable β by bisection from a bracket around ``ref``; returns (β, [unstable, stable] bracket).
+
+    ``test(β, **kw)`` says whether the run at β diverges (default :func:`diverges`).
+    """
     lo, hi = 0.5 * ref, 2.0 * ref
-    while diverges(lo, **kw):
+    while test(lo, **kw):
         lo /= 2
-    while not diverges(hi, **kw):
+    while not test(hi, **kw):
         lo, hi = hi, hi * 2
     while hi - lo > rtol * lo:
         mid = 0.5 * (lo + hi)
-        if diverges(mid, **kw):
+        if test(mid, **kw):
             hi = mid
         else:
             lo = mid

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from solvers.checks import ParameterError
-from solvers.diffusion import DiffusionNesterov, beta_max
+from solvers.diffusion import beta_max
 from solvers.lambdify import lambdify
 
 from ..registry import Context, case
+from .diffusion import bisect_beta, diverges
 
 __all__ = ["cnn_diverges", "cnn_joint_beta_max", "cnn_mode_spectrum"]
 
@@ -95,48 +96,16 @@ def cnn_diverges(beta: float, gamma: float, eta: float, image: np.ndarray, alpha
                  seed: int = 0) -> bool:
     """Algorithm 1 (periodic Laplacian on the whole kernel) with ∇E(K) = αK + c·GK from random (K^0, v^0).
 
-    Same divergence criterion as :mod:`validation.cases.diffusion` (``CRITERION`` there); G is
-    :meth:`solvers.correlation.CnnOperator.gram` in periodic mode with w = H = W.
+    :func:`validation.cases.diffusion.diverges` with that gradient, so the same divergence
+    criterion (``CRITERION`` there); G is :meth:`solvers.correlation.CnnOperator.gram` in
+    periodic mode with w = H = W.
     """
     from solvers.correlation import CnnOperator
 
     img = np.asarray(image, dtype=np.float64)
     op = CnnOperator(img, img.shape[0], "periodic")
-    rng = np.random.default_rng(seed)
-    th = rng.standard_normal(img.shape)
-    opt = DiffusionNesterov(eta, gamma, beta, axes=None, boundary="periodic")
-    opt.v = rng.standard_normal(img.shape)
-    w = max(steps // 20, 1)
-    incs = np.empty(steps)
-    inc0 = None
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps):
-            new = opt.step(th, alpha * th + c * op.gram(th))
-            inc = float(np.linalg.norm(new - th))
-            th = new
-            if inc0 is None:
-                inc0 = inc
-            if not math.isfinite(inc) or inc > 1e8 * inc0:
-                return True
-            incs[k] = inc
-            if inc < 1e-13 * inc0:
-                return False
-    return bool(incs[-w:].max() > incs[-3 * w:-2 * w].max())
-
-
-def _bisect(pred: float, rtol: float, **kw: Any) -> tuple[float, list[float]]:
-    lo, hi = 0.5 * pred, 2.0 * pred
-    while cnn_diverges(lo, **kw):
-        lo /= 2
-    while not cnn_diverges(hi, **kw):
-        lo, hi = hi, hi * 2
-    while hi - lo > rtol * lo:
-        mid = 0.5 * (lo + hi)
-        if cnn_diverges(mid, **kw):
-            hi = mid
-        else:
-            lo = mid
-    return lo, [hi, lo]
+    return diverges(beta, gamma, eta, img.shape, "periodic", steps, seed=seed,
+                    grad=lambda th: alpha * th + c * op.gram(th))
 
 
 def _images(size: int) -> dict[str, np.ndarray]:
@@ -180,7 +149,8 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
         h, kap = cnn_mode_spectrum(img, alpha, c, eta)
         pr = cnn_joint_beta_max(h, kap, gamma)
         paper = beta_max(gamma, 2)
-        sim, br = _bisect(pr["beta_max"], rtol, gamma=gamma, eta=eta, image=img, alpha=alpha, c=c, steps=steps)
+        sim, br = bisect_beta(pr["beta_max"], rtol, cnn_diverges, gamma=gamma, eta=eta, image=img, alpha=alpha, c=c,
+                              steps=steps)
         rel = abs(sim - pr["beta_max"]) / pr["beta_max"]
         good = pr["feasible"] and rel <= 2 * rtol
         ok &= good
