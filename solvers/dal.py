@@ -46,6 +46,7 @@ import numpy as np
 
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError
+from .diagnostics import DIVERGENCE_KINDS
 
 __all__ = [
     "RULES", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 RULES = ("fixed", "dal", "dal-p", "dal-momentum")
-#: How a run can diverge (the names of :data:`solvers.sgd_diagnostics.DIVERGENCE_KINDS`).
-DIVERGENCE_KINDS = ("nonfinite-iterate", "nonfinite-loss", "blowup")
 #: relative margin for counting a loss increase (rounding noise near a minimum is not one)
 INCREASE_RTOL = 1e-12
 

@@ -53,6 +53,8 @@ __all__ = [
     "SmoothnessRecorder",
     "SharpnessRecorder",
     "Theorem2Recorder",
+    "DIVERGENCE_KINDS",
+    "RecordedRun",
     "GDRun",
     "run_gd",
 ]
@@ -456,8 +458,26 @@ class Theorem2Recorder(Recorder):
         return {"rhs4": theorem2_rhs(s.obj, s.theta, s.eta, self.order, g0=s.g).value}
 
 
+#: How a recorded run can diverge: a non-finite iterate, a non-finite loss, or a loss above
+#: its blow-up limit (:mod:`solvers.sgd_diagnostics`, :mod:`solvers.dal`).
+DIVERGENCE_KINDS = ("nonfinite-iterate", "nonfinite-loss", "blowup")
+
+
+class RecordedRun:
+    """Look-up of a run's recorders by name (shared by :class:`GDRun` and the SGD and DAL runs)."""
+
+    recorders: list[Recorder]
+
+    def record(self, name: str) -> dict[str, np.ndarray]:
+        """The arrays of the recorder called ``name`` (``"rp"``, ``"smoothness"``, ``"sharpness"``, …)."""
+        for r in self.recorders:
+            if r.name == name:
+                return r.arrays()
+        raise KeyError(f"no recorder {name!r}; have {[r.name for r in self.recorders]}")
+
+
 @dataclass
-class GDRun:
+class GDRun(RecordedRun):
     """Result of :func:`run_gd`: losses and gradient norms per step, the recorders, the end state.
 
     ``losses[t]`` = f(θₜ) for t = 0 … ``steps_done``; ``diverged`` with ``reason`` when the
@@ -473,13 +493,6 @@ class GDRun:
     reason: str
     recorders: list[Recorder]
     path: np.ndarray | None = None
-
-    def record(self, name: str) -> dict[str, np.ndarray]:
-        """The arrays of the recorder called ``name`` (``"rp"``, ``"smoothness"``, ``"sharpness"``, ``"theorem2"``)."""
-        for r in self.recorders:
-            if r.name == name:
-                return r.arrays()
-        raise KeyError(f"no recorder {name!r}; have {[r.name for r in self.recorders]}")
 
 
 def run_gd(obj: Any, theta0: Any, eta: float, steps: int, recorders: Sequence[Recorder] = (), *,

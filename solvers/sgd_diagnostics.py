@@ -36,6 +36,8 @@ import numpy as np
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError, check_positive
 from .diagnostics import (
+    DIVERGENCE_KINDS,
+    RecordedRun,
     Recorder,
     approximation5,
     minibatches,
@@ -45,8 +47,6 @@ from .diagnostics import (
 
 __all__ = ["SGDState", "ExpectedRPRecorder", "FullBatchRPRecorder", "SGDRun", "run_sgd", "DIVERGENCE_KINDS"]
 
-#: How a run can diverge: a non-finite iterate, a non-finite full loss, or a loss above the blow-up limit.
-DIVERGENCE_KINDS = ("nonfinite-iterate", "nonfinite-loss", "blowup")
 
 
 def _check_int(name: str, value: Any, lo: int = 1, hi: int | None = None) -> int:
@@ -152,7 +152,7 @@ class FullBatchRPRecorder(Recorder):
 
 
 @dataclass
-class SGDRun:
+class SGDRun(RecordedRun):
     """Result of :func:`run_sgd`.
 
     ``losses[i]`` is the full loss f(θ) at step ``loss_steps[i]`` (step 0 is θ₀);
@@ -171,13 +171,6 @@ class SGDRun:
     batch_size: int
     seed: int
     path: np.ndarray | None = None
-
-    def record(self, name: str) -> dict[str, np.ndarray]:
-        """Arrays of the recorder called ``name`` (``"expected_rp"``, ``"full_rp"``, ``"sharpness"``)."""
-        for r in self.recorders:
-            if r.name == name:
-                return r.arrays()
-        raise KeyError(f"no recorder {name!r}; have {[r.name for r in self.recorders]}")
 
 
 def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
