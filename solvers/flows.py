@@ -137,13 +137,26 @@ class FlowProblem:
 
     @classmethod
     def from_symbolic(cls, sym: Any, **params: float) -> "FlowProblem":
-        """Exact, complex-capable callables from a ``SymbolicObjective`` (constants by name)."""
+        """Exact, complex-capable callables from a ``SymbolicObjective`` (constants by name).
+
+        Raises
+        ------
+        ParameterError
+            An unknown constant, or a non-smooth objective (``Max``, ``Min``, ``Abs``,
+            ``Heaviside``, ``Piecewise``, ``sign``: a ReLU network, say).
+        """
         import sympy as sp
 
         from derivations.bea import third_contraction
 
         from .lambdify import lambdify
 
+        non_smooth = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.Piecewise, sp.sign)
+        kinks = sorted({type(a).__name__ for a in sym.expr.atoms(*non_smooth)})
+        if kinks:
+            raise ParameterError(f"objective: {sym.name!r} is not smooth (it contains {', '.join(kinks)}); the "
+                                 "modified flows need its Hessian and third derivatives, and the PF a complex "
+                                 "continuation")
         names = {s.name: (s, v) for s, v in sym.params}
         unknown = set(params) - set(names)
         if unknown:

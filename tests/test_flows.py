@@ -101,3 +101,11 @@ def test_bad_input():
         integrate(P, "xyz", 0.1, [0.0, 0.0], [0.1])
     with pytest.raises(ParameterError, match="times"):
         integrate(P, "ngf", 0.1, [0.0, 0.0], [0.2, 0.1])
+
+
+def test_non_smooth_symbolic_objective_is_refused():
+    relu = symobj.mlp_loss([1, 2, 1], "relu", [[0.5], [-1.0]], [[1.0], [0.0]])
+    with pytest.raises(ParameterError, match="not smooth.*Max"):
+        FlowProblem.from_symbolic(relu)
+    tanh = symobj.mlp_loss([1, 2, 1], "tanh", [[0.5], [-1.0]], [[1.0], [0.0]])
+    assert FlowProblem.from_symbolic(tanh).size == 7
