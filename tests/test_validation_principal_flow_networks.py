@@ -124,3 +124,10 @@ def test_case_dal_quick(tmp_path):
     assert len(sc["drift"]) == n["drift_points"] > 10
     assert np.corrcoef(np.log(sc["drift"]), np.log(sc["half_h2_Hg"]))[0, 1] == pytest.approx(
         n["pearson_log_drift_vs_log_half_h2_Hg"], rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cid", ["pf-mlp-tracking", "pf-stability-coefficients", "dal-vs-fixed"])
+def test_full_case_passes_its_checks(tmp_path, cid):
+    res = run_case(cid, tmp_path, quick=False)
+    assert res["passed"] and res["verdict"] in VERDICTS and res["figures"]
