@@ -136,7 +136,7 @@ def train_run(prob: dict[str, Any], eta: float, momentum: float, beta: float, ax
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ParameterError(f"epochs: expected an integer >= 1, got {epochs!r}")
     net: Network = prob["net"]
-    X, Y = prob["X"], prob["Y"]
+    X = prob["X"]
     n = int(X.shape[0])
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= n:
         raise ParameterError(f"batch: expected an integer in [1, {n}], got {batch!r}")
@@ -164,7 +164,7 @@ def train_run(prob: dict[str, Any], eta: float, momentum: float, beta: float, ax
                 perm = rng.permutation(n)
                 for b in range(n // batch):
                     idx = perm[b * batch:(b + 1) * batch]
-                    _, g = NetworkObjective(net, X[idx], Y[idx], "ce").value_and_gradient(theta)
+                    g = prob["train"].subset(idx).gradient(theta)
                     if reference:                      # PyTorch SGD(nesterov=True), (14), on the flat vector
                         v_ref = momentum * v_ref + g
                         theta = theta - eta * (g + momentum * v_ref)
