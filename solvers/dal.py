@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .backend import quiet_overflow, to_numpy
-from .checks import ParameterError
+from .checks import ParameterError, check_positive
 from .diagnostics import DIVERGENCE_KINDS
 
 __all__ = [
@@ -56,16 +56,6 @@ __all__ = [
 RULES = ("fixed", "dal", "dal-p", "dal-momentum")
 #: relative margin for counting a loss increase (rounding noise near a minimum is not one)
 INCREASE_RTOL = 1e-12
-
-
-def _positive(name: str, v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name}: expected a number, got {v!r}") from None
-    if not (math.isfinite(f) and f > 0):
-        raise ParameterError(f"{name}: must be finite and > 0, got {v!r}")
-    return f
 
 
 @dataclass(frozen=True)
@@ -98,9 +88,9 @@ class StepRule:
         if self.kind not in RULES:
             raise ParameterError(f"kind: unknown step rule {self.kind!r}; expected one of {', '.join(RULES)}")
         if self.kind == "fixed":
-            _positive("h", self.h)
-        _positive("p", self.p)
-        _positive("scale", self.scale)
+            check_positive("h", self.h)
+        check_positive("p", self.p)
+        check_positive("scale", self.scale)
         m = float(self.momentum)
         if not (math.isfinite(m) and 0.0 <= m < 1.0):
             raise ParameterError(f"momentum: must be in [0, 1), got {self.momentum!r}")
@@ -139,7 +129,7 @@ class StepRule:
 
 def fixed(h: float) -> StepRule:
     """Fixed learning rate hₜ = h (plain GD (1))."""
-    return StepRule("fixed", h=_positive("h", h))
+    return StepRule("fixed", h=check_positive("h", h))
 
 
 def dal(max_lr: float = math.inf) -> StepRule:
@@ -154,7 +144,7 @@ def dal_p(p: float, max_lr: float = math.inf) -> StepRule:
     the rule is not invariant to the scale of E, and where ‖∇²E ĝ‖ < 1 a smaller p gives
     a smaller step.
     """
-    return StepRule("dal-p", p=_positive("p", p), max_lr=max_lr)
+    return StepRule("dal-p", p=check_positive("p", p), max_lr=max_lr)
 
 
 def dal_momentum(momentum: float = 0.9, p: float = 1.0, scale: float = 0.5, max_lr: float = math.inf) -> StepRule:
@@ -163,7 +153,7 @@ def dal_momentum(momentum: float = 0.9, p: float = 1.0, scale: float = 0.5, max_
     ``scale`` c = 1/2 is the coefficient printed in (21); ``p`` as in (19) (§7: "we can
     use powers to control the stability performance trade-off").
     """
-    return StepRule("dal-momentum", p=_positive("p", p), momentum=momentum, scale=_positive("scale", scale),
+    return StepRule("dal-momentum", p=check_positive("p", p), momentum=momentum, scale=check_positive("scale", scale),
                     max_lr=max_lr)
 
 
@@ -184,8 +174,8 @@ def dal_learning_rate(obj: Any, theta: Any, p: float = 1.0, scale: float = 2.0) 
     ParameterError
         p ≤ 0, scale ≤ 0, or a zero gradient / zero drift (no finite DAL step).
     """
-    p = _positive("p", p)
-    scale = _positive("scale", scale)
+    p = check_positive("p", p)
+    scale = check_positive("scale", scale)
     xp = obj.xp
     g = obj.gradient(theta)
     gn = float(xp.linalg.vector_norm(g))
@@ -205,7 +195,7 @@ def ngf_step(obj: Any, theta: Any, t: float, rtol: float = 1e-10, atol: float = 
     """
     from scipy.integrate import solve_ivp
 
-    tv = _positive("t", t)
+    tv = check_positive("t", t)
     xp, dt = obj.xp, obj.dtype
     y0 = np.asarray(to_numpy(theta), dtype=np.float64)
 
@@ -363,7 +353,7 @@ def run(obj: Any, theta0: Any, rule: StepRule, steps: int, *, blowup: float = 1e
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or int(steps) < 0:
         raise ParameterError(f"steps: must be an integer >= 0, got {steps!r}")
     steps = int(steps)
-    blowup = _positive("blowup", blowup)
+    blowup = check_positive("blowup", blowup)
     if blowup <= 1:
         raise ParameterError(f"blowup: must be > 1, got {blowup}")
     if isinstance(drift_every, bool) or not isinstance(drift_every, (int, np.integer)) or int(drift_every) < 0:
