@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["interval_figure"]
+__all__ = ["pyplot", "interval_figure"]
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 _COLORS = {"theory": "tab:red", "theory_exact": "tab:orange", "exact": "tab:blue", "simulated": "tab:green"}
 
@@ -14,11 +25,7 @@ def interval_figure(ctx: Any, rows: Sequence[dict], methods: Sequence[str], titl
     ``rows`` are :func:`solvers.bounds.compute_bounds` results; ``ctx`` a validation
     :class:`~validation.registry.Context`. Returns the figure's file name.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.9 + 0.8 * len(rows)))
     k = len(methods)
     for i, r in enumerate(rows):

@@ -26,6 +26,7 @@ import sympy as sp
 from derivations import diffusion as D
 from solvers.diffusion import DiffusionNesterov, beta_max, kappa_max, pde_params
 
+from ..plots import pyplot
 from ..registry import Context, case
 
 CRITERION = ("non-finite iterate, or increment > 1e8 x the first, or max increment over the last 5% of the run > max "
@@ -140,10 +141,7 @@ def diffusion_cfl(ctx: Context) -> dict:
 
 
 def _cfl_figure(ctx: Context, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for bnd, mk in (("periodic", "o"), ("neumann", "s")):
@@ -214,10 +212,7 @@ def diffusion_joint_region(ctx: Context) -> dict:
 
 
 def _joint_figure(ctx: Context, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for gamma in sorted({r["gamma"] for r in rows}):

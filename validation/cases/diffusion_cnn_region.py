@@ -16,6 +16,7 @@ from solvers.checks import ParameterError
 from solvers.diffusion import beta_max
 from solvers.lambdify import lambdify
 
+from ..plots import pyplot
 from ..registry import Context, case
 from .diffusion import bisect_beta, diverges
 
@@ -193,10 +194,7 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
 
 
 def _cnn_region_figure(ctx: Context, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for r in rows:

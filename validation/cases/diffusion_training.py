@@ -54,6 +54,7 @@ from solvers.diffusion import (
 )
 from solvers.networks import Network, NetworkObjective, small_cnn
 
+from ..plots import pyplot
 from ..registry import Context, case
 
 __all__ = [
@@ -431,10 +432,7 @@ def _notes(verdict: str, n_up: int, n_down: int, n: int, quick: bool, effects: l
 
 
 def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axs = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     common = ["beta=0", "beta=0, dt/2 (control)"]
@@ -460,10 +458,7 @@ def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys
 
 
 def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for dname, c in cfl.items():

@@ -20,6 +20,7 @@ from solvers.correlation import CnnOperator
 from solvers.images import smooth
 from solvers.schemes import linear_step, nonlinear_gradient, run, run_linear, run_nonlinear
 
+from ..plots import pyplot
 from ..registry import Context, case
 
 BETA, B, Y = 1.0, 0.0, 1.0
@@ -80,10 +81,7 @@ def cnn_linearization(ctx: Context) -> dict:
     traj_updated = float(np.linalg.norm(kn - to_numpy(ru.kernel)[0]) / np.linalg.norm(kn))
     u_max = float(np.max(np.abs(to_numpy(op.response(xp.asarray(kn))))))
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.loglog(eps, diff, "o-", label="‖∇L_nonlinear − ∇L_linearized‖")

@@ -34,6 +34,7 @@ from solvers.lambdify import lambdify
 from solvers.onset import activation_stats, data_hessian, equilibrium, hessian_onset, nonlinear_onset, rank_one_operator
 from solvers.schemes import run_nonlinear
 
+from ..plots import pyplot
 from ..registry import Context, case
 
 #: relative tolerance for "the linearization predicts the nonlinear onset"
@@ -55,10 +56,7 @@ def _rel(pred: float, meas: float) -> float:
 
 
 def _figure(ctx: Context, name: str, title: str, rows: list[dict], keys: list[tuple[str, str]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8.5, 3.8))
     xs = np.arange(len(rows))

@@ -40,6 +40,7 @@ from solvers.datasets import image_blobs, spirals
 from solvers.hessian import top_eigenpairs
 from solvers.networks import NetworkObjective, mlp, small_cnn
 
+from ..plots import pyplot
 from ..registry import Context, case
 
 PERTURBATION = 1e-4
@@ -144,10 +145,7 @@ def largest_stable_step(obj: NetworkObjective, theta_star: Any, guess: float, st
 
 
 def _figure(ctx: Context, results: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     colors = {"MLP": "tab:blue", "CNN": "tab:orange"}

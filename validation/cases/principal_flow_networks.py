@@ -21,7 +21,6 @@ inputs and labels", §4):
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from solvers.backend import get_namespace
 from solvers.flows import FLOWS, FlowProblem, gradient_descent, integrate, stability_coefficients
 from solvers.networks import NetworkObjective, mlp
 
+from ..plots import pyplot as _plt
 from ..registry import Context, case
 
 
@@ -40,15 +40,6 @@ def _regression(sizes: list[int], n: int, seed: int) -> NetworkObjective:
     X = xp.asarray(rng.standard_normal((n, sizes[0])))
     Y = xp.asarray(rng.standard_normal((n, sizes[-1])))
     return NetworkObjective(mlp(sizes, "tanh"), X, Y, "mse")
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # -- (a) Fig. 7 ---------------------------------------------------------------------------------------------------

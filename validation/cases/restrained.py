@@ -32,6 +32,7 @@ from solvers.correlation import CnnOperator
 from solvers.images import checkerboard
 from solvers.perturbation import run_perturbed
 
+from ..plots import pyplot as _plt
 from ..registry import Context, case
 
 ALPHA = 20.0
@@ -65,15 +66,6 @@ def _sweep(quick: bool, prec: str):
     lrs = EXTRA_LRS + PAPER_LRS
     return run_perturbed(_op(st, prec), lrs, (1, 3), ALPHA, 0, steps=st["steps"],
                          spectral_every=st["spectral_every"], tangent=True)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _f(x: float) -> float | None:

@@ -35,18 +35,10 @@ from solvers.hessian import sharpness
 from solvers.networks import NetworkObjective, mlp
 from solvers.objectives import SympyObjective
 
+from ..plots import pyplot as _plt
 from ..registry import Context, case
 
 SOURCE = "Ahn, Zhang, Sra (4th paper)"
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # -- Example 1 ------------------------------------------------------------------------------

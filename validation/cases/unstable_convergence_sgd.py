@@ -24,6 +24,7 @@ from solvers.diagnostics import SharpnessRecorder
 from solvers.hessian import sharpness
 from solvers.sgd_diagnostics import ExpectedRPRecorder, FullBatchRPRecorder, run_sgd
 
+from ..plots import pyplot
 from ..registry import Context, case
 from .unstable_convergence import eos_problem
 
@@ -96,10 +97,7 @@ def sgd_run(eta: float, st: dict) -> dict:
 
 
 def _figure(ctx: Context, runs: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     shown = [r for r in runs if r["records"] > 1]
     if not shown:
