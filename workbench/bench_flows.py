@@ -18,9 +18,6 @@ Rosca et al. 2023. Rows (ratio = baseline_s / ours_s, > 1: ours is faster):
   gradient (the NGF's whole cost): ratio = 1 / (the PF's cost in gradients).
 * ``PF field: real (eigh) vs complex (eig)`` — the same evaluation at a real θ and at a
   complex θ (θ + 10⁻³ i·ξ: complex Hessian, ``numpy.linalg.eig`` and a solve instead of eigh).
-
-Wire into ``workbench bench`` with
-``from .bench_flows import bench_rows as _flows_rows`` (in :mod:`workbench.benchmarks`).
 """
 from __future__ import annotations
 
