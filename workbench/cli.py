@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from solvers.checks import ParameterError, check_finite, check_positive
+from solvers.checks import ParameterError, parse_number
 
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
 
@@ -45,15 +45,31 @@ class _Parser(argparse.ArgumentParser):
 
 # --- small parsers of option values ---------------------------------------------------
 
+#: Range of every numeric flag: name -> keyword arguments of :func:`solvers.checks.parse_number`.
+NUMERIC: dict[str, dict[str, Any]] = {
+    "kernel": dict(integer=True, lo=1, hi=8192),
+    "dt": dict(lo=1e-12, hi=1e12),
+    "a": dict(lo=-1e6, hi=1e6),
+    "beta": dict(lo=0, hi=1e6, lo_open=True),
+    "rtol": dict(lo=1e-12, hi=1, hi_open=True),
+    "steps": dict(integer=True, lo=2, hi=10**9),
+    "momentum": dict(lo=0, hi=1, hi_open=True),
+    "damping": dict(lo=1e-12, hi=1e12),
+    "timeout": dict(lo=0, hi=3600, lo_open=True),
+}
+
+
+def number(name: str, text: Any) -> Any:
+    """Parse the numeric flag ``name`` with its range from :data:`NUMERIC` (ASCII, finite, in range)."""
+    return parse_number(name, text, **NUMERIC[name])
+
+
 def parse_kernels(values: Sequence[str]) -> list[int]:
-    """``["3", "5,7"]`` -> ``[3, 5, 7]``; each size a positive integer."""
+    """``["3", "5,7"]`` -> ``[3, 5, 7]``; each size an integer in [1, 8192] written in ASCII digits."""
     out: list[int] = []
     for value in values:
         for item in str(value).split(","):
-            item = item.strip()
-            if not item.isdigit() or len(item) > 6 or int(item) < 1:
-                raise ParameterError(f"kernel: size must be a positive integer, got {item!r}")
-            out.append(int(item))
+            out.append(number("kernel", item))
     return out
 
 
@@ -66,10 +82,8 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _positive_int(name: str, text: str) -> int:
-    if not text.isdigit() or len(text) > 12 or int(text) < 1:
-        raise ParameterError(f"{name}: must be a positive integer, got {text!r}")
-    return int(text)
+def _positive_int(name: str, text: str, hi: int | None = None) -> int:
+    return parse_number(name, text, integer=True, lo=1, hi=hi)
 
 
 def _fmt(x: Any, digits: int = 6) -> str:
@@ -120,11 +134,11 @@ def cmd_derive(args: argparse.Namespace) -> int:
 def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Validated keyword arguments of ``compute_bounds`` from the parsed options."""
     kw: dict[str, Any] = {
-        "a": check_finite("a", args.a),
-        "beta": check_positive("beta", args.beta),
+        "a": number("a", args.a),
+        "beta": number("beta", args.beta),
         "mode": args.mode,
         "backend": args.backend,
-        "rtol": check_positive("rtol", args.rtol),
+        "rtol": number("rtol", args.rtol),
         "methods": parse_methods(args.methods) if args.methods else None,
         "dtype": args.dtype,
         "scheme": args.scheme,
@@ -134,17 +148,19 @@ def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.momentum is not None and args.damping is not None:
         raise ParameterError("momentum: give either --momentum or --damping, not both")
     if args.momentum is not None:
-        kw["momentum"] = check_finite("momentum", args.momentum)
+        kw["momentum"] = number("momentum", args.momentum)
     if args.damping is not None:
-        kw["damping"] = check_finite("damping", args.damping)
+        kw["damping"] = number("damping", args.damping)
     if args.scheme == "nesterov":
         from solvers.momentum import momentum_params
 
-        momentum_params(check_positive("dt", args.dt), kw.get("momentum"), kw.get("damping"))  # fail before loading
-    if kw["rtol"] >= 1:
-        raise ParameterError(f"rtol: must be < 1, got {args.rtol!r}")
+        dt = number("dt", args.dt)
+        mp = momentum_params(dt, kw.get("momentum"), kw.get("damping"))  # fail before loading
+        if "damping" in kw and not mp.momentum < 1:
+            raise ParameterError(f"damping: d*dt = {kw['damping'] * dt:.3g} is so small that the momentum "
+                                 "coefficient rounds to 1; give a larger --damping or use --momentum")
     if args.steps is not None:
-        kw["steps"] = _positive_int("steps", args.steps)
+        kw["steps"] = number("steps", args.steps)
     return kw
 
 
@@ -153,9 +169,13 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
     from .io import load_image
 
-    dt = check_positive("dt", args.dt)
+    dt = number("dt", args.dt)
     kw = bounds_kwargs(args)
     kernels = parse_kernels(args.kernel)
+    if "simulated" in (kw["methods"] or ("simulated",)):
+        from solvers.checks import check_memory, run_memory
+
+        check_memory("steps", run_memory(kw.get("steps", 1000), 16, max(kernels), 4 if args.dtype == "float32" else 8))
     image = load_image(args.image, dtype=args.dtype)
     for w in kernels:
         check_kernel_size(w, image.shape, args.mode)
@@ -291,10 +311,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if not args.target:
         raise ParameterError(f"target: name required; available: {', '.join(TARGETS)}")
-    workers = _positive_int("workers", args.workers) if args.workers is not None else None
-    res = run_sweep(args.target, parse_grid(args.grid or []), args.out, executor=args.executor, workers=workers,
-                    scheduler=args.scheduler, timeout=check_positive("timeout", args.timeout),
-                    progress=None if not args.json else False)
+    from .sweep import SweepInterrupted, check_workers
+
+    workers = check_workers(args.workers) if args.workers is not None else None
+    try:
+        res = run_sweep(args.target, parse_grid(args.grid or []), args.out, executor=args.executor,
+                        workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
+                        progress=None if not args.json else False)
+    except SweepInterrupted as stop:
+        sm = stop.result.summary
+        return _error(f"interrupted: {sm['done'] + sm['skipped']} of {sm['points']} points done, "
+                      f"{sm['pending']} pending; results so far in {stop.result.paths['results']}; "
+                      "re-run the same command to resume") and 130
     sm = res.summary
     if args.json:
         print(_dumps({"summary": sm, "records": res.records}))

@@ -14,11 +14,18 @@ to name the input image I of the one-layer CNN (first paper, appendix D):
 ``noise:N[:seed]``
     seeded standard normal white noise (``seed`` default 0).
 ``path/to/file.npy``
-    a 2-D real array, read with ``numpy.load(allow_pickle=False)``.
+    a 2-D real array; the header is read first (shape, dtype), so an over-large,
+    complex, object or truncated file is refused before anything is allocated; the
+    data are then read with ``numpy.lib.format.read_array(allow_pickle=False)``.
 ``path/to/file.png``
-    read with :func:`matplotlib.image.imread`, which gives values in [0, 1].
+    the width and height are read from the IHDR header before decoding, then the
+    image is read with :func:`matplotlib.image.imread`, which gives values in [0, 1].
     Colour images are converted to grayscale with the ITU-R BT.601 luma weights
     ``0.299 R + 0.587 G + 0.114 B``; an alpha channel is dropped (not composited).
+
+Images larger than ``$WORKBENCH_MAX_PIXELS`` pixels (default 8192², see
+:func:`solvers.checks.pixel_limit`) are refused with a message saying how to raise
+the limit. Complex arrays are refused, never silently cut to their real part.
 
 The spec is parsed by splitting on ``:`` and matching whole decimal integers; it is
 never evaluated. Every error is a :class:`solvers.checks.ParameterError` whose
@@ -34,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from solvers import images
-from solvers.checks import ParameterError
+from solvers.checks import ParameterError, check_pixels, check_real
 from validation.files import atomic_write_bytes, atomic_write_text
 
 __all__ = [
@@ -42,6 +49,9 @@ __all__ = [
     "GENERATORS",
     "load_image",
     "parse_image_spec",
+    "png_size",
+    "check_output_dir",
+    "check_output_file",
     "atomic_write_text",
     "atomic_write_bytes",
 ]
@@ -119,6 +129,7 @@ def parse_image_spec(spec: str) -> tuple[str, tuple]:
         raise ParameterError(f"image: N must be a positive integer, got {fields[0]!r} in {spec!r}")
     if n > MAX_SIZE:
         raise ParameterError(f"image: N={n} is too large (at most {MAX_SIZE})")
+    check_pixels("image", n, n)
     if len(fields) == 2:
         return kind, (n, _parse_int(fields[1], "seed", spec))
     return kind, (n,)
@@ -135,31 +146,84 @@ def _to_gray(rgb: np.ndarray) -> np.ndarray:
     raise ParameterError(f"image: PNG has no colour channels (shape {rgb.shape})")
 
 
+def _read_npy(path: Path) -> np.ndarray:
+    """Read a ``.npy`` file, checking its header (shape, dtype) before any allocation."""
+    fmt = np.lib.format
+    name = f"image: {str(path)!r}"
+    try:
+        with open(path, "rb") as fh:
+            try:
+                version = fmt.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+            except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+                size = path.stat().st_size
+                why = "is empty (0 bytes)" if size == 0 else f"is not a valid .npy file ({exc})"
+                raise ParameterError(f"{name} {why}") from None
+            if dtype.hasobject:
+                raise ParameterError(f"{name} holds Python objects (dtype {dtype}); only numeric arrays are read")
+            check_real(name, np.empty(0, dtype=dtype))
+            if len(shape) != 2:
+                raise ParameterError(f"{name} must be a 2-D array, got shape {tuple(shape)}")
+            check_pixels(name, shape[0], shape[1])
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            have = path.stat().st_size - fh.tell()
+            if have < need:
+                raise ParameterError(f"{name} is truncated: its header says {tuple(shape)} {dtype} "
+                                     f"({need} bytes) but the file holds {have} bytes of data")
+            fh.seek(0)
+            return fmt.read_array(fh, allow_pickle=False)
+    except ParameterError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise ParameterError(f"{name}: cannot read: {exc}") from None
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of a PNG from its IHDR header, without decoding it."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        size = os.path.getsize(path)
+        why = "is empty (0 bytes)" if size == 0 else "is not a valid PNG file (no PNG signature and IHDR header)"
+        raise ParameterError(f"image: {str(path)!r} {why}")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return height, width
+
+
+def _read_png(path: Path) -> np.ndarray:
+    h, w = png_size(path)
+    check_pixels(f"image: {str(path)!r}", h, w)
+    import matplotlib.image as mpimg
+
+    try:
+        arr = np.asarray(mpimg.imread(path))
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # corrupt data after a valid header
+        raise ParameterError(f"image: cannot read {str(path)!r}: {exc}") from None
+    if arr.ndim == 3:
+        arr = _to_gray(arr)
+    return arr
+
+
 def _read_file(path: Path) -> np.ndarray:
     if not path.exists():
         raise ParameterError(f"image: file not found: {str(path)!r}")
     if not path.is_file():
         raise ParameterError(f"image: not a regular file: {str(path)!r}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            import matplotlib.image as mpimg
-
-            arr = np.asarray(mpimg.imread(path))
-    except ParameterError:
-        raise
-    except (OSError, ValueError, SyntaxError) as exc:  # corrupt file / object arrays
-        raise ParameterError(f"image: cannot read {str(path)!r}: {exc}") from None
-    if not isinstance(arr, np.ndarray):
-        raise ParameterError(f"image: {str(path)!r} does not hold a single array")
-    if suffix == ".png" and arr.ndim == 3:
-        arr = _to_gray(arr)
-    return arr
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    return _read_png(path)
 
 
 def _validated(arr: np.ndarray, origin: str, dtype: np.dtype) -> np.ndarray:
+    check_real(f"image: {origin}", arr)
     if arr.dtype.kind not in "biuf":
         raise ParameterError(f"image: {origin} must be real numbers, got dtype {arr.dtype}")
     if arr.ndim != 2:
@@ -169,6 +233,11 @@ def _validated(arr: np.ndarray, origin: str, dtype: np.dtype) -> np.ndarray:
     out = np.ascontiguousarray(arr, dtype=dtype)
     if not np.all(np.isfinite(out)):
         raise ParameterError(f"image: {origin} contains NaN or infinite values")
+    peak = float(np.max(np.abs(out)))
+    cap = float(np.sqrt(np.finfo(dtype).max / (16.0 * out.size)))
+    if peak > cap:  # the Gram operator sums I(x)² over the image: it would overflow
+        raise ParameterError(f"image: {origin} has values up to {peak:.3g}; sums of their squares overflow "
+                             f"{dtype.name} (limit {cap:.3g} for {out.size} pixels); rescale the image")
     return out
 
 
@@ -209,3 +278,68 @@ def load_image(spec: str | os.PathLike, dtype: str = "float64") -> np.ndarray:
         return _validated(_read_file(path), f"{str(path)!r}", dt)
     gen, _ = GENERATORS[kind]
     return _validated(np.asarray(gen(*args)), repr(spec), dt)
+
+
+# --- output locations, checked before any work -------------------------------------------
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    return p
+
+
+def _probe_dir(name: str, folder: Path, shown: str) -> None:
+    """Create and remove a file in ``folder``: the one sure test that we may write there (also as root)."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".workbench-probe-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ParameterError(f"{name}: cannot write into {shown} ({exc.strerror or exc})") from None
+
+
+def check_output_dir(name: str, path: str | os.PathLike, create: bool = True) -> Path:
+    """Validate an output folder before any work starts; returns its absolute path.
+
+    Refuses an empty path, a path naming an existing file (or with a file among its
+    parents), and a folder this process cannot write into. With ``create`` the
+    folder is created (parents too).
+    """
+    text = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(text, str) or not text.strip():
+        raise ParameterError(f"{name}: empty path; give a folder, e.g. --{name} report")
+    p = Path(text).expanduser().absolute()
+    anchor = _nearest_existing(p)
+    if anchor == p and not p.is_dir():
+        raise ParameterError(f"{name}: {text!r} is a file, not a folder")
+    if not anchor.is_dir():
+        raise ParameterError(f"{name}: {str(anchor)!r} is a file, so {text!r} cannot be a folder")
+    if not create:
+        _probe_dir(name, anchor, repr(str(anchor)))
+        return p
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"{name}: cannot create folder {text!r} ({exc.strerror or exc})") from None
+    _probe_dir(name, p, repr(text))
+    return p
+
+
+def check_output_file(name: str, path: str | os.PathLike) -> Path:
+    """Validate an output file path before any work starts; returns it absolute (nothing is created)."""
+    text = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(text, str) or not text.strip():
+        raise ParameterError(f"{name}: empty path; give a file name, e.g. --{name} bench.json")
+    p = Path(text).expanduser().absolute()
+    if p.is_dir() or text.endswith(("/", os.sep)):
+        raise ParameterError(f"{name}: {text!r} is a folder; give a file name")
+    anchor = _nearest_existing(p.parent)
+    if not anchor.is_dir():
+        raise ParameterError(f"{name}: {str(anchor)!r} is a file, so {text!r} cannot be written")
+    _probe_dir(name, anchor, repr(str(anchor)))
+    return p

@@ -14,9 +14,15 @@ present); the executor distributes points:
 Every finished point is written atomically by whoever computed it, as
 ``DIR/points/<id>.json`` (``id`` = a hash of the target and the point's full
 parameters), so a crash or a killed worker loses at most the points in flight, and a
-re-run of the same sweep skips the points already done (failed points are retried).
-At the end ``DIR/results.jsonl`` (one row per point, in grid order), ``DIR/summary.json``
-and ``DIR/report.md`` are written, atomically.
+re-run of the same sweep skips the points already done (failed points are retried;
+corrupt point files are recomputed). ``DIR`` is resolved to an absolute path first:
+Dask workers on other machines must see it at the same path (a shared filesystem).
+At the end ``DIR/results.jsonl`` (one row per point, in grid order: ``id``, ``status``
+(ok, failed, pending), the parameters, the target's own result nested under
+``result``, and ``error``), ``DIR/summary.json`` and ``DIR/report.md`` are written,
+atomically. A dead worker or a lost scheduler marks its points failed (see
+:mod:`workbench.executors`); Ctrl-C cancels the pending points, waits for the running
+ones, writes these files and raises :class:`SweepInterrupted` (exit 130 on the CLI).
 
 Targets (:data:`TARGETS`):
 
@@ -38,26 +44,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from solvers.checks import ParameterError
+from solvers.checks import ParameterError, check_int, parse_number
 from validation.files import atomic_write_text
 
-__all__ = ["TARGETS", "EXECUTORS", "Target", "parse_grid", "expand_grid", "point_id", "run_point", "run_sweep"]
+__all__ = ["TARGETS", "EXECUTORS", "Target", "SweepResult", "SweepInterrupted", "parse_grid", "expand_grid",
+           "point_id", "run_point", "run_sweep", "max_workers", "max_points"]
 
 EXECUTORS = ("local", "processes", "dask")
 _WORDS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-:.,")
 
 
 def _as_int(name: str, v: Any) -> int:
+    if isinstance(v, str):
+        return parse_number(f"grid: {name}", v, integer=True)
     try:
-        f = float(v)
-    except (TypeError, ValueError):
+        return check_int(f"grid: {name}", v)
+    except ParameterError:
         raise ParameterError(f"grid: {name}: expected an integer, got {v!r}") from None
-    if not math.isfinite(f) or f != int(f):
-        raise ParameterError(f"grid: {name}: expected an integer, got {v!r}")
-    return int(f)
 
 
 def _as_float(name: str, v: Any) -> float:
+    if isinstance(v, str):
+        return parse_number(f"grid: {name}", v)
+    if isinstance(v, bool):
+        raise ParameterError(f"grid: {name}: expected a number, got {v!r}")
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -107,6 +117,10 @@ def _bounds_point(p: dict) -> dict:
         if m in r:
             out[f"{m}_alpha_lower"] = r[m]["alpha_lower"]
             out[f"{m}_alpha_upper"] = r[m]["alpha_upper"]
+            if r[m].get("empty"):                 # an empty stable interval says so in the row
+                out[f"{m}_empty"] = True
+            if r[m].get("note"):
+                out[f"{m}_note"] = str(r[m]["note"])
     return out
 
 
@@ -186,6 +200,11 @@ def expand_grid(target: str, grid: dict[str, Sequence[Any]]) -> list[dict]:
     if unknown:
         raise ParameterError(f"grid: unknown parameter {unknown[0]!r} for target {target!r}; "
                              f"known: {', '.join(t.params)}")
+    sizes = [len(v) if isinstance(v, (list, tuple)) else 1 for v in grid.values()]
+    total = math.prod(sizes)
+    if total > max_points():
+        raise ParameterError(f"grid: {' x '.join(map(str, sizes))} = {total:,} points is over the limit of "
+                             f"{max_points():,}; raise it with WORKBENCH_MAX_POINTS=<n>")
     typed: dict[str, list] = {}
     for name, values in grid.items():
         vals = list(values) if isinstance(values, (list, tuple)) else [values]
@@ -229,8 +248,13 @@ def run_point(target: str, params: dict, out_dir: str) -> dict:
     return rec
 
 
-def _load_done(points_dir: Path) -> dict[str, dict]:
+def _load_done(out_dir: Path, target: str) -> dict[str, dict]:
+    """Finished records in ``out_dir/points``; stale ``.tmp`` files are removed, corrupt files ignored
+    (their points are recomputed and the files replaced)."""
+    from .executors import load_point
+
     done: dict[str, dict] = {}
+    points_dir = out_dir / "points"
     if not points_dir.is_dir():
         return done
     for f in points_dir.iterdir():
@@ -239,13 +263,22 @@ def _load_done(points_dir: Path) -> dict[str, dict]:
             continue
         if f.suffix != ".json":
             continue
-        try:
-            rec = json.loads(f.read_text())
-        except (OSError, ValueError):
-            continue
-        if rec.get("status") == "ok":
-            done[rec.get("id", f.stem)] = rec
+        rec = load_point(out_dir, f.stem, target)
+        if rec is not None:
+            done[f.stem] = rec
     return done
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`, raised after ``results.jsonl`` and the summary were written.
+
+    ``result`` is the :class:`SweepResult` of the points settled so far (the others are
+    ``pending``); re-running the same sweep computes only those.
+    """
+
+    def __init__(self, result: "SweepResult"):
+        super().__init__("sweep interrupted")
+        self.result = result
 
 
 @dataclass
@@ -256,6 +289,11 @@ class SweepResult:
     summary: dict
     paths: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"SweepResult({s['target']}: {s['points']} points, {s['done']} done, {s['failed']} failed, "
+                f"{s['skipped']} skipped, {s.get('pending', 0)} pending; out={s.get('out')!r})")
+
 
 def _progress(total: int, enabled: bool | None) -> Any:
     from tqdm import tqdm
@@ -263,61 +301,28 @@ def _progress(total: int, enabled: bool | None) -> Any:
     return tqdm(total=total, unit="pt", disable=(None if enabled is None else not enabled), leave=False)
 
 
-def _run_local(todo: list[tuple[str, dict]], target: str, out: str, bar: Any) -> list[dict]:
-    recs = []
-    for _, p in todo:
-        recs.append(run_point(target, p, out))
-        bar.update(1)
-    return recs
+def max_workers() -> int:
+    """Largest ``workers``: ``$WORKBENCH_MAX_WORKERS`` or 4 × the CPUs of this machine (at least 8)."""
+    text = os.environ.get("WORKBENCH_MAX_WORKERS", "").strip()
+    if text:
+        return parse_number("WORKBENCH_MAX_WORKERS", text, integer=True, lo=1)
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
-def _run_processes(todo: list[tuple[str, dict]], target: str, out: str, bar: Any, workers: int) -> list[dict]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    recs = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futs = [pool.submit(run_point, target, p, out) for _, p in todo]
-        for f in as_completed(futs):
-            recs.append(f.result())
-            bar.update(1)
-    return recs
+def max_points() -> int:
+    """Largest sweep: ``$WORKBENCH_MAX_POINTS`` or 100000 points."""
+    text = os.environ.get("WORKBENCH_MAX_POINTS", "").strip()
+    return parse_number("WORKBENCH_MAX_POINTS", text, integer=True, lo=1) if text else 100_000
 
 
-def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[Any, Any]:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ParameterError("executor: 'dask' needs Dask distributed; pip install 'stability-workbench[dask]'") from None
-    if scheduler:
-        try:
-            return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise ParameterError(f"scheduler: cannot reach {scheduler!r} within {timeout:g} s ({type(exc).__name__})") \
-                from None
-        except ValueError as exc:
-            raise ParameterError(f"scheduler: invalid address {scheduler!r} ({exc})") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), cluster
-
-
-def _run_dask(todo: list[tuple[str, dict]], target: str, out: str, bar: Any, workers: int,
-              scheduler: str | None, timeout: float) -> list[dict]:
-    from distributed import as_completed
-
-    client, cluster = _dask_client(scheduler, workers, timeout)
-    try:
-        futs = [client.submit(run_point, target, p, out, key=f"point-{pid}", pure=False, retries=2)
-                for pid, p in todo]
-        recs = []
-        for f in as_completed(futs):
-            recs.append(f.result())
-            bar.update(1)
-        return recs
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+def check_workers(workers: Any) -> int:
+    """``workers`` as an int in [1, :func:`max_workers`] (the message states the limit and how to raise it)."""
+    hi = max_workers()
+    w = parse_number("workers", workers, integer=True) if isinstance(workers, str) else check_int("workers", workers)
+    if not 1 <= w <= hi:
+        raise ParameterError(f"workers: must be in [1, {hi}] (4 x the CPUs here; raise with "
+                             f"WORKBENCH_MAX_WORKERS=<n>), got {workers!r}")
+    return w
 
 
 def run_sweep(
@@ -340,10 +345,13 @@ def run_sweep(
         Parameter name -> values (strings are parsed to the parameter's type; never
         evaluated). Unnamed parameters take the target's defaults.
     out : path
-        Sweep folder (created). Re-running with the same folder skips finished points.
+        Sweep folder (created; resolved to an absolute path before it goes to workers,
+        which must see the same filesystem). Re-running with the same folder skips
+        finished points; corrupt point files are recomputed.
     executor : {"local", "processes", "dask"}
     workers : int, optional
-        Pool size / LocalCluster workers (default: ``os.cpu_count()``, at most 8).
+        Pool size / LocalCluster workers (default: ``os.cpu_count()``, at most 8; at
+        most :func:`max_workers`).
     scheduler : str, optional
         Dask scheduler address; without it a LocalCluster is started.
     timeout : float
@@ -355,62 +363,96 @@ def run_sweep(
     -------
     SweepResult
         ``records`` in grid order; ``summary`` with ``points``, ``done``, ``failed``,
-        ``skipped`` (already finished before this run), ``wall_s``.
+        ``skipped`` (already finished before this run), ``pending`` (not settled:
+        only after Ctrl-C), ``wall_s``, ``out``.
+
+    Raises
+    ------
+    SweepInterrupted
+        on Ctrl-C, after the settled points' ``results.jsonl`` and summary were written.
     """
+    from . import executors as ex
+    from .io import check_output_dir
+
     if executor not in EXECUTORS:
         raise ParameterError(f"executor: unknown {executor!r}; use {', '.join(EXECUTORS)}")
     if scheduler and executor != "dask":
         raise ParameterError("scheduler: only the dask executor takes a scheduler address")
-    n_workers = min(os.cpu_count() or 1, 8) if workers is None else _as_int("workers", workers)
-    if n_workers < 1:
-        raise ParameterError(f"workers: must be >= 1, got {workers!r}")
-    timeout = _as_float("timeout", timeout)
+    n_workers = min(os.cpu_count() or 1, 8) if workers is None else check_workers(workers)
+    timeout = parse_number("timeout", timeout, lo=0, hi=3600, lo_open=True) if isinstance(timeout, str) \
+        else _as_float("timeout", timeout)
+    if not 0 < timeout <= 3600:
+        raise ParameterError(f"timeout: must be in (0, 3600] seconds, got {timeout!r}")
     points = expand_grid(target, grid)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir("out", out)
     ids = [point_id(target, p) for p in points]
-    done = _load_done(out_dir / "points")
+    done = _load_done(out_dir, target)
     todo = [(i, p) for i, p in zip(ids, points) if i not in done]
     todo = list({i: (i, p) for i, p in todo}.values())       # identical points once
     skipped = len(set(ids)) - len(todo)
     t0 = time.perf_counter()
     bar = _progress(len(todo), progress)
+    recs: dict[str, dict] = {}
+
+    def on_done(rec: dict) -> None:
+        if rec["id"] not in recs:
+            recs[rec["id"]] = rec
+            bar.update(1)
+
+    interrupted = False
     try:
         if not todo:
-            recs: list[dict] = []
+            pass
         elif executor == "local":
-            recs = _run_local(todo, target, str(out_dir), bar)
+            ex.run_local(todo, target, str(out_dir), on_done, run_point)
         elif executor == "processes":
-            recs = _run_processes(todo, target, str(out_dir), bar, n_workers)
+            ex.run_processes(todo, target, str(out_dir), on_done, run_point, n_workers)
         else:
-            recs = _run_dask(todo, target, str(out_dir), bar, n_workers, scheduler, timeout)
+            ex.run_dask(todo, target, str(out_dir), on_done, run_point, n_workers, scheduler, timeout)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
     wall = time.perf_counter() - t0
-    by_id = {**done, **{r["id"]: r for r in recs}}
-    records = [by_id[i] for i in ids]
-    failed = sum(r["status"] != "ok" for r in recs)
+    by_id = {**done, **recs}
+    records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
+               for i, p in zip(ids, points)]
+    failed = sum(r["status"] != "ok" for r in recs.values())
     summary = {"target": target, "executor": executor, "workers": n_workers if executor != "local" else 1,
                "points": len(ids), "done": len(recs) - failed, "failed": failed, "skipped": skipped,
-               "wall_s": wall, "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
-                                        for k, vs in grid.items()}}
+               "pending": len(todo) - len(recs), "interrupted": interrupted, "wall_s": wall, "out": str(out_dir),
+               "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+                        for k, vs in grid.items()}}
     paths = _write_outputs(out_dir, records, summary)
-    return SweepResult(records, summary, paths)
+    result = SweepResult(records, summary, paths)
+    if interrupted:
+        raise SweepInterrupted(result)
+    return result
+
+
+#: Keys of a results.jsonl row besides the parameters; the target's own result is nested under "result".
+ROW_KEYS = ("id", "status", "result", "error", "seconds")
 
 
 def _write_outputs(out_dir: Path, records: list[dict], summary: dict) -> dict:
-    rows = [{"id": r["id"], "status": r["status"], **r["params"], **r.get("result", {}),
+    rows = [{"id": r["id"], "status": r["status"], **r["params"],
+             **({"result": r["result"]} if "result" in r else {}),
              **({"error": r["error"]} if "error" in r else {})} for r in records]
     jl = atomic_write_text(out_dir / "results.jsonl", "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
     sm = atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True))
-    cols = list(dict.fromkeys(k for row in rows for k in row if k != "id"))
+    params = list(dict.fromkeys(k for r in records for k in r["params"]))
+    results = list(dict.fromkeys(k for r in records for k in r.get("result", {})))
+    cols = ["status", *params, *(f"result.{k}" if k in params or k == "status" else k for k in results), "error"]
     lines = [f"# Sweep `{summary['target']}`", "",
              f"{summary['points']} points: {summary['done']} done, {summary['failed']} failed, "
-             f"{summary['skipped']} skipped (already done); executor {summary['executor']}, "
+             f"{summary['skipped']} skipped (already done), {summary['pending']} pending"
+             f"{' (interrupted)' if summary['interrupted'] else ''}; executor {summary['executor']}, "
              f"wall time {summary['wall_s']:.2f} s.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in rows:
-        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in cols) + " |")
+    for r in records:
+        cells = [r["status"], *(r["params"].get(k, "") for k in params),
+                 *(r.get("result", {}).get(k, "") for k in results), r.get("error", "")]
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
     md = atomic_write_text(out_dir / "report.md", "\n".join(lines) + "\n")
     return {"results": jl, "summary": sm, "report": md}
 
@@ -418,4 +460,4 @@ def _write_outputs(out_dir: Path, records: list[dict], summary: dict) -> dict:
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
-    return str(v).replace("|", "\\|")
+    return str(v).replace("|", "\\|").replace("\n", " ")
