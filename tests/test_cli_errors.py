@@ -57,7 +57,7 @@ def one_error_line(err: str) -> str:
     "args, fragment",
     [
         (["bounds", "--image", "nosuch:3", "--kernel", "3", "--dt", "0.1"], "image: unknown spec kind"),
-        (["bounds", "--image", "checkerboard:8", "--kernel", "3", "--dt", "-1"], "dt: must be finite and > 0"),
+        (["bounds", "--image", "checkerboard:8", "--kernel", "3", "--dt", "-1"], "dt: must be in [1e-12, 1e+12]"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "required: COMMAND"),
     ],
@@ -255,8 +255,9 @@ def _validation_stub(monkeypatch, fail=("b",), crash=()):
 def test_validate_failing_case_exit_1(monkeypatch, capsys, tmp_path):
     _validation_stub(monkeypatch)
     assert main(["validate", "--out", str(tmp_path / "rep"), "--quick"]) == 1
-    out = capsys.readouterr().out
-    assert "a" in out and "confirmed" in out and "PASS" in out and "FAIL" in out
+    cap = capsys.readouterr()
+    out, err = cap.out, cap.err  # not a terminal: the plan and the per-case lines go to stderr
+    assert "validate: 2 cases (quick)" in err and "confirmed" in err and "PASS" in err and "FAIL" in err
     assert "1/2 passed; failed: b" in out
     data = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert [c["id"] for c in data["cases"]] == ["a", "b"] and data["meta"]["quick"] is True
@@ -282,7 +283,8 @@ def test_validate_list_unknown_and_crash(monkeypatch, capsys, tmp_path):
     assert case_a["verdict"] == "error" and case_a["passed"] is False
     assert "RuntimeError: solver blew up" in case_a["notes"]
     res = wb.validate("b", out=tmp_path / "r2", quick=True)
-    assert res["passed"] is True and res["files"]["md"].exists()
+    assert res.passed is True and res.files["md"].exists() and res.verdicts == {"confirmed": 1}
+    assert repr(res).startswith("ValidationRun(1 cases (quick): 1 passed; 1 confirmed; out=")
 
 
 # --- bench and the REPL face --------------------------------------------------------------------

@@ -159,13 +159,13 @@ def test_bad_npy(tmp_path, arr, fragment):
 def test_pickled_npy_refused(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([[{"x": 1}]], dtype=object), allow_pickle=True)
-    with pytest.raises(ParameterError, match="^image: cannot read"):
+    with pytest.raises(ParameterError, match="^image: .* holds Python objects"):
         load_image(str(path))
 
 
 def test_corrupt_png_and_directory(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"not a png at all")
-    with pytest.raises(ParameterError, match="^image: cannot read"):
+    with pytest.raises(ParameterError, match="^image: .* is not a valid PNG file"):
         load_image(str(tmp_path / "junk.png"))
     (tmp_path / "dir.npy").mkdir()
     with pytest.raises(ParameterError, match="^image: not a regular file"):

@@ -61,16 +61,20 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float, **kw: Any) -> dic
     1428571.4285714286
     """
     from solvers.bounds import compute_bounds
+    from solvers.checks import ParameterError, check_real
 
     if isinstance(image, (str, Path)):
         image = load_image(image, dtype=kw.get("dtype", "float64"))
+    check_real("image", image)  # never drop an imaginary part silently
+    if isinstance(kernel, (list, tuple)) and not kernel:
+        raise ParameterError("kernel: empty list of kernel sizes")
     if isinstance(kernel, (list, tuple)):
         return [compute_bounds(image, w, dt, **kw) for w in kernel]
     return compute_bounds(image, kernel, dt, **kw)
 
 
 def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = None,
-             quick: bool = False) -> dict:
+             quick: bool = False, *, resume: bool = False, overwrite: bool = False) -> Any:
     """Run validation cases and write the report folder.
 
     Parameters
@@ -78,25 +82,30 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     cases : str or sequence of str, optional
         Case ids (default: all).
     out : str or Path, optional
-        Report folder; default a new temporary directory.
+        Report folder; default a new temporary directory. A folder that already holds
+        a report or finished cases is refused unless ``resume`` or ``overwrite``.
     quick : bool
         Reduced versions of the cases.
+    resume : bool
+        Keep the cases already finished in ``out`` (same ``quick``), run the rest.
+    overwrite : bool
+        Recompute every case and replace the report in ``out``.
 
     Returns
     -------
-    dict
-        ``{"out": Path, "cases": [case dicts], "files": {"json", "md", "html"}, "passed": bool}``.
+    workbench.runner.ValidationRun
+        ``.passed``, ``.failed``, ``.verdicts``, ``.cases`` (the case dicts),
+        ``.files`` (``json``, ``md``, ``html``), ``.out``; its repr is one line.
     """
     import tempfile
 
-    from .cli import run_validation
+    from .runner import run_validation
 
     if isinstance(cases, str):
         cases = [cases]
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))
-    results, files = run_validation(cases, out_dir, quick=quick)
-    return {"out": out_dir, "cases": results, "files": files,
-            "passed": all(bool(c["passed"]) for c in results)}
+    mode = "resume" if resume else "fresh" if overwrite else "new"
+    return run_validation(cases, out_dir, quick=quick, mode=mode)
 
 
 def bench(quick: bool = True) -> list[dict]:

@@ -18,13 +18,14 @@ import json
 import os
 import platform
 import sys
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from solvers.checks import ParameterError, parse_number
+
+from .runner import run_validation  # noqa: F401  (re-exported: it used to live here)
 
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
 
@@ -202,65 +203,6 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 # --- validate ------------------------------------------------------------------------------
 
-def run_validation(case_ids: Sequence[str] | None, out_dir: str | Path, quick: bool = False,
-                   echo: Callable[[str], None] | None = None) -> tuple[list[dict], dict[str, Path]]:
-    """Run validation cases and write the report folder.
-
-    Parameters
-    ----------
-    case_ids : sequence of str or None
-        Cases to run (None or empty: all of ``validation.registry.list_cases()``).
-    out_dir : str or Path
-        Report folder; cases write their figures here.
-    quick : bool
-        Reduced versions of the cases.
-    echo : callable, optional
-        Called with one summary line per case.
-
-    Returns
-    -------
-    (cases, paths)
-        Case dicts and the files written by :func:`workbench.report.write_report`.
-        A case that raises is recorded with verdict ``"error"`` and ``passed=False``.
-    """
-    import validation.registry as registry
-
-    from .report import case_to_dict, write_report
-
-    known = registry.list_cases()
-    ids = list(dict.fromkeys(case_ids)) if case_ids else known
-    unknown = [c for c in ids if c not in known]
-    if unknown:
-        raise ParameterError(f"case: unknown {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cases = []
-    t_all = time.perf_counter()
-    for cid in ids:
-        t0 = time.perf_counter()
-        try:
-            case = case_to_dict(registry.run_case(cid, out, quick=quick))
-        except Exception as exc:  # a broken case must not lose the others' results
-            case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
-                                 "notes": f"case raised {type(exc).__name__}: {exc}"})
-        elapsed = time.perf_counter() - t0
-        case.setdefault("seconds", round(elapsed, 3))
-        cases.append(case)
-        if echo is not None:
-            echo(f"{cid:<28} {str(case['verdict']):<10} {'PASS' if case['passed'] else 'FAIL'}"
-                 f"  ({elapsed:.1f} s)")
-    meta = {
-        "title": "Stability workbench validation report",
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "quick": bool(quick),
-        "cases": len(cases),
-        "seconds": round(time.perf_counter() - t_all, 3),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    return cases, write_report(out, cases, meta)
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     if args.list:
         import validation.registry as registry
@@ -268,10 +210,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in registry.list_cases():
             print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
-    cases, paths = run_validation(args.cases, args.out, quick=args.quick, echo=print)
-    failed = [c["id"] for c in cases if not c["passed"]]
-    print(f"report: {paths['md']}  {paths['html']}  {paths['json']}")
-    print(f"{len(cases) - len(failed)}/{len(cases)} passed" + (f"; failed: {', '.join(map(str, failed))}" if failed else ""))
+    from .runner import ValidationInterrupted
+
+    if args.resume and args.fresh:
+        raise ParameterError("fresh: give either --resume or --fresh, not both")
+    tty = sys.stdout.isatty()
+    echo = print if tty else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        run = run_validation(args.cases, args.out, quick=args.quick, echo=echo,
+                             mode="fresh" if args.fresh else "resume", progress=tty)
+    except ValidationInterrupted as stop:
+        r = stop.run
+        return _error(f"interrupted after {len(r.cases)} of {r.planned} cases; report of the finished cases in "
+                      f"{r.out}; re-run the same command to resume") and 130
+    print(f"report: {run.files['md']}  {run.files['html']}  {run.files['json']}")
+    failed = run.failed
+    print(f"{len(run.cases) - len(failed)}/{len(run.cases)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 
@@ -283,6 +237,10 @@ BENCH_COLUMNS = ["name", "ours", "baseline", "ours_s", "baseline_s", "ratio", "n
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import _bench_module
 
+    if args.out is not None:  # checked before the benchmark runs, not after
+        from .io import check_output_file
+
+        check_output_file("out", args.out)
     rows = [dict(r) for r in _bench_module().run_bench(quick=args.quick)]
     doc = {"meta": {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "quick": bool(args.quick), "python": platform.python_version(),
@@ -373,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="report", help="report folder (default ./report)")
     v.add_argument("--list", action="store_true", help="list the cases")
     v.add_argument("--quick", action="store_true", help="reduced versions of the cases")
+    v.add_argument("--resume", action="store_true",
+                   help="keep the cases already finished in --out (the default; see --fresh)")
+    v.add_argument("--fresh", action="store_true", help="recompute every case, ignoring finished ones in --out")
     v.set_defaults(func=cmd_validate)
 
     w = sub.add_parser("sweep", help="map a target over a parameter grid (resumable; local, processes or dask)")
