@@ -4,7 +4,9 @@ Sun et al. 2022 (first paper), appendix D: the one-layer CNN's gradient PDE,
 its linearization, the forward-Euler scheme, its amplifier and the stability
 bounds on the weight decay α and the step Δt.
 """
-from . import symbols
+__stability_workbench__ = True  # marker read by derivations/_shadow.py (name-clash check)
+
+from . import symbols  # noqa: E402
 from .forward_euler import alpha_bounds, amplifier, dt_bound, dt_bound_pointwise
 from .registry import available, get
 from .steps import Derivation, Step
