@@ -401,6 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"{where}{exc.strerror or exc}")
     except ModuleNotFoundError as exc:
         return _error(f"not available in this installation: {exc}")
+    except MemoryError:  # a last resort: sizes are checked up front (solvers.checks.check_memory)
+        return _error("memory: out of memory; lower --steps, the kernel size or the image size")
+    except ArithmeticError as exc:  # a last resort: an overflow the range checks did not foresee
+        return _error(f"overflow: {exc} (a parameter is too large or too small for float64)")
     except KeyboardInterrupt:
         _error("interrupted")
         return 130

@@ -318,10 +318,13 @@ def max_points() -> int:
 def check_workers(workers: Any) -> int:
     """``workers`` as an int in [1, :func:`max_workers`] (the message states the limit and how to raise it)."""
     hi = max_workers()
-    w = parse_number("workers", workers, integer=True) if isinstance(workers, str) else check_int("workers", workers)
+    why = "(at most 4 x the CPUs here; raise with WORKBENCH_MAX_WORKERS=<n>)"
+    try:
+        w = parse_number("workers", workers, integer=True) if isinstance(workers, str) else check_int("workers", workers)
+    except ParameterError as exc:
+        raise ParameterError(f"{exc}; must be in [1, {hi}] {why}") from None
     if not 1 <= w <= hi:
-        raise ParameterError(f"workers: must be in [1, {hi}] (4 x the CPUs here; raise with "
-                             f"WORKBENCH_MAX_WORKERS=<n>), got {workers!r}")
+        raise ParameterError(f"workers: must be in [1, {hi}] {why}, got {workers!r}")
     return w
 
 
