@@ -91,19 +91,25 @@ def _check_resumed(out: Path, before: dict[str, float], n: int) -> None:
     assert summary["skipped"] == len(before) and summary["done"] == n - len(before)
 
 
-@pytest.mark.parametrize("executor", ["processes", "dask"])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("executor, sig", [("local", signal.SIGINT), ("processes", signal.SIGINT),
+                                           ("processes", signal.SIGKILL), ("dask", signal.SIGINT),
+                                           ("dask", signal.SIGKILL)])
 def test_sweep_kill_and_resume(tmp_path, executor, sig):
+    """SIGINT goes to the whole process group, as Ctrl-C in a terminal does; SIGKILL to the main process only."""
     if executor == "dask":
         pytest.importorskip("distributed")
     n, out = 10, tmp_path / "sw"
     args = [sys.executable, "-m", "workbench", "sweep", "spin", *_spin_grid(n, 0.4), "--executor", executor,
             "--workers", "2", "--out", str(out)]
-    proc = subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         _wait_for(lambda: len(_points(out)) >= 2)
         kids = _children(proc.pid)
-        proc.send_signal(sig)
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -91,30 +91,14 @@ def _worker_init(parent: int) -> None:
     _die_with_parent(parent)
 
 
-def _settle_running(futs: dict, handled: set, on_done: OnDone, target: str, out: str,
-                    result: Callable[[Any], dict]) -> None:
-    """After Ctrl-C: wait for the futures that could not be cancelled; a second Ctrl-C stops waiting."""
-    from concurrent.futures import as_completed
-
-    running = [f for f in futs if f not in handled and not f.cancelled()]
-    try:
-        for f in as_completed(running):
-            handled.add(f)
-            pid, p = futs[f]
-            try:
-                on_done(result(f))
-            except Exception as exc:  # noqa: BLE001 - a lost point is recorded, not raised
-                on_done(load_point(out, pid, target) or failed_record(target, pid, p, f"{type(exc).__name__}: {exc}"))
-    except KeyboardInterrupt:
-        pass
-
-
 def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point: Callable, workers: int,
                   attempts: int = 3) -> None:
-    """A spawn-started process pool; a dead worker breaks the pool, so the unsettled points go to a
-    fresh pool, up to ``attempts`` tries per point."""
+    """A spawn-started process pool with at most ``workers`` points in flight (so Ctrl-C waits only
+    for the running ones). A dead worker breaks the pool: the points in flight are charged one
+    attempt and go first, each running alone, to a fresh pool, then the points not yet
+    submitted; a point is recorded failed after ``attempts`` attempts."""
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
@@ -123,29 +107,52 @@ def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point:
     while pending:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
                                    initializer=_worker_init, initargs=(os.getpid(),))
-        futs: dict = {}
-        handled: set = set()
-        broken: Todo = []
-        try:
-            for pid, p in pending:
-                futs[pool.submit(run_point, target, p, out)] = (pid, p)
-            for f in as_completed(futs):
-                handled.add(f)
-                pid, p = futs[f]
+        queue = list(reversed(pending))               # pop() takes them in grid order
+        inflight: dict = {}
+        retry: Todo = []
+        broken = False
+
+        def submit() -> None:
+            nonlocal broken
+            while queue and not broken and len(inflight) < workers:
+                if any(tries[i] for i, _ in inflight.values()) or (tries[queue[-1][0]] and inflight):
+                    return  # a point that was in flight when a worker died runs alone: it cannot take others down
+                pid, p = queue.pop()
                 try:
-                    on_done(f.result())
+                    inflight[pool.submit(run_point, target, p, out)] = (pid, p)
                 except BrokenProcessPool:
-                    tries[pid] += 1
-                    broken.append((pid, p))
-                except Exception as exc:  # noqa: BLE001 - e.g. a record that cannot be unpickled
-                    on_done(failed_record(target, pid, p, f"{type(exc).__name__}: {exc}"))
+                    queue.append((pid, p))
+                    broken = True
+
+        try:
+            submit()
+            while inflight:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for f in done:
+                    pid, p = inflight.pop(f)
+                    try:
+                        on_done(f.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        tries[pid] += 1
+                        retry.append((pid, p))
+                    except Exception as exc:  # noqa: BLE001 - e.g. a record that cannot be unpickled
+                        on_done(failed_record(target, pid, p, f"{type(exc).__name__}: {exc}"))
+                submit()
         except KeyboardInterrupt:
-            for f in futs:
-                f.cancel()
-            _settle_running(futs, handled, on_done, target, out, lambda f: f.result())
-            for proc in list(getattr(pool, "_processes", {}).values()):  # after a second Ctrl-C
-                if proc.is_alive():
-                    proc.terminate()
+            try:  # wait for the running points; a second Ctrl-C stops waiting
+                for f in list(inflight):
+                    pid, p = inflight.pop(f)
+                    try:
+                        on_done(f.result())
+                    except Exception:  # noqa: BLE001 - a lost point: its file may still be on disk
+                        rec = load_point(out, pid, target)
+                        if rec is not None:
+                            on_done(rec)
+            except KeyboardInterrupt:
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    if hasattr(proc, "is_alive") and proc.is_alive():
+                        proc.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         except BaseException:
@@ -153,7 +160,7 @@ def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point:
             raise
         pool.shutdown(wait=True, cancel_futures=True)
         pending = []
-        for pid, p in broken:
+        for pid, p in retry:
             rec = load_point(out, pid, target)
             if rec is not None:
                 on_done(rec)
@@ -162,6 +169,7 @@ def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point:
                                                       f"in {tries[pid]} attempts"))
             else:
                 pending.append((pid, p))
+        pending.extend(reversed(queue))               # never submitted (or left by the isolation): no charge
 
 
 # --- Dask -------------------------------------------------------------------------------------------
@@ -180,8 +188,17 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[A
         except ValueError as exc:
             raise ParameterError(f"scheduler: invalid address {scheduler!r} ({exc})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1")
+                           host="127.0.0.1", preload=["workbench.executors"])  # runs dask_setup in each worker
     return Client(cluster), cluster
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask preload hook (LocalCluster workers): Ctrl-C in the terminal reaches the whole process
+    group; the main process decides (cancel pending, wait for running), so workers ignore it."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread of the worker process
+        pass
 
 
 def _close(obj: Any) -> None:
@@ -221,17 +238,25 @@ def run_dask(todo: Todo, target: str, out: str, on_done: OnDone, run_point: Call
             busy = set()
         rest = [f for f in futs if f not in handled]
         client.cancel([f for f in rest if f.key not in busy])
-        try:
-            for f in as_completed([f for f in rest if f.key in busy]):
-                handled.add(f)
-                pid, p = futs[f]
-                try:
-                    on_done(f.result())
-                except Exception:  # noqa: BLE001
-                    rec = load_point(out, pid, target)
-                    if rec is not None:
-                        on_done(rec)
+        waiting = [f for f in rest if f.key in busy]
+        try:  # wait for the running points while a worker is left; a second Ctrl-C stops waiting
+            while waiting:
+                for f in [f for f in waiting if f.done()]:
+                    waiting.remove(f)
+                    pid, p = futs[f]
+                    try:
+                        on_done(f.result())
+                    except Exception:  # noqa: BLE001 - lost: its file may still be on disk
+                        rec = load_point(out, pid, target)
+                        if rec is not None:
+                            on_done(rec)
+                if waiting:
+                    time.sleep(0.2)
+                    if not client.scheduler_info().get("workers"):  # Ctrl-C reached the workers too
+                        break
         except KeyboardInterrupt:
+            pass
+        except Exception:  # noqa: BLE001 - the scheduler went away meanwhile
             pass
         raise
     finally:

@@ -210,7 +210,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
     cached = {cid: c for cid in ids if mode == "resume" and (c := _load_case(out, cid, quick)) is not None}
     say = echo or (lambda line: None)
     kind = "quick" if quick else "full"
-    say(f"validate: {len(ids)} cases ({kind}) into {out}"
+    say(f"validate: {len(ids)} case{'s' if len(ids) != 1 else ''} ({kind}) into {out}"
         + (f"; {len(cached)} already finished there (resuming; --fresh recomputes them)" if cached else ""))
 
     from tqdm import tqdm

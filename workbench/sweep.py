@@ -417,6 +417,9 @@ def run_sweep(
     finally:
         bar.close()
     wall = time.perf_counter() - t0
+    for i, _ in todo:  # finished by a worker whose answer never reached us (Ctrl-C, a lost scheduler)
+        if recs.get(i, {}).get("status") != "ok" and (rec := ex.load_point(out_dir, i, target)) is not None:
+            recs[i] = rec
     by_id = {**done, **recs}
     records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
                for i, p in zip(ids, points)]
