@@ -123,7 +123,7 @@ CASES: list[tuple[list[str], str]] = [
     (B("--steps", "100000000"), "steps:"), (B("--steps", "٣"), "steps:"),
     # --methods, --mode, --backend, --scheme, --dtype, a missing required option
     (B("--methods", "foo"), "methods:"), (B("--methods", ","), "methods:"), (B("--mode", "foo"), "argument --mode"),
-    (B("--backend", "torch"), "argument --backend"), (B("--scheme", "rk4"), "argument --scheme"),
+    (B("--backend", "torch"), "argument --backend"), (B("--scheme", "rk4"), "scheme:"),
     (B("--dtype", "float16"), "argument --dtype"), (BASE[:-2], "the following arguments are required: --dt"),
     # --momentum / --damping
     (B(*NESTEROV, "--momentum", "1"), "momentum:"), (B(*NESTEROV, "--momentum", "-0.1"), "momentum:"),

@@ -92,7 +92,7 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float, **kw: Any) -> dic
 
 
 def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = None,
-             quick: bool = False, *, resume: bool = False, overwrite: bool = False) -> Any:
+             quick: bool = False, *, resume: bool = False, overwrite: bool = False, verbose: bool = True) -> Any:
     """Run validation cases and write the report folder.
 
     Parameters
@@ -108,6 +108,8 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
         Keep the cases already finished in ``out`` (same ``quick``), run the rest.
     overwrite : bool
         Recompute every case and replace the report in ``out``.
+    verbose : bool
+        Print the plan and one line per finished case (time, verdict) on stderr.
 
     Returns
     -------
@@ -115,6 +117,7 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
         ``.passed``, ``.failed``, ``.verdicts``, ``.cases`` (the case dicts),
         ``.files`` (``json``, ``md``, ``html``), ``.out``; its repr is one line.
     """
+    import sys
     import tempfile
 
     from .runner import run_validation
@@ -123,7 +126,8 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
         cases = [cases]
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))
     mode = "resume" if resume else "fresh" if overwrite else "new"
-    return run_validation(cases, out_dir, quick=quick, mode=mode)
+    echo = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
+    return run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
 
 
 def bench(quick: bool = True) -> list[dict]:
