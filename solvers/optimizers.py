@@ -22,7 +22,7 @@ from derivations import optimizers as reg
 from .checks import ParameterError, check_finite
 from .lambdify import lambdify
 
-__all__ = ["Resolved", "resolve", "h_interval", "paper_h_upper", "max_stable_lr", "schemes", "Region"]
+__all__ = ["Resolved", "resolve", "resolve_scheme", "h_interval", "paper_h_upper", "max_stable_lr", "schemes", "Region"]
 
 
 def schemes() -> tuple[str, ...]:
@@ -191,6 +191,27 @@ def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None 
     A, B, C = _matrices(opt.name, tuple(sorted(hyper.items())))
     kinds = opt.matrices({k: v for k, v in hyper.items() if opt.hyper(k).integer})[3]
     return Resolved(opt.name, float(lr), hyper, given, A, B, C, kinds, par_name)
+
+
+
+def resolve_scheme(scheme: str | Resolved = "gd", dt: float | None = None, lr: float | None = None,
+                   params: dict[str, Any] | None = None, momentum: float | None = None,
+                   damping: float | None = None) -> Resolved:
+    """The scheme with its numbers fixed; ``dt``/``momentum``/``damping`` are the first paper's names.
+
+    ``dt`` is the time step of the scheme's ``pde`` parametrization (η = Δt for gd;
+    η = 2Δt²/(2 + dΔt), μ = (2 − dΔt)/(2 + dΔt) for Nesterov and central differences),
+    ``momentum`` is μ (or QHM's β), ``damping`` is d.
+    """
+    if isinstance(scheme, Resolved):
+        return scheme
+    p = dict(params or {})
+    for key, v in (("dt", dt), ("momentum", momentum), ("d", damping)):
+        if v is not None:
+            if key in p:
+                raise ParameterError(f"{key}: given twice")
+            p[key] = v
+    return resolve(scheme, lr, p)
 
 
 _LABELS = {"Delta_t": "dt"}
