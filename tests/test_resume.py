@@ -371,3 +371,42 @@ def test_npy_and_png_headers_are_read_before_allocation(tmp_path):
         wb.bounds(np.ones((4, 4)) * (1 + 1j), 2, 0.1)
     with pytest.raises(ParameterError, match="kernel: empty list"):
         wb.bounds(np.ones((4, 4)), [], 0.1)
+
+
+def test_report_files_come_from_one_staging_folder(monkeypatch, tmp_path):
+    """Everything the renderer writes (also files it does not list) is renamed into the folder; a
+    renderer that fails leaves the previous report untouched and no staging folder behind."""
+    import workbench.report as report
+    from workbench.runner import _write_report_together
+
+    (tmp_path / "fig.png").write_bytes(b"png")
+
+    def fake_write(out_dir, cases, meta):
+        out_dir = Path(out_dir)
+        assert (out_dir / "fig.png").read_bytes() == b"png"          # figures are visible to the renderer
+        (out_dir / "style.css").write_text("css")
+        (out_dir / "results.json").write_text(meta["run_id"])
+        return {"json": out_dir / "results.json"}
+
+    monkeypatch.setattr(report, "write_report", fake_write)
+    paths = _write_report_together(tmp_path, [], {"run_id": "r1"})
+    assert paths == {"json": tmp_path / "results.json"} and (tmp_path / "results.json").read_text() == "r1"
+    assert (tmp_path / "style.css").read_text() == "css" and (tmp_path / "fig.png").read_bytes() == b"png"
+
+    def broken(out_dir, cases, meta):
+        (Path(out_dir) / "results.json").write_text("half")
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(report, "write_report", broken)
+    with pytest.raises(RuntimeError):
+        _write_report_together(tmp_path, [], {"run_id": "r2"})
+    assert (tmp_path / "results.json").read_text() == "r1" and not list(tmp_path.glob(".staging-*"))
+
+
+def test_case_context_track():
+    from validation.registry import Context
+
+    assert list(Context(Path("."), progress=None).track(range(3), desc="x")) == [0, 1, 2]
+    seen = []
+    ctx = Context(Path("."), progress=lambda it, total=None, desc="": seen.append((total, desc)) or it)
+    assert list(ctx.track(range(2), total=2, desc="alphas")) == [0, 1] and seen == [(2, "alphas")]

@@ -43,6 +43,13 @@ class Context:
     out_dir: Path
     quick: bool = False
     figures: list[str] = field(default_factory=list)
+    progress: Callable[..., Any] | None = None
+
+    def track(self, iterable: Any, total: int | None = None, desc: str = "") -> Any:
+        """Wrap a long loop of a case: a progress bar below the runner's in a terminal, else the iterable itself."""
+        if self.progress is None:
+            return iterable
+        return self.progress(iterable, total=total, desc=desc)
 
     def save_figure(self, fig: Any, name: str) -> str:
         """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path."""
@@ -86,10 +93,13 @@ def get_case(id: str) -> Case:
         raise ParameterError(f"case: unknown case {id!r}; available: {', '.join(_CASES)}") from None
 
 
-def run_case(id: str, out_dir: str | Path, quick: bool = False) -> dict:
-    """Run one case; returns its result dict (JSON-ready) with id, claim, source and timing."""
+def run_case(id: str, out_dir: str | Path, quick: bool = False, progress: Callable[..., Any] | None = None) -> dict:
+    """Run one case; returns its result dict (JSON-ready) with id, claim, source and timing.
+
+    ``progress(iterable, total=, desc=)`` wraps the loops a case passes to :meth:`Context.track`.
+    """
     c = get_case(id)
-    ctx = Context(Path(out_dir), quick=quick)
+    ctx = Context(Path(out_dir), quick=quick, progress=progress)
     t0 = time.perf_counter()
     res = c.func(ctx)
     missing = [k for k in REQUIRED if k not in res]

@@ -128,6 +128,48 @@ def _holds_report(out: Path) -> list[str]:
     return found
 
 
+class _CaseBar:
+    """A terminal line for the running case, its elapsed time refreshed every second (cases that
+    wrap their loops in ``ctx.track`` get a bar of their own below it)."""
+
+    def __init__(self, desc: str, enabled: bool):
+        import threading
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=None, desc=desc, bar_format="  {desc}: running {elapsed}", leave=False,
+                        disable=not enabled, position=1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True) if enabled else None
+        if self.thread is not None:
+            self.thread.start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(1.0):
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        self.bar.close()
+
+
+def _tracker(iterable: Any, total: int | None = None, desc: str = "") -> Any:
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=f"  {desc}", leave=False, position=2)
+
+
+def _accepts(func: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str, Path]:
     """Render the report into a staging folder (figures linked in), then rename its files into ``out``.
 
@@ -143,12 +185,13 @@ def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str
             if not f.name.startswith(".") and f.name != CASES_DIR and f.name not in REPORT_FILES:
                 os.symlink(f.absolute(), staging / f.name)
         staged = write_report(staging, cases, meta)
-        paths = {}
-        for key, p in staged.items():
-            target = out / Path(p).relative_to(staging)
-            os.replace(p, target)
-            paths[key] = target
-        return paths
+        for f in staging.iterdir():  # everything the renderers wrote (not the links), renamed into out
+            if not f.is_symlink():
+                target = out / f.name
+                if f.is_dir() and target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(f, target)
+        return {key: out / Path(p).relative_to(staging) for key, p in staged.items()}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -215,7 +258,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(ids), unit="case", disable=not progress, leave=False, initial=len(cached))
+    bar = tqdm(total=len(ids), unit="case", disable=not progress, leave=False, initial=len(cached), position=0)
 
     def line(text: str) -> None:  # above the bar when there is one
         if progress:
@@ -223,6 +266,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
         else:
             say(text)
 
+    extra = {"progress": _tracker} if progress and _accepts(registry.run_case, "progress") else {}
     cases: list[dict] = []
     t_all = time.perf_counter()
     interrupted = False
@@ -235,13 +279,16 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
                 continue
             bar.set_description(cid)
             t0 = time.perf_counter()
+            ticker = _CaseBar(cid, progress)
             try:
-                case = case_to_dict(registry.run_case(cid, out, quick=quick))
+                case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # a broken case must not lose the others' results
                 case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
                                      "notes": f"case raised {type(exc).__name__}: {exc}"})
+            finally:
+                ticker.close()
             elapsed = time.perf_counter() - t0
             case.setdefault("seconds", round(elapsed, 3))
             atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
