@@ -76,6 +76,16 @@ def check_image(image: Any, xp: Any) -> None:
     check_real("image", image)
     if not bool(xp.all(xp.isfinite(image))):
         raise ParameterError("image: contains NaN or infinite values")
+    try:
+        big = float(xp.finfo(image.dtype).max)
+    except (TypeError, ValueError, AttributeError):  # integer images: converted later by the caller
+        return
+    size = int(image.shape[0]) * int(image.shape[1])
+    peak = float(xp.max(xp.abs(image)))
+    cap = math.sqrt(big / (16.0 * size))
+    if peak > cap:  # the Gram operator sums I(x)^2 over the image: it would overflow
+        raise ParameterError(f"image: values up to {peak:.3g} overflow sums of their squares (limit {cap:.3g} "
+                             f"for {size} pixels in {image.dtype}); rescale the image")
 
 
 def check_mode(mode: str) -> str:

@@ -300,3 +300,51 @@ def test_foreign_package_shadowing_ours_is_named(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "import validation"], cwd=tmp_path, capture_output=True, text=True,
                           env=dict(os.environ, **env), timeout=60)
     assert proc.returncode == 1 and "ShadowedPackageError: validation: the package 'solvers'" in proc.stderr
+
+
+# --- the same promise at the API: ParameterError naming the parameter -----------------------------
+
+def _api_cases(files: dict[str, str], tmp: Path) -> list[tuple[str, object]]:
+    import workbench as wb
+    from workbench.sweep import run_sweep
+
+    spin = {"x": ["1"], "work": ["1"], "size": ["2"]}
+    return [
+        ("image:", lambda: wb.load_image(files["huge.npy"])),
+        ("image:", lambda: wb.load_image(Path(files["zero.npy"]))),
+        ("image:", lambda: wb.load_image(files["huge.png"])),
+        ("image:", lambda: wb.load_image("checkerboard:٣")),
+        ("dtype:", lambda: wb.load_image("checkerboard:4", dtype="float16")),
+        ("image:", lambda: wb.bounds(np.ones((4, 4)) * 1j, 2, 0.1)),
+        ("kernel:", lambda: wb.bounds(np.ones((4, 4)), [], 0.1)),
+        ("image:", lambda: wb.bounds(np.full((8, 8), 1e300), 3, 1e-3)),
+        ("workers:", lambda: run_sweep("spin", spin, tmp / "s", executor="processes", workers=True)),
+        ("workers:", lambda: run_sweep("spin", spin, tmp / "s", executor="processes", workers=10**12)),
+        ("workers:", lambda: run_sweep("spin", spin, tmp / "s", executor="processes", workers="٣")),
+        ("workers:", lambda: run_sweep("spin", spin, tmp / "s", executor="processes", workers=2.5)),
+        ("timeout:", lambda: run_sweep("spin", spin, tmp / "s", timeout=float("nan"))),
+        ("timeout:", lambda: run_sweep("spin", spin, tmp / "s", timeout=0)),
+        ("out:", lambda: run_sweep("spin", spin, "")),
+        ("out:", lambda: run_sweep("spin", spin, files["a_file"])),
+        ("grid:", lambda: run_sweep("spin", {"seed": [True]}, tmp / "s")),
+        ("grid:", lambda: run_sweep("spin", {"x": [float("inf")]}, tmp / "s")),
+        ("grid:", lambda: run_sweep("spin", {"seed": [1.5]}, tmp / "s")),
+        ("out:", lambda: wb.validate(["a"], out=files["a_file"], verbose=False)),
+        ("out:", lambda: wb.validate(["a"], out="", verbose=False)),
+        ("case:", lambda: wb.validate(["zz"], out=tmp / "v", verbose=False)),
+        ("mode:", lambda: __import__("workbench.runner").runner.run_validation(["a"], tmp / "v", mode="x")),
+    ]
+
+
+def test_api_bad_inputs(files, tmp_path):
+    from solvers.checks import ParameterError
+
+    cases = _api_cases(files, tmp_path)
+    assert len(cases) >= 20
+    for i, (param, call) in enumerate(cases):
+        try:
+            call()
+        except ParameterError as err:
+            assert str(err).startswith(param), (i, param, str(err))
+        else:
+            pytest.fail(f"API case {i} ({param}) raised nothing")

@@ -389,10 +389,10 @@ def run_sweep(
     if scheduler and executor != "dask":
         raise ParameterError("scheduler: only the dask executor takes a scheduler address")
     n_workers = min(os.cpu_count() or 1, 8) if workers is None else check_workers(workers)
-    timeout = parse_number("timeout", timeout, lo=0, hi=3600, lo_open=True) if isinstance(timeout, str) \
-        else _as_float("timeout", timeout)
-    if not 0 < timeout <= 3600:
-        raise ParameterError(f"timeout: must be in (0, 3600] seconds, got {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (str, int, float)):
+        raise ParameterError(f"timeout: expected a number of seconds, got {timeout!r}")
+    timeout = parse_number("timeout", timeout if isinstance(timeout, str) else repr(float(timeout)),
+                           lo=0, hi=3600, lo_open=True)
     points = expand_grid(target, grid)
     out_dir = check_output_dir("out", out)
     ids = [point_id(target, p) for p in points]
