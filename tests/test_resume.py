@@ -410,3 +410,18 @@ def test_case_context_track():
     seen = []
     ctx = Context(Path("."), progress=lambda it, total=None, desc="": seen.append((total, desc)) or it)
     assert list(ctx.track(range(2), total=2, desc="alphas")) == [0, 1] and seen == [(2, "alphas")]
+
+
+def test_one_run_per_folder(tmp_path, monkeypatch):
+    """A second run into a folder in use is refused at once (it would delete the first one's files)."""
+    from workbench.io import folder_lock
+
+    calls: list = []
+    _stub_registry(monkeypatch, calls)
+    with folder_lock("out", tmp_path):
+        with pytest.raises(ParameterError, match=r"^out: .* is in use by another run \(pid \d+\)"):
+            run_sweep("spin", {"x": ["1"], "work": ["1"], "size": ["2"]}, tmp_path)
+        with pytest.raises(ParameterError, match="is in use by another run"):
+            wb.validate(["a"], out=tmp_path, verbose=False)
+    assert calls == [] and not (tmp_path / "points").exists()
+    assert run_sweep("spin", {"x": ["1"], "work": ["1"], "size": ["2"]}, tmp_path).summary["done"] == 1

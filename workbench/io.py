@@ -33,10 +33,11 @@ message starts with ``image:`` (or ``dtype:``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -52,6 +53,7 @@ __all__ = [
     "png_size",
     "check_output_dir",
     "check_output_file",
+    "folder_lock",
     "atomic_write_text",
     "atomic_write_bytes",
 ]
@@ -343,3 +345,35 @@ def check_output_file(name: str, path: str | os.PathLike) -> Path:
         raise ParameterError(f"{name}: {str(anchor)!r} is a file, so {text!r} cannot be written")
     _probe_dir(name, anchor, repr(str(anchor)))
     return p
+
+
+@contextlib.contextmanager
+def folder_lock(name: str, folder: str | os.PathLike) -> Iterator[None]:
+    """Hold ``folder/.workbench.lock`` (an advisory ``flock``) for the duration of one run.
+
+    A second run into the same folder (which would delete the first one's temporary
+    files and interleave its reports) is refused at once with ``<name>: ... in use``.
+    Where ``fcntl`` is missing (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(folder) / ".workbench.lock"
+    fh = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            who = fh.read().strip() or "another process"
+            raise ParameterError(f"{name}: {str(folder)!r} is in use by another run ({who}); "
+                                 "wait for it or choose another folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()

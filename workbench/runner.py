@@ -232,7 +232,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
     """
     import validation.registry as registry
 
-    from .io import atomic_write_text, check_output_dir
+    from .io import atomic_write_text, check_output_dir, folder_lock
     from .report import case_to_dict, to_jsonable
 
     if mode not in MODES:
@@ -243,81 +243,82 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
     if unknown:
         raise ParameterError(f"case: unknown {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
     out = check_output_dir("out", out_dir)
-    if mode == "new" and (found := _holds_report(out)):
-        raise ParameterError(f"out: {str(out_dir)!r} holds another run's report ({', '.join(found)}); "
-                             "pass overwrite=True to replace it or resume=True to continue it")
-    _clean_tmp(out)
-    if mode == "fresh":
-        for cid in ids:
-            case_file(out, cid).unlink(missing_ok=True)
-    cached = {cid: c for cid in ids if mode == "resume" and (c := _load_case(out, cid, quick)) is not None}
-    say = echo or (lambda line: None)
-    kind = "quick" if quick else "full"
-    say(f"validate: {len(ids)} case{'s' if len(ids) != 1 else ''} ({kind}) into {out}"
-        + (f"; {len(cached)} already finished there (resuming; --fresh recomputes them)" if cached else ""))
+    with folder_lock("out", out):  # one run per folder at a time
+        if mode == "new" and (found := _holds_report(out)):
+            raise ParameterError(f"out: {str(out_dir)!r} holds another run's report ({', '.join(found)}); "
+                                 "pass overwrite=True to replace it or resume=True to continue it")
+        _clean_tmp(out)
+        if mode == "fresh":
+            for cid in ids:
+                case_file(out, cid).unlink(missing_ok=True)
+        cached = {cid: c for cid in ids if mode == "resume" and (c := _load_case(out, cid, quick)) is not None}
+        say = echo or (lambda line: None)
+        kind = "quick" if quick else "full"
+        say(f"validate: {len(ids)} case{'s' if len(ids) != 1 else ''} ({kind}) into {out}"
+            + (f"; {len(cached)} already finished there (resuming; --fresh recomputes them)" if cached else ""))
 
-    from tqdm import tqdm
+        from tqdm import tqdm
 
-    bar = tqdm(total=len(ids), unit="case", disable=not progress, leave=False, initial=len(cached), position=0)
+        bar = tqdm(total=len(ids), unit="case", disable=not progress, leave=False, initial=len(cached), position=0)
 
-    def line(text: str) -> None:  # above the bar when there is one
-        if progress:
-            tqdm.write(text)
-        else:
-            say(text)
+        def line(text: str) -> None:  # above the bar when there is one
+            if progress:
+                tqdm.write(text)
+            else:
+                say(text)
 
-    extra = {"progress": _tracker} if progress and _accepts(registry.run_case, "progress") else {}
-    cases: list[dict] = []
-    t_all = time.perf_counter()
-    interrupted = False
-    try:
-        for i, cid in enumerate(ids, 1):
-            if cid in cached:
-                cases.append(cached[cid])
-                line(f"[{i}/{len(ids)}] {cid:<28} {str(cached[cid]['verdict']):<10} "
-                     f"{'PASS' if cached[cid]['passed'] else 'FAIL'}  (finished before)")
-                continue
-            bar.set_description(cid)
-            t0 = time.perf_counter()
-            ticker = _CaseBar(cid, progress)
-            try:
-                case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # a broken case must not lose the others' results
-                case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
-                                     "notes": f"case raised {type(exc).__name__}: {exc}"})
-            finally:
-                ticker.close()
-            elapsed = time.perf_counter() - t0
-            case.setdefault("seconds", round(elapsed, 3))
-            atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
-                {"id": cid, "quick": bool(quick), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                 "case": case}), allow_nan=False) + "\n")
-            cases.append(case)
-            bar.update(1)
-            line(f"[{i}/{len(ids)}] {cid:<28} {str(case['verdict']):<10} {'PASS' if case['passed'] else 'FAIL'}"
-                 f"  ({elapsed:.1f} s)")
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    meta = {
-        "title": "Stability workbench validation report",
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run_id": uuid.uuid4().hex[:12],
-        "quick": bool(quick),
-        "cases": len(cases),
-        "planned": len(ids),
-        "resumed": len(cached),
-        "interrupted": interrupted,
-        "seconds": round(time.perf_counter() - t_all, 3),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    files = _write_report_together(out, cases, meta)
-    run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases, files=files,
-                        resumed=len(cached), interrupted=interrupted)
-    if interrupted:
-        raise ValidationInterrupted(run)
-    return run
+        extra = {"progress": _tracker} if progress and _accepts(registry.run_case, "progress") else {}
+        cases: list[dict] = []
+        t_all = time.perf_counter()
+        interrupted = False
+        try:
+            for i, cid in enumerate(ids, 1):
+                if cid in cached:
+                    cases.append(cached[cid])
+                    line(f"[{i}/{len(ids)}] {cid:<28} {str(cached[cid]['verdict']):<10} "
+                         f"{'PASS' if cached[cid]['passed'] else 'FAIL'}  (finished before)")
+                    continue
+                bar.set_description(cid)
+                t0 = time.perf_counter()
+                ticker = _CaseBar(cid, progress)
+                try:
+                    case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # a broken case must not lose the others' results
+                    case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
+                                         "notes": f"case raised {type(exc).__name__}: {exc}"})
+                finally:
+                    ticker.close()
+                elapsed = time.perf_counter() - t0
+                case.setdefault("seconds", round(elapsed, 3))
+                atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
+                    {"id": cid, "quick": bool(quick), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "case": case}), allow_nan=False) + "\n")
+                cases.append(case)
+                bar.update(1)
+                line(f"[{i}/{len(ids)}] {cid:<28} {str(case['verdict']):<10} {'PASS' if case['passed'] else 'FAIL'}"
+                     f"  ({elapsed:.1f} s)")
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        meta = {
+            "title": "Stability workbench validation report",
+            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run_id": uuid.uuid4().hex[:12],
+            "quick": bool(quick),
+            "cases": len(cases),
+            "planned": len(ids),
+            "resumed": len(cached),
+            "interrupted": interrupted,
+            "seconds": round(time.perf_counter() - t_all, 3),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+        files = _write_report_together(out, cases, meta)
+        run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases, files=files,
+                            resumed=len(cached), interrupted=interrupted)
+        if interrupted:
+            raise ValidationInterrupted(run)
+        return run

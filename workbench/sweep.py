@@ -382,7 +382,7 @@ def run_sweep(
         on Ctrl-C, after the settled points' ``results.jsonl`` and summary were written.
     """
     from . import executors as ex
-    from .io import check_output_dir
+    from .io import check_output_dir, folder_lock
 
     if executor not in EXECUTORS:
         raise ParameterError(f"executor: unknown {executor!r}; use {', '.join(EXECUTORS)}")
@@ -395,48 +395,49 @@ def run_sweep(
                            lo=0, hi=3600, lo_open=True)
     points = expand_grid(target, grid)
     out_dir = check_output_dir("out", out)
-    ids = [point_id(target, p) for p in points]
-    done = _load_done(out_dir, target)
-    todo = [(i, p) for i, p in zip(ids, points) if i not in done]
-    todo = list({i: (i, p) for i, p in todo}.values())       # identical points once
-    skipped = len(set(ids)) - len(todo)
-    t0 = time.perf_counter()
-    bar = _progress(len(todo), progress)
-    recs: dict[str, dict] = {}
+    with folder_lock("out", out_dir):  # one run per folder at a time
+        ids = [point_id(target, p) for p in points]
+        done = _load_done(out_dir, target)
+        todo = [(i, p) for i, p in zip(ids, points) if i not in done]
+        todo = list({i: (i, p) for i, p in todo}.values())       # identical points once
+        skipped = len(set(ids)) - len(todo)
+        t0 = time.perf_counter()
+        bar = _progress(len(todo), progress)
+        recs: dict[str, dict] = {}
 
-    def on_done(rec: dict) -> None:
-        if rec["id"] not in recs:
-            recs[rec["id"]] = rec
-            bar.update(1)
+        def on_done(rec: dict) -> None:
+            if rec["id"] not in recs:
+                recs[rec["id"]] = rec
+                bar.update(1)
 
-    interrupted = False
-    try:
-        if not todo:
-            pass
-        elif executor == "local":
-            ex.run_local(todo, target, str(out_dir), on_done, run_point)
-        elif executor == "processes":
-            ex.run_processes(todo, target, str(out_dir), on_done, run_point, n_workers)
-        else:
-            ex.run_dask(todo, target, str(out_dir), on_done, run_point, n_workers, scheduler, timeout)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    wall = time.perf_counter() - t0
-    for i, _ in todo:  # finished by a worker whose answer never reached us (Ctrl-C, a lost scheduler)
-        if recs.get(i, {}).get("status") != "ok" and (rec := ex.load_point(out_dir, i, target)) is not None:
-            recs[i] = rec
-    by_id = {**done, **recs}
-    records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
-               for i, p in zip(ids, points)]
-    failed = sum(r["status"] != "ok" for r in recs.values())
-    summary = {"target": target, "executor": executor, "workers": n_workers if executor != "local" else 1,
-               "points": len(ids), "done": len(recs) - failed, "failed": failed, "skipped": skipped,
-               "pending": len(todo) - len(recs), "interrupted": interrupted, "wall_s": wall, "out": str(out_dir),
-               "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
-                        for k, vs in grid.items()}}
-    paths = _write_outputs(out_dir, records, summary)
+        interrupted = False
+        try:
+            if not todo:
+                pass
+            elif executor == "local":
+                ex.run_local(todo, target, str(out_dir), on_done, run_point)
+            elif executor == "processes":
+                ex.run_processes(todo, target, str(out_dir), on_done, run_point, n_workers)
+            else:
+                ex.run_dask(todo, target, str(out_dir), on_done, run_point, n_workers, scheduler, timeout)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        wall = time.perf_counter() - t0
+        for i, _ in todo:  # finished by a worker whose answer never reached us (Ctrl-C, a lost scheduler)
+            if recs.get(i, {}).get("status") != "ok" and (rec := ex.load_point(out_dir, i, target)) is not None:
+                recs[i] = rec
+        by_id = {**done, **recs}
+        records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
+                   for i, p in zip(ids, points)]
+        failed = sum(r["status"] != "ok" for r in recs.values())
+        summary = {"target": target, "executor": executor, "workers": n_workers if executor != "local" else 1,
+                   "points": len(ids), "done": len(recs) - failed, "failed": failed, "skipped": skipped,
+                   "pending": len(todo) - len(recs), "interrupted": interrupted, "wall_s": wall, "out": str(out_dir),
+                   "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+                            for k, vs in grid.items()}}
+        paths = _write_outputs(out_dir, records, summary)
     result = SweepResult(records, summary, paths)
     if interrupted:
         raise SweepInterrupted(result)
