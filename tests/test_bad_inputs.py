@@ -336,11 +336,14 @@ def _api_cases(files: dict[str, str], tmp: Path) -> list[tuple[str, object]]:
     ]
 
 
-def test_api_bad_inputs(files, tmp_path):
+def test_api_bad_inputs(files, tmp_path, monkeypatch):
     from solvers.checks import ParameterError
+
+    monkeypatch.chdir(tmp_path)  # out="" must be refused, not taken as the current folder
 
     cases = _api_cases(files, tmp_path)
     assert len(cases) >= 20
+    assert not list(tmp_path.glob("*.json"))
     for i, (param, call) in enumerate(cases):
         try:
             call()
@@ -348,3 +351,4 @@ def test_api_bad_inputs(files, tmp_path):
             assert str(err).startswith(param), (i, param, str(err))
         else:
             pytest.fail(f"API case {i} ({param}) raised nothing")
+    assert not (tmp_path / "results.json").exists() and not (tmp_path / "points").exists()

@@ -125,7 +125,7 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
 
     if isinstance(cases, str):
         cases = [cases]
-    out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))
+    out_dir = out if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))  # "" stays an error
     mode = "resume" if resume else "fresh" if overwrite else "new"
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
     return run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
