@@ -259,6 +259,26 @@ class UnicodePrinter(StrPrinter):
     _print_ImmutableDenseMatrix = _print_MatrixBase
 
 
+# heads that objects with their own ``_sympystr`` print in ASCII (derivations.cnn._fn)
+_HEADS = [(re.compile(r"\bgrad_([A-Za-z]) "), r"∇_\1 "), (re.compile(r"\bdeltaK\("), "δK(")]
+
+
+def _conv_sinc(text: str) -> str:
+    """``conv_sinc(X)`` (forward_euler.SincConv) -> ``[X] ∗ sinc(w·/2)``, as its LaTeX reads."""
+    head = "conv_sinc("
+    while head in text:
+        i = text.index(head)
+        j, depth = i + len(head), 1
+        while j < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+        text = f"{text[:i]}[{text[i + len(head):j - 1]}] ∗ sinc(w·/2){text[j:]}"
+    return text
+
+
 def unicode_text(expr: Any) -> str:
     """One line of readable Unicode math for a SymPy object (see module docstring)."""
-    return unicodedata.normalize("NFC", UnicodePrinter({"order": None}).doprint(expr))
+    text = _conv_sinc(UnicodePrinter({"order": None}).doprint(expr))
+    for pat, rep in _HEADS:
+        text = pat.sub(rep, text)
+    return unicodedata.normalize("NFC", text)
