@@ -213,6 +213,7 @@ def test_labels_notation_and_nested_numbers():
     assert label("dt") == "Δt" and label("max_rel_error_sharp") == "max relative error sharp"
     assert pretty("alpha <= 2/dt - a*beta/2*max|I^|^2, eta -> 0") == "α ≤ 2/Δt - a·β/2·max|Î|², η → 0"
     assert pretty("beta_max and theta") == "β_max and θ"
+    assert pretty("-beta**3*u**3/12 on a 256x256 image") == "-β³·u³/12 on a 256×256 image"  # powers, not bold
     doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True,
                            "numbers": {"dt": 0.1, "ok": True, "runs": [1, 2], "by": {"a": 1}}}], {})
     c = doc["cases"][0]

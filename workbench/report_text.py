@@ -129,9 +129,10 @@ _WORDS = {**_GREEK, "dt": "Δt", "dx": "Δx", "yhat": "ŷ", "Ibar": "Ī", "infin
 _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _WORD_RE = re.compile(r"(?<![A-Za-z\\])(" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
                       + r")(?![A-Za-z])")
-_SYMBOLS = [(re.compile(r"<="), "≤"), (re.compile(r">="), "≥"), (re.compile(r"!="), "≠"),
+_SYMBOLS = [(re.compile(r"(?<=[\w)\]])\*\*(-?\d{1,2})(?![\d.\w])"), lambda m: m.group(1).translate(_SUP)),
+            (re.compile(r"<="), "≤"), (re.compile(r">="), "≥"), (re.compile(r"!="), "≠"),
             (re.compile(r"(?<![<-])->"), "→"), (re.compile(r"(?<![\w)])\+-(?=[\s\d\w(])"), "±"),
-            (re.compile(r"(?<=\d) x (?=[\d\w(])"), " × "), (re.compile(r"\bI\^"), "Î"), (re.compile(r"(?<=[\w)|\]])\^(-?\d{1,2})(?![\d.\w])"),
+            (re.compile(r"(?<=\d) x (?=[\d\w(])"), " × "), (re.compile(r"(?<=\d)x(?=\d)"), "×"), (re.compile(r"\bI\^"), "Î"), (re.compile(r"(?<=[\w)|\]])\^(-?\d{1,2})(?![\d.\w])"),
                                           lambda m: m.group(1).translate(_SUP)),
             (re.compile(r"(?<=[\w)\]|²³])\*(?=[\w(|√])"), "·")]
 
@@ -179,7 +180,7 @@ def label(key: Any) -> str:
 
 # --- notes and inline markup ------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"(?<=[.;:!?])\s+(?=[A-Z(\"'])")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _ABBREV = re.compile(r"(?:\be\.g|\bi\.e|\bcf|\bvs|\bFig|\bEq|\bEqs|\bet al|\bDef|\bSec|\bapp)\.$")
 
 
@@ -229,7 +230,7 @@ def note_blocks(notes: Any, long: int = 320) -> list[dict]:
     return blocks
 
 
-_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+_INLINE = re.compile(r"(?<![\w*])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*])|`([^`]+)`")
 
 
 def inline_spans(text: Any) -> list[tuple[str, str]]:
