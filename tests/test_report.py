@@ -68,7 +68,8 @@ def test_format_cell():
     assert format_cell(1.23456789) == "1.235"
     assert format_cell(np.float32(1e-7)) == "1e-07"
     assert format_cell(123456.0) == "123456"  # a whole float below 1e6 prints as an integer
-    assert format_cell(1234567.0) == "1.235e+06"
+    assert format_cell(1234567.0) == "1234567" and format_cell(12345678.9) == "1.235e+07"
+    assert format_cell(257203.85) == "257204"  # plain notation below 1e7, not 2.572e+05
     assert format_cell(None) == format_cell(float("nan")) == "\u2014"
     assert format_cell(12345) == "12345"
     assert format_cell(np.int64(7)) == "7"
@@ -174,7 +175,10 @@ def test_close_values_get_the_digits_their_comparison_needs():
              "rows": [[8, 1428571.4285714286, 1428504.6517857146]]}
     doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True, "tables": [table]}], {})
     row = doc["cases"][0]["tables"][0]["rows"][0]
-    assert row[1] != row[2] and row[1] == "1.42857e+06" and row[2] == "1.42850e+06"
+    assert row[1] != row[2] and row[1] == "1428571" and row[2] == "1428505"
+    table["rows"] = [[8, 142857142.85714287, 142850465.17857146]]
+    doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True, "tables": [table]}], {})
+    assert doc["cases"][0]["tables"][0]["rows"][0][1:] == ["1.42857e+08", "1.42850e+08"]
     assert row_digits([1.0, 1.0 + 1e-12, 3.0]) == [4, 4, 4]  # equal to rounding: no digit inflation
     assert row_digits([0.5, 100.0]) == [4, 4]  # not a compared pair
 
@@ -212,7 +216,7 @@ def test_labels_notation_and_nested_numbers():
     assert label("theory_alpha_lower") == "theory α lower (26)"
     assert label("dt") == "Δt" and label("max_rel_error_sharp") == "max relative error sharp"
     assert pretty("alpha <= 2/dt - a*beta/2*max|I^|^2, eta -> 0") == "α ≤ 2/Δt - a·β/2·max|Î|², η → 0"
-    assert pretty("beta_max and theta") == "β_max and θ"
+    assert pretty("beta_max and theta") == "β_max and θ" and pretty("a > 0 <=> b") == "a > 0 ⇔ b"
     assert pretty("-beta**3*u**3/12 on a 256x256 image") == "-β³·u³/12 on a 256×256 image"  # powers, not bold
     doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True,
                            "numbers": {"dt": 0.1, "ok": True, "runs": [1, 2], "by": {"a": 1}}}], {})

@@ -59,6 +59,8 @@ def format_number(x: Any, digits: int = 4, pad: bool = False) -> str:
         if v == int(v) and abs(v) < 1e6 and not pad:
             return str(int(v))
         text = f"{v:#.{digits}g}" if pad else f"{v:.{digits}g}"
+        if "e" in text and 1e-4 <= abs(v) < 1e7:  # keep plain notation where g switches to an exponent
+            text = f"{v:.{max(digits - 1 - math.floor(math.log10(abs(v))), 0)}f}"
         if pad:
             mant, _, exp = text.partition("e")
             text = mant.rstrip(".") + (f"e{exp}" if exp else "")
@@ -130,8 +132,8 @@ _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _WORD_RE = re.compile(r"(?<![A-Za-z\\])(" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
                       + r")(?![A-Za-z])")
 _SYMBOLS = [(re.compile(r"(?<=[\w)\]])\*\*(-?\d{1,2})(?![\d.\w])"), lambda m: m.group(1).translate(_SUP)),
-            (re.compile(r"<="), "≤"), (re.compile(r">="), "≥"), (re.compile(r"!="), "≠"),
-            (re.compile(r"(?<![<-])->"), "→"), (re.compile(r"(?<![\w)])\+-(?=[\s\d\w(])"), "±"),
+            (re.compile(r"<=>"), "⇔"), (re.compile(r"<="), "≤"), (re.compile(r">="), "≥"), (re.compile(r"!="), "≠"),
+            (re.compile(r"(?<![<-])->"), "→"), (re.compile(r"(?<![\w)])\+-(?=[\s\d\w(])"), "±"), (re.compile(r"(?<![\w)])-\+(?=[\s\d\w(Ī])"), "∓"),
             (re.compile(r"(?<=\d) x (?=[\d\w(])"), " × "), (re.compile(r"(?<=\d)x(?=\d)"), "×"), (re.compile(r"\bI\^"), "Î"), (re.compile(r"(?<=[\w)|\]])\^(-?\d{1,2})(?![\d.\w])"),
                                           lambda m: m.group(1).translate(_SUP)),
             (re.compile(r"(?<=[\w)\]|²³])\*(?=[\w(|√])"), "·")]
