@@ -43,3 +43,15 @@ def test_every_command_has_help_text_and_an_example(cmd, capsys):
     sub = next(a for a in parser._actions if a.dest == "command").choices[cmd]
     missing = [a.dest for a in sub._actions if a.dest != "help" and not a.help]
     assert missing == [], f"{cmd}: options without help text: {missing}"
+
+
+def test_derive_text_is_unicode_and_latex_tags_are_single(capsys):
+    assert main(["derive", "cnn"]) == 0
+    out = capsys.readouterr().out
+    assert "\\" not in out and "Eq(" not in out and "K̂ⁿ⁺¹" in out and "Δt" in out
+    assert main(["derive", "cnn", "--latex"]) == 0
+    tex = capsys.readouterr().out
+    assert tex.count(r"\tag{18}") == 1 and tex.count(r"\tag{23}") == 1
+    assert main(["derive", "momentum", "--latex"]) == 0
+    tex = capsys.readouterr().out
+    assert r"\tag{42–43}" in tex and r"\tag{42)-(43}" not in tex
