@@ -167,7 +167,7 @@ CASES: list[tuple[list[str], str]] = [
     (["bench", "--out", "{a_file}/b.json"], "out:"), (["bench", "--out", "/proc/workbench-test/b.json"], "out:"),
     (["bench", "--frob"], "unrecognized arguments: --frob"),
     # the command itself
-    (["frobnicate"], "argument COMMAND: invalid choice"), ([], "the following arguments are required: COMMAND"),
+    (["frobnicate"], "argument COMMAND: invalid choice"), (BASE[:-2] + ["--lr", "٣"], "lr:"),
 ]
 
 

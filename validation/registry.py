@@ -43,6 +43,7 @@ class Context:
     out_dir: Path
     quick: bool = False
     figures: list[str] = field(default_factory=list)
+    captions: dict[str, str] = field(default_factory=dict)
     progress: Callable[..., Any] | None = None
 
     def track(self, iterable: Any, total: int | None = None, desc: str = "") -> Any:
@@ -51,10 +52,16 @@ class Context:
             return iterable
         return self.progress(iterable, total=total, desc=desc)
 
-    def save_figure(self, fig: Any, name: str) -> str:
-        """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path."""
-        from .files import save_figure
+    def save_figure(self, fig: Any, name: str, caption: str | None = None) -> str:
+        """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path.
 
+        ``caption`` says what the figure shows (default: from its titles, see
+        :func:`validation.plots.caption_of`); the report prints it under the figure.
+        """
+        from .files import save_figure
+        from .plots import caption_of
+
+        self.captions[name] = caption or caption_of(fig)
         save_figure(fig, self.out_dir / name)
         self.figures.append(name)
         return name
@@ -111,6 +118,7 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False, progress: Callab
     out.setdefault("tables", [])
     out.setdefault("notes", "")
     out["figures"] = list(ctx.figures)
+    out["captions"] = dict(ctx.captions)
     out["passed"] = bool(out["passed"])
     out["quick"] = bool(quick)
     out["seconds"] = round(time.perf_counter() - t0, 3)
