@@ -213,6 +213,8 @@ def _valid(name: str, text: str) -> bool:
         v = float(t)
         if not math.isfinite(v) or (v != 0 and abs(v) < sys.float_info.min):
             return False
+        if v == 0 and re.search(r"[1-9]", re.split(r"[eE]", t)[0]):   # 1e-1000: not the 0 it rounds to
+            return False
     lo, hi = spec.get("lo"), spec.get("hi")
     if lo is not None and (v <= lo if spec.get("lo_open") else v < lo):
         return False
