@@ -42,7 +42,7 @@ from derivations import regions
 
 from .backend import Fft, float_dtype, get_namespace
 from .bisect import stable_interval
-from .checks import ParameterError, check_finite, check_image, check_kernel_size, check_mode, check_positive
+from .checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
 from .correlation import CnnOperator, DenseGram
 from .divergence import DivergenceCriterion
 from .lambdify import lambdify
@@ -256,9 +256,7 @@ def compute_bounds(
         raise ParameterError(f"methods: unknown {unknown or list(methods)!r}; choose from {', '.join(METHODS)}")
     xp = get_namespace(backend)
     dt_x = float_dtype(xp, dtype)
-    if isinstance(image, (list, np.ndarray)) and np.iscomplexobj(np.asarray(image)):
-        raise ParameterError("image: complex values are not supported; pass the real part (or the magnitude) "
-                             "explicitly")
+    check_real("image", image if hasattr(image, "dtype") else np.asarray(image))
     img = xp.asarray(np.asarray(image, dtype=np.float64) if isinstance(image, (list, np.ndarray)) else image, dtype=dt_x)
     check_image(img, xp)
     check_kernel_size(kernel, tuple(img.shape), mode)

@@ -238,9 +238,9 @@ def check_memory(name: str, nbytes: float, limit: int | None = None) -> float:
 
 
 def run_memory(steps: int, members: int, w: int, itemsize: int = 8) -> int:
-    """Bytes of a batched run of :func:`solvers.schemes.run`: the per-step increment
+    """Bytes of a batched run of :func:`solvers.stepper.run`: the per-step increment
     and norm histories (2 × (steps + 1) × members) plus about eight (members, w, w)
-    iterates and work arrays (Nesterov keeps the previous iterate too)."""
+    iterates and work arrays (the state of a momentum scheme holds more)."""
     return int(itemsize) * (2 * (int(steps) + 1) * int(members) + 8 * int(members) * int(w) ** 2)
 
 

@@ -17,19 +17,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .backend import namespace_of, quiet_overflow, to_numpy
-from .checks import ParameterError
+from .checks import ParameterError, check_memory, run_memory
 from .divergence import DivergenceCriterion, RunResult, classify
 from .optimizers import Resolved, resolve
 
-__all__ = ["run", "memory_needed", "MAX_RECORD_BYTES"]
-
-#: the per-step records (‖δₙ‖ and ‖θₙ‖ per member, float64) may take at most this much memory
-MAX_RECORD_BYTES = 2 * 1024 ** 3
-
-
-def memory_needed(steps: int, members: int) -> int:
-    """Bytes of the per-step records of :func:`run` (two float64 arrays of steps × members)."""
-    return 16 * (int(steps) + 1) * int(members)
+__all__ = ["run"]
 
 
 def _steps(steps: Any) -> int:
@@ -121,10 +113,9 @@ def run(
     if theta0.ndim < 1 or theta0.shape[0] < 1:
         raise ParameterError(f"theta0: expected a batch (B, ...) with B >= 1, got shape {tuple(theta0.shape)}")
     B = int(theta0.shape[0])
-    need = memory_needed(steps, B)
-    if need > MAX_RECORD_BYTES:
-        raise ParameterError(f"steps: {steps} steps x {B} members need {need / 1024 ** 3:.1f} GiB of records "
-                             f"(limit {MAX_RECORD_BYTES / 1024 ** 3:.0f} GiB); use fewer steps or members")
+    per_member = int(np.prod(theta0.shape[1:])) if theta0.ndim > 1 else 1
+    check_memory("steps", run_memory(steps, B, 1, theta0.dtype.itemsize if hasattr(theta0.dtype, "itemsize") else 8)
+                 + 8 * (len(res.kinds) + 3) * B * per_member)
     eta, _ = _lr(res.lr if lr is None else lr, B, xp, theta0)
     A = [[float(v) for v in row] for row in res.A]            # Python floats: no NumPy scalars meet xp arrays
     Bv, C = [float(v) for v in res.B], [float(v) for v in res.C]

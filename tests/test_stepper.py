@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import array_api_compat.numpy as npx
 from derivations import optimizers as reg
@@ -216,20 +216,25 @@ def test_divergence_criterion_checks(kw, match):
 
 
 def test_stepper_refuses_huge_record_and_fractional_steps():
-    with pytest.raises(ParameterError, match="steps: .* GiB"):
+    with pytest.raises(ParameterError, match="steps: needs .* of memory"):
         stepper.run("gd", lambda x: x, npx.ones((4, 2)), 0.1, steps=999999999999)
     with pytest.raises(ParameterError, match="steps: expected an integer"):
         stepper.run("gd", lambda x: x, npx.ones((1, 2)), 0.1, steps=2.7)
 
 
+@example(name="qhm", seed=0, n=8, w=2)
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(reg.names()), seed=st.integers(0, 10_000), n=st.integers(8, 12), w=st.integers(2, 3))
 def test_every_scheme_exact_bounds_equal_simulated_on_random_images(name, seed, n, w):
-    # the registry's exact region over the windowed spectrum vs the unseeded search on the stepped scheme
+    # the registry's exact region over the windowed spectrum vs the unseeded search on the stepped scheme.
+    # Simulated bounds are finite-horizon: buffers with EMA factors near 1 (QHM's default beta = 0.999, AggMo's
+    # 1 - 0.1^2) make modes near the edge grow or decay by ~1e-3 per step, so 2000 steps cannot resolve them;
+    # those schemes run with faster buffers here (scheme-atlas covers their defaults through root sampling).
+    params = {"qhm": {"nu": 0.7, "beta": 0.9}, "aggmo": {"K": 2, "base": 0.5}}.get(name, {})
     img = smooth(n, seed)
-    mu_max = compute_bounds(img, w, lr=1.0, scheme=name, methods=("exact",))["exact"]["mu_max"]
+    mu_max = compute_bounds(img, w, lr=1.0, scheme=name, params=params, methods=("exact",))["exact"]["mu_max"]
     rtol = 1e-2
-    r = compute_bounds(img, w, lr=1.0 / mu_max, scheme=name, methods=("exact", "simulated"), rtol=rtol,
-                       steps=2000, seeded=False)
+    r = compute_bounds(img, w, lr=1.0 / mu_max, scheme=name, params=params, methods=("exact", "simulated"),
+                       rtol=rtol, steps=2000, seeded=False)
     for k in ("alpha_lower", "alpha_upper"):
         assert abs(r["simulated"][k] - r["exact"][k]) <= rtol * abs(r["exact"][k]), (name, k, r)
