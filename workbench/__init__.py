@@ -63,7 +63,7 @@ def derive(name: str) -> Any:
     return registry.get(name)
 
 
-def bounds(image: Any, kernel: int | Sequence[int], dt: float, **kw: Any) -> dict | list[dict]:
+def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **kw: Any) -> dict | list[dict]:
     """Bounds on the weight decay alpha (``solvers.bounds.compute_bounds``).
 
     Parameters
