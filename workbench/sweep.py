@@ -110,6 +110,8 @@ def _bounds_point(p: dict) -> dict:
           if p.get(k) is not None}
     if p.get("d") is not None:
         kw["damping"] = p["d"]
+    if kw.get("dt") is None and kw.get("lr") is None:
+        kw["dt"] = 1e-6                                 # the target's default step
     kw["params"] = {k: p[k] for k in _HYPER_AXES if p.get(k) is not None}
     kw["methods"] = tuple(m for m in p["methods"].split(",") if m)
     img = load_image(p["image"])
@@ -161,7 +163,7 @@ def _spin_point(p: dict) -> dict:
 
 TARGETS: dict[str, Target] = {
     "bounds": Target("bounds", _bounds_point, {
-        "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "dt": ("float", 1e-6), "a": ("float", -0.5),
+        "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "dt": ("float", None), "a": ("float", -0.5),
         "beta": ("float", 1.0), "mode": ("str", "valid"), "backend": ("str", "numpy"), "rtol": ("float", 1e-3),
         "steps": ("int", 1000), "scheme": ("str", "gd"), "momentum": ("float", None), "lr": ("float", None),
         "d": ("float", None), "mu": ("float", None), "nu": ("float", None), "K": ("int", None),
