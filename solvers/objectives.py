@@ -159,7 +159,8 @@ class BaseObjective:
     analytic Hessian, ``_hessian``). The public methods check their inputs: θ and v
     must be 1-D of length ``size`` on the objective's backend and finite
     (``check_inputs = False`` skips the finiteness test, which costs one reduction and a
-    host synchronisation per call).
+    host synchronisation per call). Where ``device`` is set, θ and v must be on it; where
+    ``strict_dtype`` is true, they must have the objective's dtype (no silent cast).
     """
 
     size: int
@@ -168,6 +169,8 @@ class BaseObjective:
     device: Any = None
     exact_hvp: bool = False
     check_inputs: bool = True
+    #: refuse θ and v of another dtype instead of casting them (the framework adapters)
+    strict_dtype: bool = False
 
     # -- input checks ----------------------------------------------------------------
     def _vector(self, name: str, v: Any) -> Any:
@@ -192,6 +195,16 @@ class BaseObjective:
             raise ParameterError(
                 f"{name}: expected a flat vector of shape ({self.size},) for this objective, got shape {tuple(v.shape)}"
             )
+        if self.device is not None:
+            from array_api_compat import device as _device_of
+
+            dev = _device_of(v)
+            if dev is not None and dev != self.device:
+                raise ParameterError(f"{name}: is on device {dev} but the objective computes on "
+                                     f"{self.device}; move it there first")
+        if v.dtype != self.dtype and self.strict_dtype:
+            raise ParameterError(f"{name}: has dtype {v.dtype} but the objective computes in {self.dtype}; "
+                                 f"convert it first (no silent casts)")
         if v.dtype != self.dtype:
             if not xp.isdtype(v.dtype, ("real floating", "integral")):
                 raise ParameterError(f"{name}: expected real floating values, got dtype {v.dtype}")
