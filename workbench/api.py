@@ -333,8 +333,7 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     every = _check_int("every", every, 1)
     tracked = _check_track(track)
     th0 = _theta(obj, theta)
-    h_lo, h_hi = optimizers.h_interval(name, **hyperparameters)
-    threshold = float(h_hi) / eta
+    threshold = float(optimizers.h_interval(name, **hyperparameters).upper) / eta
     xp = obj.xp
     raw_grad = getattr(obj, "_gradient", obj.gradient)  # unchecked: a diverging iterate is the stepper's to classify
     need_fg = any(t in tracked for t in ("loss", "grad_norm", "relative_progress", "directional_smoothness"))

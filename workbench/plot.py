@@ -104,22 +104,18 @@ def region(scheme: str, ax: Any = None, *, h_max: float | None = None, points: i
     """
     import numpy as np
 
-    from derivations.optimizers import canonical, get, names
     from solvers import optimizers
 
-    try:
-        name = canonical(scheme)
-    except ValueError:
-        raise ParameterError(f"scheme: unknown {scheme!r}; registered: {', '.join(names())}") from None
-    h_lo, h_hi = (float(v) for v in optimizers.h_interval(name, **hyper))
-    opt = get(name)
-    values = {p.name: hyper.get(p.name, p.default) for p in opt.hypers}
-    A, B, C, _ = opt.matrices(values)
-    A, B, C = (np.array(M.evalf(), dtype=float) for M in (A, B, C))
+    res = optimizers.resolve(scheme, 1.0, hyper)  # ParameterError for an unknown scheme or hyperparameter
+    reg = optimizers.h_interval(res)
+    h_lo, h_hi = float(reg.lower), float(reg.upper)
+    A, BC = res.A, np.outer(res.B, res.C)
+    values = res.hyper
+    name = res.name
     right = h_max if h_max is not None else (1.25 * h_hi if np.isfinite(h_hi) else 10.0)
     left = min(0.0, h_lo * 1.25) if np.isfinite(h_lo) else -0.25 * right
     hs = np.linspace(left, right, int(points))
-    rho = np.array([np.max(np.abs(np.linalg.eigvals(A - hv * B @ C))) for hv in hs])
+    rho = np.array([np.max(np.abs(np.linalg.eigvals(A - hv * BC))) for hv in hs])
     fig, ax = _axes(ax)
     ax.plot(hs, rho, lw=1.5, label="spectral radius ρ(A − hBC)")
     ax.axhline(1.0, color="k", lw=0.8)
