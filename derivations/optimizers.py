@@ -157,8 +157,21 @@ class Optimizer:
 
 
 def _exact(v: float) -> sp.Rational:
-    """A float as the exact rational it is (no decimal rounding)."""
-    return sp.Rational(v) if not isinstance(v, int) else sp.Integer(v)
+    """A number as the rational of its shortest decimal form (0.9 -> 9/10, as the user wrote it)."""
+    return sp.Integer(v) if isinstance(v, int) else sp.Rational(repr(float(v)))
+
+
+def _inactive_low(lo: sp.Expr, opt: "Optimizer") -> bool:
+    """True when a lower bound in h is ≤ 0 over its hyperparameter's range (checked on 63 interior points)."""
+    if lo == 0 or lo.is_nonpositive:
+        return True
+    syms = [p for p in opt.hypers if p.symbol in lo.free_symbols]
+    if len(syms) != 1:
+        return False
+    p = syms[0]
+    top = p.upper if p.upper != float("inf") else 1e6
+    grid = [p.lower + (top - p.lower) * k / 64 for k in range(1, 64)]
+    return all(float(lo.subs(p.symbol, v)) <= 0 for v in grid)
 
 
 _REGISTRY: dict[str, Optimizer] = {}
@@ -251,7 +264,8 @@ def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
         return None
     if not lows or not highs:
         return None
-    lo = sp.Max(*[sp.simplify(v) for v in lows])
+    lows = [sp.simplify(v) for v in lows if not _inactive_low(sp.simplify(v), opt)] or [sp.Integer(0)]
+    lo = sp.Max(*lows)
     hi = sp.Min(*[sp.factor(sp.simplify(v)) for v in highs])
     return lo, hi
 

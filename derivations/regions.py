@@ -6,20 +6,20 @@ windowed Gram operator (finite w) through the scalar symbol
 
     z = α + aβP/2,   P = |Î(ω)|²  or an eigenvalue of G        (eq. (44); (23) for Euler)
 
-so each scheme has a region ``z_lo < z < z_hi`` that the general Von Neumann
-analyzer (:mod:`derivations.von_neumann`) derives from its characteristic
-polynomial, and the stable weight decays are those that put every P of the
-spectrum ``[P_min, P_max]`` inside it (:func:`alpha_interval`).  The same
-expressions serve the Fourier bounds (P over the image's DFT) and the exact
-windowed bounds (P over the spectrum of G): one eigen-analysis for every scheme.
+so a registered optimizer (:mod:`derivations.optimizers`) with stable interval
+``h_lower < h < h_upper`` in ``h = ηz`` has the region ``h_lower/η < z < h_upper/η``,
+and the stable weight decays are those that put every P of the spectrum
+``[P_min, P_max]`` inside it (:func:`alpha_interval`).  The same expressions serve the
+Fourier bounds (P over the image's DFT) and the exact windowed bounds (P over the
+spectrum of G): one eigen-analysis for every scheme.
 
-Regions (:func:`z_interval`):
+:func:`z_interval` writes a scheme's region in the first paper's own parameters
+(Δt for ``gd``, (Δt, d) for the momentum schemes) through the scheme's ``pde``
+parametrization:
 
-* ``("euler", "exact")``: forward Euler (21), ``0 < z < 2/Δt`` (analyzer);
-* ``("nesterov", "exact")``: the semi-implicit scheme (37)-(38) with
-  ``μ = (2 - dΔt)/(2 + dΔt)``, ``η = 2Δt²/(2 + dΔt)``:
-  ``0 < z < 4(2 + dΔt)/((6 - dΔt)Δt²)`` (analyzer, for 0 ≤ μ < 1, i.e. 0 < dΔt ≤ 2);
-* ``("nesterov", "paper")``: the paper's (45), ``0 < z < 4/(3Δt²)``, independent of d.
+* ``gd``: forward Euler (21), ``0 < z < 2/Δt``;
+* ``nesterov``: the semi-implicit scheme (37)-(38), ``0 < z < 4(2 + dΔt)/((6 - dΔt)Δt²)``
+  exactly, and ``0 < z < 4/(3Δt²)`` with ``region="paper"`` (the paper's (45)).
 """
 from __future__ import annotations
 
@@ -27,16 +27,14 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .symbols import P, P_max, P_min, a, alpha, beta, d, dt
-from .von_neumann import eta, forward_euler_scheme, h, mu, nesterov_exact_bound, schur_cohn_conditions, solve_bound, z
+from . import optimizers
+from .symbols import P, P_max, P_min, a, alpha, beta
 
-__all__ = [
-    "SCHEMES", "cnn_symbol", "mu_of", "eta_of", "z_interval", "alpha_interval", "alpha_bounds",
-    "paper_to_exact_ratio",
-]
+__all__ = ["cnn_symbol", "z_interval", "alpha_interval", "alpha_bounds", "alpha_bounds_z", "z_lo", "z_hi",
+           "paper_to_exact_ratio"]
 
-#: (scheme, region) pairs :func:`z_interval` knows
-SCHEMES = (("euler", "exact"), ("euler", "paper"), ("nesterov", "exact"), ("nesterov", "paper"))
+#: ends of a region in z, the arguments of :func:`alpha_bounds_z`
+z_lo, z_hi = sp.symbols("z_lo z_hi", real=True)
 
 
 def cnn_symbol() -> sp.Expr:
@@ -44,76 +42,38 @@ def cnn_symbol() -> sp.Expr:
     return alpha + a * beta * P / 2
 
 
-def mu_of() -> sp.Expr:
-    """Momentum coefficient ``μ = (2 - dΔt)/(2 + dΔt)`` of the semi-implicit scheme (37)."""
-    return (2 - d * dt) / (2 + d * dt)
-
-
-def eta_of() -> sp.Expr:
-    """Step ``η = 2Δt²/(2 + dΔt)`` of the semi-implicit scheme (38)."""
-    return 2 * dt ** 2 / (2 + d * dt)
-
-
-def _bounds_of(region: sp.Basic, var: sp.Symbol) -> tuple[list, list]:
-    lows, highs = [], []
-    for r in sp.And.make_args(region):
-        r = r.reversed if isinstance(r, (sp.Gt, sp.Ge)) else r          # now var on one side of "<"
-        if not isinstance(r, (sp.Lt, sp.Le)):
-            raise ValueError(f"region: unexpected condition {r}")
-        if r.rhs == var:
-            lows.append(r.lhs)
-        elif r.lhs == var:
-            highs.append(r.rhs)
-        else:
-            raise ValueError(f"region: {r} does not bound {var}")
-    return lows, highs
-
-
 @lru_cache(maxsize=None)
-def z_interval(scheme: str = "euler", region: str = "exact") -> tuple[sp.Expr, sp.Expr]:
-    """``(z_lo, z_hi)`` with stability ``⇔ z_lo < z < z_hi`` at one mode, in ``Δt`` and ``d``.
+def z_interval(scheme: str = "gd", region: str = "exact") -> tuple[sp.Expr, sp.Expr]:
+    """``(z_lo, z_hi)`` with stability ``⇔ z_lo < z < z_hi`` at one mode, in the paper's parameters.
 
     Parameters
     ----------
-    scheme : {"euler", "nesterov"}
-        Forward Euler (21), or the semi-implicit momentum scheme (37)-(38).
+    scheme : str
+        A registered optimizer with a closed-form region and a ``pde``
+        parametrization (``gd``/``euler``, ``nesterov``, ``central-difference``).
     region : {"exact", "paper"}
         ``exact``: the analyzer's Schur-Cohn region.  ``paper``: the region the
-        first paper states, (23)-(24) for Euler (identical to the exact one) and
-        (45) ``Δt < 2/√(3z)`` for Nesterov.
+        source states where it differs ((45) for Nesterov), else the exact one.
 
     Returns
     -------
     (z_lo, z_hi) : tuple of sympy.Expr
-        In the symbols ``Delta_t`` and ``d``.
-
-    Notes
-    -----
-    Nesterov, exact: the analyzer gives ``max(0, 1 - 1/μ) < ηz < 2(1 + μ)/(1 + 2μ)``
-    (:func:`derivations.von_neumann.nesterov_exact_bound`); ``1 - 1/μ ≤ 0`` on
-    ``0 < μ ≤ 1`` (checked here with ``μ = 1/(1 + s)``, ``s ≥ 0``), so the lower
-    bound is 0.  Dividing by ``η`` and substituting μ(d, Δt), η(d, Δt) gives
-    ``z_hi = 4(2 + dΔt)/((6 - dΔt)Δt²)``.
+        In ``Delta_t`` (and ``d``).
     """
-    if scheme not in ("euler", "nesterov") or region not in ("exact", "paper"):
-        raise ValueError(f"scheme/region: unknown {(scheme, region)!r}; known: {', '.join(map(str, SCHEMES))}")
-    if scheme == "euler":
-        poly = forward_euler_scheme(z).polynomial
-        lows, highs = _bounds_of(solve_bound(schur_cohn_conditions(poly), z), z)
-        return sp.Max(*lows), sp.Min(*highs)
-    if region == "paper":
-        # (45): Δt < 2/√(3z) with z > 0  ⇔  0 < z < 4/(3Δt²)
-        zz = sp.Symbol("zz", positive=True)
-        hi = sp.solve(sp.Eq(dt, 2 / sp.sqrt(3 * zz)), zz)
-        return sp.Integer(0), hi[0]
-    lows, highs = _bounds_of(nesterov_exact_bound(), h)
-    s = sp.Symbol("s", nonnegative=True)
-    for lo in lows:
-        if lo != 0 and not sp.simplify(lo.subs(mu, 1 / (1 + s))).is_nonpositive:
-            raise ValueError(f"region: lower bound {lo} is not inactive for 0 < mu <= 1")
-    sub = {mu: mu_of(), eta: eta_of()}
-    hi = sp.factor(sp.simplify((sp.Min(*highs) / eta).subs(sub)))
-    return sp.Integer(0), hi
+    if region not in ("exact", "paper"):
+        raise ValueError(f"region: unknown {region!r}; use exact or paper")
+    opt = optimizers.get(scheme)
+    closed = optimizers.closed_region(opt.name)
+    pars = [p for p in opt.parametrizations if p.name == "pde"]
+    if closed is None or not pars:
+        raise ValueError(f"scheme: {opt.name} has no closed-form region in the first paper's parameters")
+    lo, hi = closed
+    if region == "paper" and opt.paper_region is not None:
+        hi = opt.paper_region({p.name: p.symbol for p in opt.hypers})
+    maps = pars[0].maps
+    sub = {opt.hyper(k).symbol: v for k, v in maps.items() if k != "lr"}
+    eta = maps["lr"]
+    return sp.factor(sp.simplify(lo.subs(sub) / eta)), sp.factor(sp.simplify(hi.subs(sub) / eta))
 
 
 @lru_cache(maxsize=None)
@@ -140,9 +100,18 @@ def alpha_interval(z_lo: sp.Expr, z_hi: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return lower, upper
 
 
-def alpha_bounds(scheme: str = "euler", region: str = "exact") -> tuple[sp.Expr, sp.Expr]:
+def alpha_bounds(scheme: str = "gd", region: str = "exact") -> tuple[sp.Expr, sp.Expr]:
     """:func:`alpha_interval` of :func:`z_interval`: α bounds in ``Δt, d, a, β, P_min, P_max``."""
     return alpha_interval(*z_interval(scheme, region))
+
+
+def alpha_bounds_z() -> tuple[sp.Expr, sp.Expr]:
+    """:func:`alpha_interval` with the region's ends as the symbols :data:`z_lo`, :data:`z_hi`.
+
+    What the numeric bounds lambdify once for every scheme: ``z_lo = h_lower/η``,
+    ``z_hi = h_upper/η`` of the scheme at its hyperparameters.
+    """
+    return alpha_interval(z_lo, z_hi)
 
 
 @lru_cache(maxsize=None)

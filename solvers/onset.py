@@ -41,7 +41,10 @@ import numpy as np
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .correlation import CnnOperator
-from .schemes import DivergenceCriterion, RunResult, check_model, nonlinear_gradient, nonlinear_step, run
+from . import stepper
+from .bisect import stable_interval
+from .divergence import DivergenceCriterion, RunResult
+from .schemes import check_model, nonlinear_gradient
 
 __all__ = [
     "LOCAL_CRITERION", "Equilibrium", "equilibrium", "local_stability", "bisect_onset", "nonlinear_onset",
@@ -179,7 +182,8 @@ def local_stability(
     start = eq.kernel + xp.asarray(size[:, None, None] * v[None], dtype=op.dtype)
     al = xp.reshape(xp.asarray(host, dtype=op.dtype), (B, 1, 1))
     beta, b, y = check_model(beta, b, y)
-    res = run(lambda K: nonlinear_step(op, K, al, dt, beta, b, y), start, steps, host, criterion or LOCAL_CRITERION)
+    res = stepper.run("gd", lambda K: nonlinear_gradient(op, K, al, beta, b, y)[0], start, dt, steps,
+                      criterion=criterion or LOCAL_CRITERION, members=host)
     res.extra["equilibrium"] = eq
     return res
 
@@ -195,15 +199,13 @@ def bisect_onset(
     points: int = 3,
     max_rounds: int = 60,
 ) -> dict:
-    """Locate a stability onset in α by a scan of ``[lo, hi]`` and batched bisection.
+    """Locate a stability onset in α with the one scan-and-bisect (:func:`solvers.bisect.stable_interval`).
 
     ``classify(alphas) -> bool array`` (True = stable) is called with one batch per
     round.  ``side="upper"``: stable below the onset, unstable above (an upper
-    bound on α); ``"lower"``: the reverse.  Each round places ``points`` values
-    inside the bracket; it stops when the bracket is narrower than
-    ``rtol · max(|ends|)``.  Returns ``alpha`` (bracket midpoint), ``bracket``
-    ``[stable side, unstable side]``, ``runs``, ``rounds`` and ``monotone`` (False
-    if the scan found a stable value beyond an unstable one).
+    bound on α); ``"lower"``: the reverse.  Returns ``alpha`` (bracket midpoint),
+    ``bracket`` ``[stable side, unstable side]``, ``runs``, ``rounds`` and
+    ``monotone`` (False if the scan found a stable value beyond an unstable one).
     """
     lo, hi = check_finite("lo", lo), check_finite("hi", hi)
     if not lo < hi:
@@ -213,39 +215,18 @@ def bisect_onset(
     rtol = check_positive("rtol", rtol)
     if rtol >= 1:
         raise ParameterError(f"rtol: must be < 1, got {rtol}")
-    if int(scan) < 2 or int(points) < 1:
-        raise ParameterError(f"scan: need at least 2 scan points and 1 point per round, got scan={scan}, points={points}")
-    grid = np.linspace(lo, hi, int(scan))
-    st = np.asarray(classify(grid), dtype=bool)
-    runs, rounds = grid.size, 1
-    if side == "lower":            # walk from the top: stable above the onset
-        grid, st = grid[::-1], st[::-1]
-    bad = np.flatnonzero(~st)
-    if st.size == 0 or not st[0] or bad.size == 0:
+    s = stable_interval(classify, lo, hi, rtol=rtol, scan=max(int(scan), 3), points=points, edges=(side,),
+                        max_rounds=max_rounds)
+    edge = s.edges[side]
+    if s.empty or not edge.found:
         raise ParameterError(
             f"lo: no {'stable-to-unstable' if side == 'upper' else 'unstable-to-stable'} transition in "
-            f"[{lo:.6g}, {hi:.6g}] (stable: {st.tolist()}); widen the interval")
-    i = int(bad[0])
-    monotone = not st[i:].any()
-    br = [float(grid[i - 1]), float(grid[i])]    # [stable, unstable]
-
-    def width_ok() -> bool:
-        return abs(br[1] - br[0]) <= rtol * max(abs(br[0]), abs(br[1]))
-
-    while not width_ok() and rounds < int(max_rounds):
-        pts = np.linspace(br[0], br[1], int(points) + 2)[1:-1]
-        ok = np.asarray(classify(pts), dtype=bool)
-        runs += pts.size
-        rounds += 1
-        for x, s in zip(pts, ok):       # ordered from the stable end
-            if s:
-                br[0] = float(x)
-            else:
-                br[1] = float(x)
-                break
-    return {"alpha": 0.5 * (br[0] + br[1]), "bracket": br, "runs": int(runs), "rounds": int(rounds),
-            "monotone": bool(monotone), "converged": bool(width_ok()), "rtol": rtol, "side": side,
-            "scan": [float(lo), float(hi), int(scan)]}
+            f"[{lo:.6g}, {hi:.6g}]; widen the interval")
+    u, st = edge.bracket
+    converged = abs(st - u) <= rtol * max(abs(u), abs(st))
+    return {"alpha": edge.value, "bracket": [float(st), float(u)], "runs": int(s.runs), "rounds": int(s.rounds),
+            "monotone": not any("between stable ones" in n for n in s.notes), "converged": bool(converged),
+            "rtol": rtol, "side": side, "scan": [float(lo), float(hi), int(scan)]}
 
 
 def nonlinear_onset(

@@ -56,7 +56,8 @@ from .backend import namespace_of, quiet_overflow, to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .cnn_hessian import LocalCurvature, step_spectral_radius
 from .correlation import CnnOperator
-from .schemes import DivergenceCriterion, check_model, initial_kernel
+from .divergence import DivergenceCriterion
+from .schemes import check_model, initial_kernel
 
 __all__ = [
     "PerturbedRun",

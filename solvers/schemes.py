@@ -11,19 +11,23 @@ First paper (Sun et al. 2022), appendix D:
   descent of the loss (2) (Swish r with β, sigmoid s with bias b, cross-entropy).
 
 Every batch member carries its own α: K has shape (B, w, w) and one FFT batch advances
-all of them. :func:`run` drives a step function and classifies each member as
-diverged or not with the criterion stated in :class:`RunResult`.
+all of them. :func:`run_cnn` steps any registered optimizer (:mod:`derivations.optimizers`;
+``"gd"`` is the forward-Euler scheme (21), ``"nesterov"`` the semi-implicit scheme (37)-(38))
+on either force through the one stepper :func:`solvers.stepper.run`, which classifies each
+member with :class:`~solvers.divergence.DivergenceCriterion`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .backend import namespace_of, quiet_overflow, to_numpy
+from . import stepper
+from .backend import to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .correlation import CnnOperator
+from .divergence import DivergenceCriterion, RunResult
+from .optimizers import Resolved, resolve
 
 __all__ = [
     "RunResult",
@@ -35,52 +39,12 @@ __all__ = [
     "nonlinear_gradient",
     "nonlinear_step",
     "nonlinear_loss",
-    "run",
-    "run_linear",
-    "run_nonlinear",
+    "run_cnn",
+    "FORCES",
 ]
 
-
-@dataclass(frozen=True)
-class DivergenceCriterion:
-    """How a run is classified; the increments δₙ = Kₙ₊₁ − Kₙ are measured per member.
-
-    A member is **diverged** when any of these holds:
-
-    1. ``nonfinite``: an iterate has a NaN or ±inf entry;
-    2. ``blowup``: ‖δₙ‖ > ``blowup`` · ‖δ₀‖ at some step n;
-    3. ``growth``: at the end, ρ̂ = (‖δ_N‖ / ‖δ_{N−m}‖)^{1/m} > 1 with m = ⌈``window`` · N⌉,
-       unless the run has **converged** (‖δ_N‖ ≤ ``converged`` · ε · ‖K_N‖, ε the
-       dtype's machine epsilon: the increments have reached rounding level).
-
-    For the linearized scheme the increments obey δₙ₊₁ = T δₙ with T symmetric, so
-    ‖δₙ₊₁‖/‖δₙ‖ is non-decreasing and tends to the spectral radius ρ(T): (3) detects
-    any ρ(T) > 1 once the unstable mode dominates the increments, which takes about
-    log(1/(ρ−1))/γ steps (γ the decay rate of the other modes). A mode that grows by
-    less than that within N steps is counted as stable: simulated bounds are
-    finite-horizon measurements.
-    """
-
-    blowup: float = 1e8
-    window: float = 0.1
-    converged: float = 100.0
-
-
-@dataclass
-class RunResult:
-    """Outcome of a batched run (host arrays, one entry per batch member)."""
-
-    alphas: np.ndarray
-    diverged: np.ndarray
-    reason: list[str]
-    growth: np.ndarray  # ρ̂ at the end (nan where diverged early)
-    converged: np.ndarray
-    increments: np.ndarray  # (steps, B) ‖δₙ‖
-    norms: np.ndarray  # (steps + 1, B) ‖Kₙ‖
-    kernel: Any  # final iterate (backend array, frozen at the last finite value)
-    steps: int
-    criterion: DivergenceCriterion = field(default_factory=DivergenceCriterion)
-    extra: dict = field(default_factory=dict)
+#: the forces :func:`run_cnn` integrates: the linearized gradient (20)/(41) and the windowed gradient (13)
+FORCES = ("linear", "nonlinear")
 
 
 def _alphas(alphas: Any, xp: Any, dtype: Any) -> Any:
@@ -101,12 +65,15 @@ def initial_kernel(op: CnnOperator, batch: int, seed: int = 0, scale: float | No
     """Seeded random K₀ of shape (batch, w, w), identical for every member.
 
     Default ``scale`` makes the pre-activations K⋆I of order 1e-3 (the small-K regime
-    of the linearization): entries N(0, s²) with s = 1e-3 / (w · rms(I)).
+    of the linearization): entries N(0, s²) with s = 1e-3 / (w · rms(I)), capped at
+    1e100/w so that norms of K stay finite for images of (near-)zero energy (an
+    all-zero image gets s = 1e-3/w; the linear scheme is scale-invariant).
     """
     xp = op.xp
     if scale is None:
-        rms = float(xp.sqrt(xp.mean(op.image * op.image)))
-        scale = 1e-3 / (op.w * max(rms, 1e-300))
+        peak = float(xp.max(xp.abs(op.image)))
+        rms = peak * float(xp.sqrt(xp.mean((op.image / peak) ** 2))) if peak > 0 else 0.0
+        scale = 1e-3 / op.w if rms == 0.0 else min(1e-3 / (op.w * rms), 1e100 / op.w)
     k = np.random.default_rng(seed).standard_normal((op.w, op.w)) * scale
     k = np.broadcast_to(k, (batch, op.w, op.w)).copy()
     return xp.asarray(k, dtype=op.dtype)
@@ -169,80 +136,6 @@ def nonlinear_step(op: CnnOperator, K: Any, alphas: Any, dt: float, beta: float,
     return K - dt * grad
 
 
-def _norms(xp: Any, x: Any) -> Any:
-    return xp.sqrt(xp.sum(xp.sum(x * x, axis=-1), axis=-1))
-
-
-def run(
-    step: Callable[[Any], Any],
-    K0: Any,
-    steps: int,
-    alphas_host: np.ndarray,
-    criterion: DivergenceCriterion | None = None,
-) -> RunResult:
-    """Iterate ``K ← step(K)`` for ``steps`` steps and classify every batch member.
-
-    ``step`` maps a (B, w, w) array to the next iterate. Diverged members are frozen
-    at their last finite iterate, so no overflow spreads and nothing warns.
-    """
-    crit = criterion or DivergenceCriterion()
-    steps = int(steps)
-    if steps < 2:
-        raise ParameterError(f"steps: need at least 2 time steps, got {steps}")
-    xp = namespace_of(K0)
-    B = int(K0.shape[0])
-    incs = xp.zeros((steps, B), dtype=K0.dtype)
-    norms = xp.zeros((steps + 1, B), dtype=K0.dtype)
-    active = xp.ones((B,), dtype=xp.bool)
-    nonfinite = xp.zeros((B,), dtype=xp.bool)
-    blown = xp.zeros((B,), dtype=xp.bool)
-    K = K0
-    norms[0, :] = _norms(xp, K)
-    d0 = None
-    with quiet_overflow():
-        for n in range(steps):
-            Kn = step(K)
-            dn = _norms(xp, Kn - K)
-            if d0 is None:
-                d0 = xp.where(dn > 0, dn, xp.ones_like(dn))
-            fin = xp.isfinite(dn)
-            newly_nf = active & ~fin
-            newly_bu = active & fin & (dn > crit.blowup * d0)
-            nonfinite = nonfinite | newly_nf
-            blown = blown | newly_bu
-            active = active & ~newly_nf & ~newly_bu
-            keep = xp.reshape(active, (B, 1, 1))
-            K = xp.where(keep, Kn, K)
-            incs[n, :] = xp.where(active, dn, xp.zeros_like(dn))
-            norms[n + 1, :] = _norms(xp, K)
-    inc_h = to_numpy(incs).astype(np.float64)
-    norm_h = to_numpy(norms).astype(np.float64)
-    nf_h = to_numpy(nonfinite).astype(bool)
-    bu_h = to_numpy(blown).astype(bool)
-    eps = float(np.finfo(np.float32 if K0.dtype == xp.float32 else np.float64).eps)
-    m = max(1, int(np.ceil(crit.window * steps)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = (inc_h[-1] / inc_h[-1 - m]) ** (1.0 / m)
-    conv = inc_h[-1] <= crit.converged * eps * norm_h[-1]
-    early = nf_h | bu_h
-    grow = ~early & ~conv & (growth > 1.0)
-    diverged = early | grow
-    growth = np.where(early, np.nan, growth)
-    reason = ["nonfinite" if a else "blowup" if b_ else "growth" if g else "" for a, b_, g in zip(nf_h, bu_h, grow)]
-    return RunResult(
-        alphas=np.asarray(alphas_host, dtype=np.float64),
-        diverged=diverged,
-        reason=reason,
-        growth=growth,
-        converged=conv & ~early,
-        increments=inc_h,
-        norms=norm_h,
-        kernel=K,
-        steps=steps,
-        criterion=crit,
-    )
-
-
 def check_model(beta: float, b: float, y: float) -> tuple[float, float, float]:
     """Validated (β, b, y) of the one-layer CNN (14): β > 0, b finite, label y in [0, 1]."""
     beta = check_positive("beta", beta)
@@ -253,8 +146,7 @@ def check_model(beta: float, b: float, y: float) -> tuple[float, float, float]:
     return beta, b, y
 
 
-def _common(op: CnnOperator, alphas: Any, dt: float, K0: Any, seed: int) -> tuple[Any, Any, np.ndarray, float]:
-    dt = check_positive("dt", dt)
+def _kernels(op: CnnOperator, alphas: Any, K0: Any, seed: int) -> tuple[Any, Any, np.ndarray]:
     al = _alphas(alphas, op.xp, op.dtype)
     host = to_numpy(al).reshape(-1).astype(np.float64)
     if K0 is None:
@@ -265,31 +157,18 @@ def _common(op: CnnOperator, alphas: Any, dt: float, K0: Any, seed: int) -> tupl
             K0 = op.xp.broadcast_to(K0, (host.size, op.w, op.w))
         if tuple(K0.shape) != (host.size, op.w, op.w):
             raise ParameterError(f"K0: expected shape {(host.size, op.w, op.w)} or {(op.w, op.w)}, got {tuple(K0.shape)}")
-    return al, K0, host, dt
+    return al, K0, host
 
 
-def run_linear(
+def run_cnn(
     op: CnnOperator,
     alphas: Any,
-    dt: float,
+    lr: float | None = None,
+    *,
+    scheme: str | Resolved = "gd",
+    params: dict[str, Any] | None = None,
+    force: str = "linear",
     a: float = -0.5,
-    beta: float = 1.0,
-    steps: int = 1000,
-    K0: Any = None,
-    seed: int = 0,
-    criterion: DivergenceCriterion | None = None,
-) -> RunResult:
-    """Run the linearized forward-Euler scheme (21) for every α of ``alphas`` at once."""
-    a = check_finite("a", a)
-    beta = check_positive("beta", beta)
-    al, K0, host, dt = _common(op, alphas, dt, K0, seed)
-    return run(lambda K: linear_step(op, K, al, dt, a, beta), K0, steps, host, criterion)
-
-
-def run_nonlinear(
-    op: CnnOperator,
-    alphas: Any,
-    dt: float,
     beta: float = 1.0,
     b: float = 0.0,
     y: float = 1.0,
@@ -298,7 +177,32 @@ def run_nonlinear(
     seed: int = 0,
     criterion: DivergenceCriterion | None = None,
 ) -> RunResult:
-    """Full-batch gradient descent (13) on the one-layer CNN for every α at once."""
-    beta, b, y = check_model(beta, b, y)
-    al, K0, host, dt = _common(op, alphas, dt, K0, seed)
-    return run(lambda K: nonlinear_step(op, K, al, dt, beta, b, y), K0, steps, host, criterion)
+    """Run a registered optimizer on the windowed one-layer CNN for every α of ``alphas`` at once.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate η (for ``gd`` the time step Δt of (21)); or give the scheme's
+        alternative parameters in ``params`` (Nesterov: ``dt`` and ``d`` or ``momentum``,
+        first paper (37)-(38)).
+    force : {"linear", "nonlinear"}
+        The linearized gradient ½a(c + βGK) + αK of (20)/(41) (``a``, ``beta``), or the
+        windowed gradient (13) of the loss (2) (``beta``, ``b``, ``y``).
+
+    Returns
+    -------
+    RunResult
+        Classified members; ``extra`` echoes the scheme, η and hyperparameters.
+    """
+    res = scheme if isinstance(scheme, Resolved) else resolve(scheme, lr, params)
+    if force == "linear":
+        a, beta = check_finite("a", a), check_positive("beta", beta)
+        al, K0, host = _kernels(op, alphas, K0, seed)
+        grad = lambda K: linear_force(op, K, al, a, beta)  # noqa: E731
+    elif force == "nonlinear":
+        beta, b, y = check_model(beta, b, y)
+        al, K0, host = _kernels(op, alphas, K0, seed)
+        grad = lambda K: nonlinear_gradient(op, K, al, beta, b, y)[0]  # noqa: E731
+    else:
+        raise ParameterError(f"force: unknown {force!r}; use {' or '.join(FORCES)}")
+    return stepper.run(res, grad, K0, steps=steps, criterion=criterion, members=host)

@@ -30,7 +30,6 @@ __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 METHODS = ("theory", "theory_exact", "exact", "simulated")
-SCHEMES = ("euler", "nesterov")
 PROG = "workbench"
 
 
@@ -117,8 +116,24 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 # --- bounds --------------------------------------------------------------------------------
 
+def parse_params(items: Sequence[str] | None) -> dict[str, float]:
+    """``["mu=0.5", "nu=0.7"]`` -> ``{"mu": 0.5, "nu": 0.7}``; names are identifiers, values finite numbers."""
+    out: dict[str, float] = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name.isascii() or not name.isidentifier():
+            raise ParameterError(f"param: expected NAME=VALUE, got {item!r}")
+        if name in out:
+            raise ParameterError(f"{name}: given twice")
+        out[name] = check_finite(name, value.strip())
+    return out
+
+
 def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Validated keyword arguments of ``compute_bounds`` from the parsed options."""
+    """Validated keyword arguments of ``compute_bounds`` from the parsed options (scheme resolved first)."""
+    from solvers.bounds import resolve_scheme
+
     kw: dict[str, Any] = {
         "a": check_finite("a", args.a),
         "beta": check_positive("beta", args.beta),
@@ -127,20 +142,17 @@ def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "rtol": check_positive("rtol", args.rtol),
         "methods": parse_methods(args.methods) if args.methods else None,
         "dtype": args.dtype,
-        "scheme": args.scheme,
     }
-    if args.scheme == "euler" and (args.momentum is not None or args.damping is not None):
-        raise ParameterError("momentum: --momentum/--damping need --scheme nesterov")
-    if args.momentum is not None and args.damping is not None:
+    dt = None if args.dt is None else check_positive("dt", args.dt)
+    lr = None if args.lr is None else check_positive("lr", args.lr)
+    momentum = None if args.momentum is None else check_finite("momentum", args.momentum)
+    damping = None if args.damping is None else check_finite("damping", args.damping)
+    if momentum is not None and damping is not None:
         raise ParameterError("momentum: give either --momentum or --damping, not both")
-    if args.momentum is not None:
-        kw["momentum"] = check_finite("momentum", args.momentum)
-    if args.damping is not None:
-        kw["damping"] = check_finite("damping", args.damping)
-    if args.scheme == "nesterov":
-        from solvers.momentum import momentum_params
-
-        momentum_params(check_positive("dt", args.dt), kw.get("momentum"), kw.get("damping"))  # fail before loading
+    if dt is None and lr is None:
+        raise ParameterError("dt: give the step as --dt (the paper's time step) or --lr (the learning rate)")
+    # fail before loading anything: the scheme and its numbers
+    kw["scheme"] = resolve_scheme(args.scheme, dt, lr, parse_params(args.param), momentum, damping)
     if kw["rtol"] >= 1:
         raise ParameterError(f"rtol: must be < 1, got {args.rtol!r}")
     if args.steps is not None:
@@ -153,30 +165,34 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
     from .io import load_image
 
-    dt = check_positive("dt", args.dt)
     kw = bounds_kwargs(args)
+    res = kw["scheme"]
     kernels = parse_kernels(args.kernel)
     image = load_image(args.image, dtype=args.dtype)
     for w in kernels:
         check_kernel_size(w, image.shape, args.mode)
     from solvers.bounds import compute_bounds
 
-    results = [compute_bounds(image, w, dt, **kw) for w in kernels]
+    results = [compute_bounds(image, w, **kw) for w in kernels]
     if args.json:
         print(_dumps({"results": results}))
         return 0
-    scheme = f"scheme={args.scheme}"
-    if args.scheme == "nesterov":
-        r0 = results[0]
-        scheme += f" (momentum={r0['momentum']:g}, d={r0['d']:.6g}, eta={r0['eta']:.6g})"
-    print(f"image {args.image} {image.shape[0]}x{image.shape[1]}, dt={dt:g}, a={kw['a']:g}, "
-          f"beta={kw['beta']:g}, mode={args.mode}, backend={args.backend}, dtype={args.dtype}, {scheme}")
-    rows = []
-    for w, res in zip(kernels, results):
-        for m in kw["methods"] or [m for m in METHODS if m in res]:
-            r = res.get(m) or {}
-            rows.append([res.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
+    hyper = ", ".join(f"{k}={v:g}" for k, v in {**res.hyper, **res.given}.items())
+    print(f"image {args.image} {image.shape[0]}x{image.shape[1]}, scheme={res.name} (lr={res.lr:.6g}"
+          f"{', ' + hyper if hyper else ''}), a={kw['a']:g}, beta={kw['beta']:g}, mode={args.mode}, "
+          f"backend={args.backend}, dtype={args.dtype}")
+    rows, notes = [], []
+    for w, out in zip(kernels, results):
+        for m in kw["methods"] or [m for m in METHODS if m in out]:
+            r = out.get(m) or {}
+            if r.get("empty"):
+                rows.append([out.get("kernel", w), m, "empty", "empty"])
+                notes.append(f"kernel {out.get('kernel', w)}, {m}: {r.get('reason', 'no stable alpha')}")
+            else:
+                rows.append([out.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
     _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows)
+    for n in notes:
+        print(f"note: {n}")
     return 0
 
 
@@ -322,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bounds", help="bounds on the weight decay alpha for an image and kernel sizes")
     b.add_argument("--image", required=True, help="checkerboard:N, smooth:N[:seed], noise:N[:seed], PATH.npy, PATH.png")
     b.add_argument("--kernel", required=True, action="append", metavar="W", help="kernel size (repeat or comma-separate)")
-    b.add_argument("--dt", required=True, help="time step Delta_t > 0")
+    b.add_argument("--dt", default=None, help="time step Delta_t > 0 of the paper's parametrization (gd: the "
+                   "learning rate; nesterov/central-difference: with --damping or --momentum)")
+    b.add_argument("--lr", default=None, help="learning rate eta > 0 (any scheme; for gd the same as --dt)")
     b.add_argument("--a", default="-0.5", help="linearization coefficient a (default -0.5)")
     b.add_argument("--beta", default="1.0", help="Swish beta (default 1.0)")
     b.add_argument("--mode", choices=("valid", "periodic"), default="valid")
@@ -330,12 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rtol", default="1e-3", help="bisection tolerance of the simulated bound")
     b.add_argument("--steps", default=None, help="time steps of the simulated bound")
     b.add_argument("--methods", default=None,
-                   help="comma list of theory,theory_exact,exact,simulated (default: theory,exact,simulated for "
-                        "euler, all four for nesterov)")
-    b.add_argument("--scheme", choices=SCHEMES, default="euler",
-                   help="euler: forward Euler (21); nesterov: the semi-implicit momentum scheme (37)-(38)")
-    b.add_argument("--momentum", default=None, help="nesterov momentum coefficient in [0, 1) (default 0.9)")
-    b.add_argument("--damping", default=None, help="nesterov damping d > 0 instead of --momentum")
+                   help="comma list of theory,theory_exact,exact,simulated (default: theory,exact,simulated; "
+                        "all four where the source states its own region, e.g. nesterov)")
+    b.add_argument("--scheme", default="gd",
+                   help="a registered optimizer (`workbench schemes`; default gd = forward Euler (21), alias euler)")
+    b.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter of the scheme (repeat)")
+    b.add_argument("--momentum", default=None, help="momentum coefficient in [0, 1) (mu; qhm: beta)")
+    b.add_argument("--damping", default=None, help="damping d > 0 of the momentum PDE instead of --momentum")
     b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bounds)
@@ -364,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--json", action="store_true")
     h.add_argument("--out", default=None, metavar="FILE", help="also write the JSON to FILE")
     h.set_defaults(func=cmd_bench)
+
+    from .cli_schemes import add_parsers
+
+    add_parsers(sub)
     return p
 
 

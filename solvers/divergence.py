@@ -1,0 +1,106 @@
+"""How a run is classified: one set of divergence kinds and thresholds for every stepper.
+
+A run's iterates θ₀, θ₁, … (one batch member each) are watched through their
+increments δₙ = θₙ₊₁ − θₙ.  A member is **diverged** when
+
+1. ``nonfinite``: an iterate has a NaN or ±inf entry;
+2. ``blowup``: ‖δₙ‖ > ``blowup`` · ‖δ₀‖ at some step n (default 1e8);
+3. ``growth``: at the end, ρ̂ = (‖δ_N‖ / ‖δ_{N−m}‖)^{1/m} > 1 with m = ⌈``window`` · N⌉
+   (default 10 % of the run), unless it has **converged**: ‖δ_N‖ ≤ ``converged`` · ε ·
+   ‖θ_N‖ with ε the dtype's machine epsilon (default 100 ε: the increments have
+   reached rounding level).
+
+For a linear scheme the increments obey δₙ₊₁ = T δₙ, so their growth over the last
+window measures the spectral radius of T once the dominant mode has taken over,
+which takes about log(1/(ρ−1))/γ steps (γ the decay rate of the other modes); a
+mode that grows by less than that within N steps counts as stable: simulated bounds
+are finite-horizon measurements.  Diverged members are frozen at their last finite
+state, so nothing overflows and nothing warns.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .checks import ParameterError
+
+__all__ = ["DivergenceCriterion", "RunResult", "KINDS", "classify"]
+
+#: the kinds a diverged member is labelled with ("" for a member that did not diverge)
+KINDS = ("nonfinite", "blowup", "growth")
+
+
+@dataclass(frozen=True)
+class DivergenceCriterion:
+    """Thresholds of the classification (see the module docstring); stated once, here."""
+
+    blowup: float = 1e8
+    window: float = 0.1
+    converged: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.blowup, (int, float)) and math.isfinite(self.blowup) and self.blowup > 1):
+            raise ParameterError(f"blowup: must be a finite number > 1, got {self.blowup!r}")
+        if not (isinstance(self.window, (int, float)) and 0 < self.window <= 0.5):
+            raise ParameterError(f"window: the growth window is a fraction of the run in (0, 0.5], got {self.window!r}")
+        if not (isinstance(self.converged, (int, float)) and math.isfinite(self.converged) and self.converged >= 0):
+            raise ParameterError(f"converged: must be a finite number >= 0, got {self.converged!r}")
+
+    def describe(self) -> str:
+        return (f"non-finite iterate, increment > {self.blowup:.0e} x the first, or increment growth over the last "
+                f"{self.window:.0%} of the run (unless converged to {self.converged:g} eps)")
+
+
+@dataclass
+class RunResult:
+    """Outcome of a batched run (host arrays, one entry per batch member).
+
+    ``members`` labels the members (e.g. the weight decays α); ``reason`` is one of
+    :data:`KINDS` or ``""``; ``growth`` is ρ̂ at the end (nan where diverged early);
+    ``increments`` (steps × B) and ``norms`` ((steps + 1) × B) are ‖δₙ‖ and ‖θₙ‖;
+    ``kernel``/``theta`` is the final iterate (backend array), ``state`` the final
+    state of the scheme; ``records`` what an observer returned.
+    """
+
+    members: np.ndarray
+    diverged: np.ndarray
+    reason: list[str]
+    growth: np.ndarray
+    converged: np.ndarray
+    increments: np.ndarray
+    norms: np.ndarray
+    theta: Any
+    steps: int
+    criterion: DivergenceCriterion = field(default_factory=DivergenceCriterion)
+    state: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def alphas(self) -> np.ndarray:
+        """The member labels under their name in the weight-decay runs of the first paper."""
+        return self.members
+
+    @property
+    def kernel(self) -> Any:
+        return self.theta
+
+
+def classify(inc: np.ndarray, norms: np.ndarray, nonfinite: np.ndarray, blown: np.ndarray, eps: float,
+             crit: DivergenceCriterion) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """``(diverged, reason, growth, converged)`` from the recorded increments and early flags."""
+    steps = inc.shape[0]
+    m = max(1, int(math.ceil(crit.window * steps)))
+    m = min(m, steps - 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        growth = (inc[-1] / inc[-1 - m]) ** (1.0 / m)
+    conv = inc[-1] <= crit.converged * eps * norms[-1]
+    early = nonfinite | blown
+    grow = ~early & ~conv & (growth > 1.0)
+    diverged = early | grow
+    growth = np.where(early, np.nan, growth)
+    reason = ["nonfinite" if a else "blowup" if b else "growth" if g else "" for a, b, g in zip(nonfinite, blown, grow)]
+    return diverged, reason, growth, conv & ~early
