@@ -213,7 +213,9 @@ class TrainRun:
     steps_done : int
     diverged : bool
     reason : str
-        "" or how it diverged: "nonfinite", "blowup", "growth" (:mod:`solvers.stepper`).
+        "" or how it diverged (:mod:`solvers.divergence`): "nonfinite" (a NaN/inf iterate),
+        "blowup" (an increment 1e8 times the first), "growth" (increments still growing over
+        the last 10% of the run and the loss, if tracked, ending above its start).
     threshold : float
         The sharpness above which the scheme is linearly unstable at this η:
         h_upper/η (2/η for GD, 2(1 + μ)/η for heavy-ball).
@@ -230,6 +232,7 @@ class TrainRun:
     reason: str
     threshold: float
     track: tuple[str, ...] = field(default_factory=tuple)
+    extra: dict = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -303,11 +306,14 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     lr : float
         Learning rate η > 0.
     steps : int
+        Number of updates (≥ 2).
     track : sequence of str
     every : int
         Record at steps t with t % every == 0.
-    criterion : optional
-        Divergence criterion for :func:`solvers.stepper.run` (default: the stepper's).
+    criterion : solvers.divergence.DivergenceCriterion, optional
+        Divergence thresholds (default: blow-up at 1e8 × the first increment).
+    sharpness_tol : float
+        Relative Lanczos tolerance of the tracked sharpness.
     **hyperparameters
         The scheme's own (``momentum=0.9``).
 
@@ -322,27 +328,52 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     >>> run = wb.train(obj, lr=0.05, steps=500, every=10)                 # doctest: +SKIP
     >>> run.to_frame().tail()                                             # doctest: +SKIP
     """
+    from array_api_compat import is_jax_namespace
+
     from solvers import optimizers, stepper
+    from solvers.backend import to_numpy
     from solvers.checks import check_positive
     from solvers.diagnostics import gd_directional_smoothness, relative_progress
     from solvers.hessian import top_eigenpairs
 
     name = _scheme(scheme)
     eta = check_positive("lr", lr)
-    steps = _check_int("steps", steps, 0)
+    steps = _check_int("steps", steps, 2)
     every = _check_int("every", every, 1)
     tracked = _check_track(track)
     th0 = _theta(obj, theta)
-    threshold = float(optimizers.h_interval(name, **hyperparameters).upper) / eta
+    res = optimizers.resolve(name, eta, dict(hyperparameters))  # ParameterError for a bad hyperparameter
+    threshold = float(optimizers.h_interval(res).upper) / eta
+    at_theta = res.C.shape[0] >= 1 and res.C[0] == 1.0 and not res.C[1:].any()  # g is taken at θ itself
     xp = obj.xp
     raw_grad = getattr(obj, "_gradient", obj.gradient)  # unchecked: a diverging iterate is the stepper's to classify
-    need_fg = any(t in tracked for t in ("loss", "grad_norm", "relative_progress", "directional_smoothness"))
+    # The stepper writes its per-step records in place on the iterate's backend; JAX arrays are
+    # immutable, so a JAX objective is stepped on a NumPy copy of θ (gradients still by JAX).
+    bridge = is_jax_namespace(xp)
+    dev = getattr(obj, "device", None)
 
-    def observe(t: int, th: Any, g: Any) -> dict:
-        row: dict[str, float] = {"step": int(t)}
+    def to_obj(x: Any) -> Any:
+        return xp.asarray(x, dtype=obj.dtype, device=dev) if bridge else x
+
+    def gradient(xb: Any) -> Any:
+        g = raw_grad(to_obj(xb[0, ...]))
+        g = xp.reshape(g, (1, obj.size)) if not bridge else to_numpy(g).reshape(1, obj.size)
+        return g
+
+    def observe(t: int, thb: Any, gb: Any) -> dict:
+        row: dict[str, float] = {}
+        th = to_obj(thb[0, ...])
         if not bool(xp.all(xp.isfinite(th))):
-            return row
-        f0, g0 = obj.value_and_gradient(th) if need_fg else (math.nan, None)
+            return {k: math.nan for k in tracked}
+        g0 = to_obj(gb[0, ...]) if at_theta else None
+        f0 = math.nan
+        if any(k in tracked for k in ("loss", "relative_progress")):
+            if g0 is None:
+                f0, g0 = obj.value_and_gradient(th)
+            else:
+                f0 = obj.value(th)
+        elif g0 is None and any(k in tracked for k in ("grad_norm", "directional_smoothness")):
+            g0 = obj.gradient(th)
         if "loss" in tracked:
             row["loss"] = float(f0)
         if "grad_norm" in tracked:
@@ -355,11 +386,23 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
             row["directional_smoothness"] = gd_directional_smoothness(obj, th, eta, g0=g0).value
         return row
 
-    res = stepper.run(name, raw_grad, th0, eta, steps, hyper=dict(hyperparameters), criterion=criterion,
+    start = to_numpy(th0).reshape(1, obj.size) if bridge else xp.reshape(th0, (1, obj.size))
+    out = stepper.run(res, gradient, start, eta, steps, criterion=criterion,
                       observe=observe if tracked else None, every=every)
-    diverged = bool(res.diverged) if not hasattr(res.diverged, "__len__") else bool(any(res.diverged))
-    return TrainRun(name, eta, dict(hyperparameters), steps, list(res.records), res.theta, int(res.steps_done),
-                    diverged, str(res.reason), threshold, tracked)
+    reason = str(out.reason[0])
+    extra = {"increment_growth": float(out.growth[0])}
+    if reason == "growth":
+        # The stepper's growth test (increments still growing over the last 10%) is exact for
+        # linear iterations; a nonlinear run at the edge of stability oscillates and can pass it
+        # without diverging. It counts here only if the loss also ended above where it started.
+        losses = [r.get("loss", math.nan) for r in out.records]
+        if len(losses) >= 2 and math.isfinite(losses[0]) and math.isfinite(losses[-1]) \
+                and losses[-1] <= losses[0]:
+            extra["note"] = "increments grew over the last window but the loss decreased: not counted as divergence"
+            reason = ""
+    theta_end = to_obj(out.theta[0, ...])
+    return TrainRun(name, eta, dict(res.hyper), steps, list(out.records), theta_end,
+                    int(out.extra.get("steps_done", steps)), bool(reason), reason, threshold, tracked, extra)
 
 
 def _flow_problem(obj: Any) -> Any:

@@ -100,6 +100,7 @@ class JaxObjective(BaseObjective):
         self._vg = jax.jit(jax.value_and_grad(f))
         self._g = jax.jit(grad)
         self._jhvp = jax.jit(lambda th, v, *d: jax.jvp(lambda t: grad(t, *d), (th,), (v,))[1])
+        self._jhess = jax.jit(jax.hessian(f))
 
     @property
     def theta0(self) -> Any:
@@ -137,6 +138,11 @@ class JaxObjective(BaseObjective):
 
     def _hvp(self, theta: Any, v: Any) -> Any:
         return self._jhvp(theta, v, *self._data)
+
+    def _hessian(self, theta: Any) -> Any:
+        """Dense Hessian by ``jax.hessian`` (jit-compiled), symmetrised."""
+        H = self._jhess(theta, *self._data)
+        return 0.5 * (H + H.T)
 
     def __repr__(self) -> str:
         return f"JaxObjective({getattr(self.loss_fn, '__name__', 'loss_fn')}, {self.size} parameters, {self.dtype})"

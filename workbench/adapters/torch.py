@@ -88,6 +88,7 @@ class TorchObjective(BaseObjective):
         if len(devices) > 1:
             raise ParameterError(f"model: its parameters are on several devices {devices}; move it to one")
         self._torch = torch
+        self._func_ok = True
         self.xp = xp
         self.dtype = p0.dtype
         self.device = p0.device
@@ -178,6 +179,22 @@ class TorchObjective(BaseObjective):
                 return torch.zeros_like(theta)
             (hv,) = torch.autograd.grad(g, th, grad_outputs=v, allow_unused=True)
         return torch.zeros_like(theta) if hv is None else hv.detach()
+
+    def _hessian(self, theta: Any) -> Any:
+        """Dense Hessian by ``torch.func.hessian`` (forward over reverse, vectorised), symmetrised.
+
+        A loss that ``torch.func`` cannot transform (``.item()``, data-dependent control
+        flow) falls back to n double-backward HVPs.
+        """
+        if self._func_ok:
+            try:
+                from torch.func import hessian
+
+                H = hessian(lambda t: self._loss(t).reshape(()))(theta.detach())
+                return 0.5 * (H + H.T)
+            except Exception:  # noqa: BLE001 - any torch.func limitation: use the HVP route
+                self._func_ok = False
+        return super()._hessian(theta)
 
     def __repr__(self) -> str:
         return (f"TorchObjective({type(self.model).__name__}, {self.size} parameters, {self.dtype}, "
