@@ -12,9 +12,11 @@ vectors, for Hessians of objectives).
 Backends. Every array is allocated with ``device=`` the device the caller names (that of
 θ, e.g. a CUDA tensor's), so a GPU operator never meets a host vector. Where the backend
 allows in-place writes (NumPy, CuPy, PyTorch, array-api-strict) the basis is one
-preallocated matrix, grown geometrically; JAX arrays are immutable, so there the basis is
-kept functionally (a list of rows, stacked once per step: the same O(jn) work as the
-reorthogonalisation that follows). Which path runs is :func:`inplace_ok`.
+preallocated matrix, grown geometrically, written row by row; JAX arrays are immutable,
+so there row j is set by a masked ``where`` over the whole preallocated block and the
+reorthogonalisation runs against the whole block (its rows past j are zero). Every
+array keeps its shape from step to step, so JAX compiles each operation once per
+block size instead of once per step. Which path runs is :func:`inplace_ok`.
 
 Precision. In float32 the Lanczos residual estimates stop falling at about
 ε₃₂·‖A‖·√m ≈ 1e-6·|λ|max; :data:`FLOAT32_TOL` (1e-5, relative) is the smallest tolerance
@@ -117,25 +119,28 @@ def krylov_checkpoints(
     v = v / xp.linalg.vector_norm(v)
     mutable = inplace_ok(xp)
     cap = min(max_steps, 32)
-    basis = xp.zeros((cap, n), dtype=dtype, device=device) if mutable else None
-    rows: list[Any] = []  # the functional path (immutable arrays)
+    basis = xp.zeros((cap, n), dtype=dtype, device=device)
+    rows = xp.arange(cap, device=device)
     alphas: list[float] = []
     betas: list[float] = []
     scale = 0.0
     beta_prev = 0.0
     v_prev = xp.zeros_like(v)
     for j in range(max_steps):
-        if mutable:
-            if j == cap:  # grow the basis storage geometrically
-                cap = min(max_steps, 2 * cap)
-                grown = xp.zeros((cap, n), dtype=dtype, device=device)
+        if j == cap:  # grow the basis storage geometrically
+            cap = min(max_steps, 2 * cap)
+            grown = xp.zeros((cap, n), dtype=dtype, device=device)
+            if mutable:
                 grown[:j, :] = basis
                 basis = grown
+            else:
+                basis = xp.concat([basis, grown[j:, :]], axis=0)
+                rows = xp.arange(cap, device=device)
+        if mutable:
             basis[j, :] = v
-            vb = basis[: j + 1, :]
-        else:
-            rows.append(v)
-            vb = xp.stack(rows)
+        else:  # functional: a masked select of the same shape (no in-place write, no new shape to compile)
+            basis = xp.where(xp.reshape(rows == j, (cap, 1)), xp.reshape(v, (1, n)), basis)
+        vb = basis[: j + 1, :] if mutable else basis  # rows past j are zero: they do not change w
         w = matvec(v)
         alpha = float(xp.sum(w * v))
         w = w - alpha * v - beta_prev * v_prev
@@ -151,7 +156,7 @@ def krylov_checkpoints(
                 theta, s = np.array(alphas), np.ones((1, 1))
             else:
                 theta, s = eigh_tridiagonal(np.array(alphas), np.array(betas))
-            yield KrylovState(j + 1, theta, s, beta, breakdown, last, vb)
+            yield KrylovState(j + 1, theta, s, beta, breakdown, last, basis[: j + 1, :])
             if last:
                 return
         betas.append(beta)
