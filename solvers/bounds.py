@@ -46,7 +46,7 @@ from .checks import ParameterError, check_finite, check_image, check_kernel_size
 from .correlation import CnnOperator, DenseGram
 from .divergence import DivergenceCriterion
 from .lambdify import lambdify
-from .optimizers import Resolved, h_interval, paper_h_upper, resolve
+from .optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
 from .schemes import run_cnn
 from .spectrum import gram_extremes
 
@@ -55,26 +55,6 @@ __all__ = ["alpha_bounds_from_spectrum", "z_region", "theory_bounds", "exact_bou
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
 _ARGS = (regions.z_lo, regions.z_hi, regions.a, regions.beta, regions.P_min, regions.P_max)
-
-
-def resolve_scheme(scheme: str | Resolved = "gd", dt: float | None = None, lr: float | None = None,
-                   params: dict[str, Any] | None = None, momentum: float | None = None,
-                   damping: float | None = None) -> Resolved:
-    """The scheme with its numbers fixed; ``dt``/``momentum``/``damping`` are the first paper's names.
-
-    ``dt`` is the time step of the scheme's ``pde`` parametrization (η = Δt for gd;
-    η = 2Δt²/(2 + dΔt), μ = (2 − dΔt)/(2 + dΔt) for Nesterov and central differences),
-    ``momentum`` is μ (or QHM's β), ``damping`` is d.
-    """
-    if isinstance(scheme, Resolved):
-        return scheme
-    p = dict(params or {})
-    for key, v in (("dt", dt), ("momentum", momentum), ("d", damping)):
-        if v is not None:
-            if key in p:
-                raise ParameterError(f"{key}: given twice")
-            p[key] = v
-    return resolve(scheme, lr, p)
 
 
 def default_methods(scheme: str | Resolved) -> tuple[str, ...]:
@@ -207,6 +187,8 @@ def simulated_bounds(
     tr = op.trace_gram()
     zl, zh = z_region(res)
     lo_a, hi_b = zl + min(0.0, -s * tr), zh + max(0.0, -s * tr)
+    pad = 0.01 * (hi_b - lo_a)          # an edge at the a-priori interval's end (e.g. alpha = 0 for G = 0) stays inside
+    lo_a, hi_b = lo_a - pad, hi_b + pad
 
     def classify(alphas: np.ndarray) -> np.ndarray:
         r = run_cnn(stepper, list(alphas), scheme=res, force="linear", a=a, beta=beta, steps=steps, seed=seed,

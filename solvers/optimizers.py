@@ -6,6 +6,9 @@ module resolves a scheme name and user-given values into numbers
 values (:func:`h_interval`: the lambdified closed form where SymPy gave one, else the
 roots of the Jury conditions of the same polynomial, checked by root moduli), and the
 largest stable learning rate for a spectrum (:func:`max_stable_lr`).
+
+Regions without a closed form come from the unit-circle crossings of the roots
+(:func:`_crossings`), classified by :func:`spectral_radius` between them.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from derivations import optimizers as reg
 from .checks import ParameterError, check_finite
 from .lambdify import lambdify
 
-__all__ = ["Resolved", "resolve", "h_interval", "paper_h_upper", "max_stable_lr", "schemes", "Region"]
+__all__ = ["Resolved", "resolve", "resolve_scheme", "spectral_radius", "h_interval", "paper_h_upper", "max_stable_lr", "schemes", "Region"]
 
 
 def schemes() -> tuple[str, ...]:
@@ -189,8 +192,29 @@ def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None 
     for p in opt.hypers:
         hyper.setdefault(p.name, int(p.default) if p.integer else float(p.default))
     A, B, C = _matrices(opt.name, tuple(sorted(hyper.items())))
-    kinds = opt.matrices({k: v for k, v in hyper.items() if opt.hyper(k).integer})[3]
+    kinds = _matrix_fn(opt.name, tuple((k, int(v)) for k, v in sorted(hyper.items()) if opt.hyper(k).integer))[2]
     return Resolved(opt.name, float(lr), hyper, given, A, B, C, kinds, par_name)
+
+
+
+def resolve_scheme(scheme: str | Resolved = "gd", dt: float | None = None, lr: float | None = None,
+                   params: dict[str, Any] | None = None, momentum: float | None = None,
+                   damping: float | None = None) -> Resolved:
+    """The scheme with its numbers fixed; ``dt``/``momentum``/``damping`` are the first paper's names.
+
+    ``dt`` is the time step of the scheme's ``pde`` parametrization (η = Δt for gd;
+    η = 2Δt²/(2 + dΔt), μ = (2 − dΔt)/(2 + dΔt) for Nesterov and central differences),
+    ``momentum`` is μ (or QHM's β), ``damping`` is d.
+    """
+    if isinstance(scheme, Resolved):
+        return scheme
+    p = dict(params or {})
+    for key, v in (("dt", dt), ("momentum", momentum), ("d", damping)):
+        if v is not None:
+            if key in p:
+                raise ParameterError(f"{key}: given twice")
+            p[key] = v
+    return resolve(scheme, lr, p)
 
 
 _LABELS = {"Delta_t": "dt"}
@@ -208,12 +232,24 @@ def _eval(name: str, expr: sp.Expr, values: dict) -> float:
     return v
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
+def _matrix_fn(name: str, ints: tuple) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    """``f(*continuous hyperparameters) -> (A, B, C)`` lambdified once per scheme and integer values."""
+    opt = reg.get(name)
+    A, B, C, kinds = opt.matrices(dict(ints))
+    cont = tuple(p for p in opt.hypers if not p.integer)
+    f = sp.lambdify([p.symbol for p in cont], [A, B, C], modules="numpy")
+    return f, tuple(p.name for p in cont), kinds
+
+
 def _matrices(name: str, items: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     opt = reg.get(name)
-    A, B, C, _ = opt.matrices(dict(items))
-    f = lambda M: np.array(M.evalf(), dtype=np.float64)  # noqa: E731
-    return f(A), f(B).reshape(-1), f(C).reshape(-1)
+    ints = tuple((k, int(v)) for k, v in items if opt.hyper(k).integer)
+    f, cont, _ = _matrix_fn(name, ints)
+    vals = dict(items)
+    A, B, C = f(*(float(vals[k]) for k in cont))
+    return (np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64).reshape(-1),
+            np.asarray(C, dtype=np.float64).reshape(-1))
 
 
 @dataclass(frozen=True)
@@ -235,10 +271,11 @@ def h_interval(scheme: str | Resolved, **params: Any) -> Region:
 
     From :func:`derivations.optimizers.closed_region` (lambdified) where SymPy
     reduced the Schur–Cohn conditions; otherwise numerically from the same
-    polynomial ``p(ξ) = det(ξI − A + hBC)``: every coefficient is affine in h (BC has
-    rank one), so the Jury conditions are polynomials in h whose real roots are the
-    only places where stability can change; the interval containing ``0 < h ≪ 1`` is
-    located by the root moduli at midpoints (relative precision ~1e-12).
+    polynomial ``p(ξ) = det(ξI − A + hBC) = a(ξ) + h b(ξ)`` (affine in h: BC has rank
+    one): stability can only change where a root crosses the unit circle, at the real
+    h = −a(ξ)/b(ξ) of the unit-circle roots ξ of a·rev(b) − rev(a)·b; the interval
+    containing ``0 < h ≪ 1`` is located by the eigenvalue moduli of A − hBC between
+    consecutive crossings (relative precision ~1e-10).
     """
     res = scheme if isinstance(scheme, Resolved) else resolve(scheme, 1.0, params)
     return _interval(res.name, tuple(sorted(res.hyper.items())))
@@ -256,7 +293,7 @@ def _interval(name: str, items: tuple) -> Region:
         return Region(lo, hi, True, "closed form (Schur-Cohn conditions reduced by SymPy)")
     A, B, C = _matrices(name, items)
     lo, hi = _numeric_interval(A, B, C)
-    return Region(lo, hi, False, "numeric: roots of the Jury conditions in h, checked by root moduli")
+    return Region(lo, hi, False, "numeric: unit-circle crossings of the roots in h, checked by eigenvalue moduli")
 
 
 def _charpoly_coeffs(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,41 +303,49 @@ def _charpoly_coeffs(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[np.nd
     return p0, p1
 
 
-def _jury_polys(p0: np.ndarray, p1: np.ndarray) -> list[np.polynomial.Polynomial]:
-    P = np.polynomial.Polynomial
-    row = [P([a, b]) for a, b in zip(p0, p1)]          # coefficient of ξ^(n-k) as a polynomial in h
-    n = len(row) - 1
-    one = sum(row, P([0.0]))
-    minus = sum(((-1) ** (n - k)) * c for k, c in enumerate(row)) * ((-1) ** n)
-    conds = [one, minus, row[0] - row[-1], row[0] + row[-1]]
-    while len(row) > 3:
-        ln, c0 = row[0], row[-1]
-        row = [ln * row[j] - c0 * row[-1 - j] for j in range(len(row) - 1)]
-        conds.append(row[0] ** 2 - row[-1] ** 2)
-    return conds
+def _crossings(p0: np.ndarray, p1: np.ndarray) -> list[float]:
+    """Real h at which p(ξ, h) = a(ξ) + h b(ξ) has a root on the unit circle.
+
+    With real coefficients a root ξ = e^{iθ} at real h also solves a(1/ξ) + h b(1/ξ) = 0;
+    eliminating h gives q(ξ) = ξⁿ[a(ξ)b(1/ξ) − a(1/ξ)b(ξ)] = a·rev(b) − rev(a)·b (degree ≤ 2n),
+    whose unit-circle roots give h = −a(ξ)/b(ξ).
+    """
+    n = len(p0) - 1
+    b = np.concatenate([np.zeros(n + 1 - len(p1)), p1]) if len(p1) < n + 1 else p1
+    q = np.convolve(p0, b[::-1]) - np.convolve(p0[::-1], b)
+    q = np.trim_zeros(np.where(np.abs(q) > 1e-14 * np.max(np.abs(q)), q, 0.0), "f") if np.any(q) else q
+    out = []
+    if q.size > 1:
+        for xi in np.roots(q):
+            if abs(abs(xi) - 1.0) > 1e-6:
+                continue
+            den = np.polyval(b, xi)
+            if abs(den) < 1e-300:
+                continue
+            hh = -np.polyval(p0, xi) / den
+            if abs(hh.imag) <= 1e-8 * (1.0 + abs(hh.real)):
+                out.append(float(hh.real))
+    for xi in (1.0, -1.0):                       # real crossings, exactly
+        den = np.polyval(b, xi)
+        if den != 0.0:
+            out.append(float(-np.polyval(p0, xi) / den))
+    return out
 
 
-def _radius(p0: np.ndarray, p1: np.ndarray, hh: float) -> float:
-    c = p0 + hh * p1
-    return float(np.max(np.abs(np.roots(c)))) if len(c) > 1 else 0.0
+def spectral_radius(A: np.ndarray, B: np.ndarray, C: np.ndarray, h: float) -> float:
+    """max |ξ| over the roots of p(ξ) = det(ξI − A + hBC), as the eigenvalues of A − h B Cᵀ."""
+    return float(np.max(np.abs(np.linalg.eigvals(A - h * np.outer(B, C)))))
 
 
 def _numeric_interval(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> tuple[float, float]:
     p0, p1 = _charpoly_coeffs(A, B, C)
-    cands = {0.0}
-    for q in _jury_polys(p0, p1):
-        q = q.trim(tol=0.0)
-        if q.degree() < 1:
-            continue
-        for r in q.roots():
-            if abs(r.imag) <= 1e-9 * max(1.0, abs(r.real)) and abs(r.real) > 1e-9:
-                cands.add(float(r.real))        # roots within 1e-9 of h = 0 are h = 0 (p(1) = 0 there)
-    pts = sorted(cands)
-    big = 10 * max(1.0, max(abs(x) for x in pts))
-    pts = [-big] + pts + [big]
-    stable = [_radius(p0, p1, 0.5 * (u + v)) < 1.0 for u, v in zip(pts[:-1], pts[1:])]
+    scale = max(1.0, max((abs(x) for x in _crossings(p0, p1)), default=1.0))
+    cands = sorted({0.0, *(x for x in _crossings(p0, p1) if abs(x) > 1e-9 * scale)})
+    big = 10 * scale
+    pts = [-big] + cands + [big]
+    stable = [spectral_radius(A, B, C, 0.5 * (u + v)) < 1.0 for u, v in zip(pts[:-1], pts[1:])]
     i0 = pts.index(0.0)
-    if i0 >= len(stable) or not stable[i0]:            # (0, next candidate) unstable: empty
+    if i0 >= len(stable) or not stable[i0]:            # (0, next crossing) unstable: empty
         return 0.0, 0.0
     j = i0
     while j + 1 < len(stable) and stable[j + 1]:

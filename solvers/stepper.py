@@ -47,7 +47,7 @@ def _norms(xp: Any, x: Any) -> Any:
     return xp.sqrt(xp.sum(flat * flat, axis=1))
 
 
-def _combine(coeffs: np.ndarray, arrays: Sequence[Any]) -> Any:
+def _combine(coeffs: Sequence[float], arrays: Sequence[Any]) -> Any:
     """Σ c_j a_j, skipping zero coefficients and multiplying by none of the ones."""
     out = None
     for c, a in zip(coeffs, arrays):
@@ -126,9 +126,10 @@ def run(
         raise ParameterError(f"steps: {steps} steps x {B} members need {need / 1024 ** 3:.1f} GiB of records "
                              f"(limit {MAX_RECORD_BYTES / 1024 ** 3:.0f} GiB); use fewer steps or members")
     eta, _ = _lr(res.lr if lr is None else lr, B, xp, theta0)
-    A, Bv, C = res.A, res.B, res.C
+    A = [[float(v) for v in row] for row in res.A]            # Python floats: no NumPy scalars meet xp arrays
+    Bv, C = [float(v) for v in res.B], [float(v) for v in res.C]
     eB = [None if b == 0.0 else (eta if b == 1.0 else eta * b) for b in Bv]
-    reuse = [bool(np.array_equal(A[i], C)) for i in range(len(A))]
+    reuse = [A[i] == C for i in range(len(A))]
     state = [theta0 if k == "theta" else xp.zeros_like(theta0) for k in res.kinds]
     mshape = (B,) + (1,) * (theta0.ndim - 1)
     incs = xp.zeros((steps, B), dtype=theta0.dtype)

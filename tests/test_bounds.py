@@ -13,13 +13,19 @@ from solvers.bounds import alpha_bounds_from_spectrum, compute_bounds, exact_bou
 from solvers.checks import ParameterError
 from solvers.correlation import CnnOperator
 from solvers.images import checkerboard, noise, smooth
+from solvers.optimizers import resolve
+
+
+def G(dt):
+    """gd (forward Euler (21)) with step dt."""
+    return resolve("gd", dt)
 
 
 @pytest.mark.parametrize("a", [-0.5, -2.0, 0.7])
 def test_bounds_formula_both_signs(a):
     dt, beta, pmin, pmax = 1e-3, 1.5, 2.0, 50.0
     s = 0.5 * a * beta
-    lo, hi = alpha_bounds_from_spectrum(dt, a, beta, pmin, pmax)
+    lo, hi = alpha_bounds_from_spectrum(G(dt), a, beta, pmin, pmax)
     # stable iff 0 < alpha + s*P < 2/dt for every P in [pmin, pmax]
     assert lo == pytest.approx(max(-s * pmin, -s * pmax), rel=1e-15)
     assert hi == pytest.approx(min(2 / dt - s * pmin, 2 / dt - s * pmax), rel=1e-15)
@@ -30,14 +36,14 @@ def test_bounds_formula_both_signs(a):
 def test_periodic_full_window_theory_equals_exact(xp):
     img = noise(12, 5)
     op = CnnOperator(xp.asarray(img), 12, "periodic")
-    th, ex = theory_bounds(op, 1e-3), exact_bounds(op, 1e-3, eig_method="lanczos", tol=1e-12)
+    th, ex = theory_bounds(op, G(1e-3)), exact_bounds(op, G(1e-3), eig_method="lanczos", tol=1e-12)
     assert ex["alpha_lower"] == pytest.approx(th["alpha_lower"], rel=1e-9)
     assert ex["alpha_upper"] == pytest.approx(th["alpha_upper"], rel=1e-9)
 
 
 def test_windowed_interval_contains_theory_interval(xp):
     op = CnnOperator(xp.asarray(smooth(24, 2)), 6, "periodic")
-    th, ex = theory_bounds(op, 1e-4), exact_bounds(op, 1e-4)
+    th, ex = theory_bounds(op, G(1e-4)), exact_bounds(op, G(1e-4))
     assert ex["alpha_lower"] <= th["alpha_lower"] * (1 + 1e-12)
     assert ex["alpha_upper"] >= th["alpha_upper"] * (1 - 1e-12)
     assert ex["mu_max"] < th["P_max"]  # strictly inside for a non-trivial image
@@ -46,10 +52,10 @@ def test_windowed_interval_contains_theory_interval(xp):
 def test_checkerboard_closed_form():
     n, w, dt = 48, 12, 1e-6
     op = CnnOperator(npx.asarray(checkerboard(n)), w)
-    ex = exact_bounds(op, dt)
+    ex = exact_bounds(op, G(dt))
     assert ex["alpha_lower"] == pytest.approx(0.25 * (n - w + 1) ** 2 * w ** 2, rel=1e-12)
     assert ex["alpha_upper"] == pytest.approx(2 / dt, rel=1e-12)
-    th = theory_bounds(op, dt)
+    th = theory_bounds(op, G(dt))
     assert th["alpha_lower"] == pytest.approx(0.25 * n ** 4, rel=1e-12)  # max|I^|^2 = n^4 at (pi, pi)
 
 
@@ -59,20 +65,20 @@ def test_checkerboard_closed_form():
 def test_simulated_matches_exact_on_random_images(seed, n, w, kind, mode):
     img = noise(n, seed) if kind == "noise" else smooth(n, seed)
     op = CnnOperator(npx.asarray(img), w, mode)
-    ex = exact_bounds(op, 1.0)
+    ex = exact_bounds(op, G(1.0))
     dt = 1.0 / (0.25 * ex["mu_max"])  # puts the lower bound at 1/dt, inside (0, 2/dt)
-    ex = exact_bounds(op, dt)
+    ex = exact_bounds(op, G(dt))
     rtol = 1e-2
-    sim = simulated_bounds(op, dt, rtol=rtol, steps=1500)
+    sim = simulated_bounds(op, G(dt), rtol=rtol, steps=1500)
     for key in ("alpha_lower", "alpha_upper"):
         assert abs(sim[key] - ex[key]) <= rtol * abs(ex[key]), (key, sim, ex)
 
 
 def test_fft_and_matrix_operators_agree():
     op = CnnOperator(npx.asarray(smooth(20, 3)), 4)
-    dt = 1.0 / (0.25 * exact_bounds(op, 1.0)["mu_max"])
-    a = simulated_bounds(op, dt, rtol=1e-2, steps=400, operator="fft")
-    b = simulated_bounds(op, dt, rtol=1e-2, steps=400, operator="matrix")
+    dt = 1.0 / (0.25 * exact_bounds(op, G(1.0))["mu_max"])
+    a = simulated_bounds(op, G(dt), rtol=1e-2, steps=400, operator="fft")
+    b = simulated_bounds(op, G(dt), rtol=1e-2, steps=400, operator="matrix")
     assert a["operator"] == "fft" and b["operator"] == "matrix"
     assert a["alpha_lower"] == pytest.approx(b["alpha_lower"], rel=1e-12)
     assert a["alpha_upper"] == pytest.approx(b["alpha_upper"], rel=1e-12)
@@ -83,10 +89,10 @@ def test_simulated_reports_empty_stable_set():
     op = CnnOperator(npx.asarray(checkerboard(16)), 4)
     mu_max = 13 ** 2 * 16
     dt = 4.0 / (0.5 * mu_max)
-    sim = simulated_bounds(op, dt, a=-1.0, rtol=1e-2, steps=200)
-    ex = exact_bounds(op, dt, a=-1.0)
-    assert ex["alpha_lower"] > ex["alpha_upper"]
-    assert math.isnan(sim["alpha_lower"]) and "no stable alpha" in sim["note"]
+    sim = simulated_bounds(op, G(dt), a=-1.0, rtol=1e-2, steps=200)
+    ex = exact_bounds(op, G(dt), a=-1.0)
+    assert ex["alpha_lower"] > ex["alpha_upper"] and ex["empty"]
+    assert math.isnan(sim["alpha_lower"]) and sim["empty"] and "no stable value" in sim["note"]
 
 
 def test_compute_bounds_contract():
@@ -96,7 +102,9 @@ def test_compute_bounds_contract():
     assert text is not None
     for key in ("kernel", "scheme", "dt", "a", "beta", "mode"):
         assert key in r
-    assert r["scheme"] == "euler" and r["mode"] == "valid" and r["kernel"] == 8
+    assert r["scheme"] == "gd" and r["lr"] == 1e-5 and r["mode"] == "valid" and r["kernel"] == 8
+    assert not r["exact"]["empty"] and not r["simulated"]["empty"]
+    assert r["theory"]["empty"] and r["theory"]["alpha_lower"] > r["theory"]["alpha_upper"]   # n^4/4 > 2/dt here
     for m in ("theory", "exact", "simulated"):
         assert set(r[m]) >= {"alpha_lower", "alpha_upper"}
     assert r["simulated"]["rtol"] == 1e-2
@@ -107,7 +115,7 @@ def test_compute_bounds_contract():
     ({"methods": ("theory", "guess")}, "methods: unknown"),
     ({"backend": "torch"}, "backend: unknown backend"),
     ({"mode": "same"}, "mode: unknown"),
-    ({"dt": 0}, "dt: must be finite and > 0"),
+    ({"dt": 0}, "dt: must lie in"),
     ({"beta": -1}, "beta: must be finite and > 0"),
 ])
 def test_compute_bounds_bad_input(kw, msg):

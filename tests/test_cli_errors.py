@@ -118,7 +118,7 @@ def _replace(args, opt, value):
         (BASE + ["--backend", "tpu"], "argument --backend: invalid choice"),
         (BASE + ["--mode", "same"], "argument --mode: invalid choice"),
         (BASE + ["--dtype", "float16"], "argument --dtype: invalid choice"),
-        (["bounds", "--image", "checkerboard:8", "--kernel", "3"], "the following arguments are required: --dt"),
+        (["bounds", "--image", "checkerboard:8", "--kernel", "3"], "dt: give the step as --dt"),
         (["derive", "x", "--latex", "--json"], "argument --json: not allowed with argument --latex"),
     ],
 )
@@ -129,9 +129,12 @@ def test_bounds_bad_input(capsys, args, prefix):
 
 
 def _fake_bounds(calls):
-    def compute_bounds(image, w, dt, **kw):
-        calls.append((image, w, dt, kw))
-        return {"kernel": w, "scheme": "euler", "dt": dt, "a": kw["a"], "beta": kw["beta"],
+    def compute_bounds(image, w, dt=None, **kw):
+        if isinstance(kw.get("scheme"), str) or "scheme" not in kw:     # the REPL passes names through
+            from solvers.optimizers import resolve_scheme
+            kw["scheme"] = resolve_scheme(kw.get("scheme", "gd"), dt)
+        calls.append((image, w, kw["scheme"].lr, kw))
+        return {"kernel": w, "scheme": kw["scheme"].name, "lr": kw["scheme"].lr, "a": kw["a"], "beta": kw["beta"],
                 "mode": kw["mode"],
                 "theory": {"alpha_lower": 0.25, "alpha_upper": 19.75},
                 "exact": {"alpha_lower": np.float64(0.125), "alpha_upper": 19.5 + w},
@@ -150,8 +153,10 @@ def test_bounds_table_and_arguments(monkeypatch, capsys):
     assert [c[1] for c in calls] == [3, 4, 5]
     image, _, dt, kw = calls[0]
     assert dt == 0.1 and image.dtype == np.float32 and image[0, 0] == -1 and image.shape == (6, 6)
+    scheme = kw.pop("scheme")
+    assert scheme.name == "gd" and scheme.lr == 0.1 and scheme.given == {"dt": 0.1}
     assert kw == {"a": -0.25, "beta": 2.0, "mode": "periodic", "backend": "numpy", "rtol": 1e-4,
-                  "methods": ("exact", "theory"), "dtype": "float32", "steps": 500, "scheme": "euler"}
+                  "methods": ("exact", "theory"), "dtype": "float32", "steps": 500}
     lines = out.splitlines()
     assert lines[1].split() == ["kernel", "method", "alpha_lower", "alpha_upper"]
     assert lines[3].split() == ["3", "exact", "0.125", "22.5"]
@@ -169,12 +174,12 @@ def test_bounds_json_and_defaults(monkeypatch, capsys):
     kw = calls[0][3]
     assert kw["a"] == -0.5 and kw["beta"] == 1.0 and kw["mode"] == "valid" and "steps" not in kw
     # no --methods: compute_bounds picks the scheme's defaults (theory, exact, simulated for euler)
-    assert kw["methods"] is None and kw["scheme"] == "euler" and kw["backend"] == "numpy"
+    assert kw["methods"] is None and kw["scheme"].name == "gd" and kw["backend"] == "numpy"
     assert "momentum" not in kw and "damping" not in kw
 
 
 def test_overflow_warnings_silenced(monkeypatch, capsys):
-    def compute_bounds(image, w, dt, **kw):
+    def compute_bounds(image, w, dt=None, **kw):
         np.exp(np.array([1000.0]))  # would warn (and fail under -W error::RuntimeWarning)
         warnings.warn("overflow encountered in multiply", RuntimeWarning)
         return {"kernel": w, "exact": {"alpha_lower": 0.0, "alpha_upper": 1.0}}
@@ -185,7 +190,7 @@ def test_overflow_warnings_silenced(monkeypatch, capsys):
 
 
 def test_error_raised_inside_solver(monkeypatch, capsys):
-    def compute_bounds(image, w, dt, **kw):
+    def compute_bounds(image, w, dt=None, **kw):
         raise ParameterError("beta: must be > 0 for Swish,\n got -1")
 
     stub(monkeypatch, "solvers.bounds", compute_bounds=compute_bounds)

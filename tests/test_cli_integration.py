@@ -23,7 +23,7 @@ def test_bounds_json_contract():
     doc = json.loads(p.stdout)
     assert [r["kernel"] for r in doc["results"]] == [8, 12]
     for r in doc["results"]:
-        assert r["scheme"] == "euler" and r["mode"] == "valid" and r["dt"] == 1e-5
+        assert r["scheme"] == "gd" and r["mode"] == "valid" and r["dt"] == 1e-5 and r["lr"] == 1e-5
         assert r["a"] == -0.5 and r["beta"] == 1.0
         w = r["kernel"]
         assert r["exact"]["alpha_lower"] == pytest.approx(0.25 * (32 - w + 1) ** 2 * w ** 2, rel=1e-12)
@@ -90,11 +90,11 @@ def test_validate_quick_writes_report(tmp_path, capsys):
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--beta", "0"], "beta:"),
     (["derive", "nope"], "derivation: unknown"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "nesterov",
-      "--momentum", "1"], "momentum: must lie in [0, 1)"),
+      "--momentum", "1"], "mu: must lie in [0, 1)"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "nesterov",
-      "--damping", "-2"], "damping: d must be >= 0"),
+      "--damping", "-2"], "d: must lie in (0, ∞)"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--momentum", "0.9"],
-     "need --scheme nesterov"),
+     "momentum: unknown hyperparameter of gd"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "heavy"], "scheme"),
 ])
 def test_cli_errors_one_line(args, needle):

@@ -101,5 +101,9 @@ def test_exact_alpha_bounds_general_sign_of_a():
 
 
 def test_unknown_region_is_a_clear_error():
-    with pytest.raises(ValueError, match="scheme/region"):
-        regions.z_interval("heavy-ball", "exact")
+    with pytest.raises(ValueError, match="region: unknown"):
+        regions.z_interval("nesterov", "stated")
+    with pytest.raises(ValueError, match="scheme: qhm has no closed-form region"):
+        regions.z_interval("qhm", "exact")
+    with pytest.raises(ValueError, match="scheme: unknown"):
+        regions.z_interval("adam", "exact")

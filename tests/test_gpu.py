@@ -8,7 +8,8 @@ from solvers.backend import get_namespace, to_numpy
 from solvers.bounds import exact_bounds, simulated_bounds
 from solvers.correlation import CnnOperator
 from solvers.images import checkerboard, smooth
-from solvers.schemes import run_linear
+from solvers.optimizers import resolve
+from solvers.schemes import run_cnn
 
 pytestmark = pytest.mark.gpu
 
@@ -20,14 +21,14 @@ def test_gram_and_run_match_numpy(gpu_xp):
     k = np.random.default_rng(0).standard_normal((4, 8, 8))
     np.testing.assert_allclose(to_numpy(op_g.gram(gpu_xp.asarray(k))), to_numpy(op_c.gram(npx.asarray(k))),
                                rtol=1e-10, atol=1e-9)
-    dt = 1.0 / (0.25 * exact_bounds(op_c, 1.0)["mu_max"])
-    rg, rc = run_linear(op_g, [0.5 / dt, 1.5 / dt], dt, steps=100), run_linear(op_c, [0.5 / dt, 1.5 / dt], dt, steps=100)
+    dt = 1.0 / (0.25 * exact_bounds(op_c, resolve("gd", 1.0))["mu_max"])
+    rg, rc = run_cnn(op_g, [0.5 / dt, 1.5 / dt], dt, steps=100), run_cnn(op_c, [0.5 / dt, 1.5 / dt], dt, steps=100)
     assert rg.diverged.tolist() == rc.diverged.tolist()
 
 
 def test_checkerboard_bounds_on_gpu(gpu_xp):
     op = CnnOperator(gpu_xp.asarray(checkerboard(64)), 16)
-    ex = exact_bounds(op, 1e-6)
+    ex = exact_bounds(op, resolve("gd", 1e-6))
     assert ex["alpha_lower"] == pytest.approx(0.25 * 49 ** 2 * 256, rel=1e-10)
-    sim = simulated_bounds(op, 1e-6, rtol=1e-3, operator="fft")
+    sim = simulated_bounds(op, resolve("gd", 1e-6), rtol=1e-3, operator="fft")
     assert abs(sim["alpha_lower"] / ex["alpha_lower"] - 1) <= 1e-3

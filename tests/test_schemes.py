@@ -9,8 +9,15 @@ from solvers.backend import to_numpy
 from solvers.checks import ParameterError
 from solvers.correlation import CnnOperator
 from solvers.images import checkerboard, smooth
-from solvers.schemes import (initial_kernel, linear_step, nonlinear_gradient, nonlinear_loss, run_linear,
-                             run_nonlinear)
+from solvers.schemes import initial_kernel, linear_step, nonlinear_gradient, nonlinear_loss, run_cnn
+
+
+def run_linear(op, alphas, dt, **kw):
+    return run_cnn(op, alphas, dt, force="linear", **kw)
+
+
+def run_nonlinear(op, alphas, dt, **kw):
+    return run_cnn(op, alphas, dt, force="nonlinear", **kw)
 
 
 def test_linear_step_matches_dense_reference(xp, rng):
@@ -106,8 +113,8 @@ def test_initial_kernel_scale():
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"dt": 0.0}, "dt: must be finite and > 0"),
-    ({"dt": -1.0}, "dt: must be finite and > 0"),
+    ({"dt": 0.0}, "lr: must be > 0"),
+    ({"dt": -1.0}, "lr: must be > 0"),
     ({"beta": 0.0}, "beta: must be finite and > 0"),
     ({"alphas": [np.nan]}, "alpha: values must be finite"),
     ({"alphas": []}, "alpha: expected a non-empty"),
@@ -120,3 +127,19 @@ def test_bad_parameters(kw, msg):
         run_linear(op, args["alphas"], args["dt"], beta=args["beta"], steps=args["steps"])
     with pytest.raises(ParameterError, match="y: the label"):
         run_nonlinear(op, [1.0], 1e-3, y=2.0)
+
+
+def test_degenerate_images_get_finite_kernels_and_agreeing_bounds():
+    # an all-zero image and one of energy ~1e-400: G = 0, so the stable alphas are (0, 2/dt) exactly
+    from solvers.bounds import compute_bounds
+
+    for img in (np.zeros((16, 16)), 1e-200 * checkerboard(16)):
+        op = CnnOperator(npx.asarray(img), 4)
+        k = to_numpy(initial_kernel(op, 1))
+        assert np.all(np.isfinite(k)) and 0 < np.abs(k).max() < 1e100
+        r = compute_bounds(img, 4, dt=1e-3, steps=200, seeded=False)
+        assert r["exact"]["alpha_lower"] == pytest.approx(0.0, abs=1e-9)
+        assert r["exact"]["alpha_upper"] == pytest.approx(2e3, rel=1e-12)
+        for k_ in ("lower", "upper"):
+            got, want = r["simulated"][f"alpha_{k_}"], r["exact"][f"alpha_{k_}"]
+            assert abs(got - want) <= 1e-3 * max(abs(want), 1.0) + 1e-9, (k_, got, want)

@@ -66,7 +66,8 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float, **kw: Any) -> dic
     **kw
         Passed on: ``a``, ``beta``, ``mode``, ``backend``, ``rtol``, ``steps``,
         ``methods``, ``dtype`` (the last also picks the dtype a spec is loaded in),
-        ``scheme`` (``"euler"`` or ``"nesterov"``), ``momentum`` or ``damping``.
+        ``scheme`` (a registered optimizer, ``workbench schemes``; default ``"gd"``), ``lr``,
+        ``params`` (its hyperparameters), ``momentum`` or ``damping``.
 
     Returns
     -------

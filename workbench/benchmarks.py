@@ -20,24 +20,25 @@ __all__ = ["run_bench"]
 
 def _bounds_rows(quick: bool, repeat: int) -> list[dict]:
     from solvers.backend import get_namespace
-    from solvers.bounds import exact_bounds, simulated_bounds
+    from solvers.bounds import exact_bounds, resolve_scheme, simulated_bounds
     from solvers.correlation import CnnOperator
     from solvers.images import checkerboard
 
     xp = get_namespace("numpy")
     n, kernels, dt = (64, (8, 16), 1e-6) if quick else (256, (16, 32, 64), 1e-8)
     ops = [CnnOperator(xp.asarray(checkerboard(n)), w) for w in kernels]
-    exact_bounds(ops[0], dt)  # warm-up: the one-off SymPy lambdify compile is not part of either path
-    t_ex = _best(lambda: [exact_bounds(op, dt) for op in ops], repeat)
-    t_sim = _best(lambda: [simulated_bounds(op, dt, rtol=1e-3, steps=1000) for op in ops], 1)
+    gd = resolve_scheme("gd", dt)
+    exact_bounds(ops[0], gd)  # warm-up: the one-off SymPy lambdify compile is not part of either path
+    t_ex = _best(lambda: [exact_bounds(op, gd) for op in ops], repeat)
+    t_sim = _best(lambda: [simulated_bounds(op, gd, rtol=1e-3, steps=1000) for op in ops], 1)
     rows = [_row("bounds: exact vs simulated", "Lanczos on G", "time stepping + bisection", t_ex, t_sim,
                  f"checkerboard:{n}, kernels {','.join(map(str, kernels))}, dt={dt:g}, rtol=1e-3, 1000 steps")]
     # Nesterov (37)-(38): the same eigen-analysis through the analyzer's exact region vs its own simulation
     dt_m = 1e-3 if quick else 1e-4
-    kw = {"scheme": "nesterov", "momentum": 0.9}
-    exact_bounds(ops[0], dt_m, **kw)
-    t_ex = _best(lambda: [exact_bounds(op, dt_m, **kw) for op in ops], repeat)
-    t_sim = _best(lambda: [simulated_bounds(op, dt_m, rtol=1e-3, steps=1000, **kw) for op in ops], 1)
+    nes = resolve_scheme("nesterov", dt_m, momentum=0.9)
+    exact_bounds(ops[0], nes)
+    t_ex = _best(lambda: [exact_bounds(op, nes) for op in ops], repeat)
+    t_sim = _best(lambda: [simulated_bounds(op, nes, rtol=1e-3, steps=1000) for op in ops], 1)
     rows.append(_row("nesterov bounds: exact vs simulated", "Lanczos on G + exact region",
                      "semi-implicit stepping + bisection", t_ex, t_sim,
                      f"checkerboard:{n}, kernels {','.join(map(str, kernels))}, dt={dt_m:g}, momentum 0.9, "
@@ -49,7 +50,7 @@ def _batch_rows(quick: bool, repeat: int) -> list[dict]:
     from solvers.backend import get_namespace
     from solvers.correlation import CnnOperator
     from solvers.images import checkerboard
-    from solvers.schemes import run_linear
+    from solvers.schemes import run_cnn as run_linear
 
     xp = get_namespace("numpy")
     rows = []
@@ -100,7 +101,7 @@ def _gpu_rows(quick: bool, repeat: int) -> list[dict]:
     from solvers.backend import get_namespace, gpu_available
     from solvers.correlation import CnnOperator
     from solvers.images import checkerboard
-    from solvers.schemes import run_linear
+    from solvers.schemes import run_cnn as run_linear
 
     if not gpu_available():
         return []

@@ -132,7 +132,7 @@ def parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Validated keyword arguments of ``compute_bounds`` from the parsed options (scheme resolved first)."""
-    from solvers.bounds import resolve_scheme
+    from solvers.optimizers import resolve_scheme
 
     kw: dict[str, Any] = {
         "a": check_finite("a", args.a),

@@ -96,18 +96,25 @@ def _bounds_point(p: dict) -> dict:
 
     from .io import load_image
 
-    kw = {k: p[k] for k in ("a", "beta", "mode", "backend", "rtol", "steps", "scheme") if k in p}
-    if p.get("momentum") is not None:
-        kw["momentum"] = p["momentum"]
+    kw = {k: p[k] for k in ("a", "beta", "mode", "backend", "rtol", "steps", "scheme", "dt", "lr", "momentum")
+          if p.get(k) is not None}
+    if p.get("d") is not None:
+        kw["damping"] = p["d"]
+    kw["params"] = {k: p[k] for k in _HYPER_AXES if p.get(k) is not None}
     kw["methods"] = tuple(m for m in p["methods"].split(",") if m)
     img = load_image(p["image"])
-    r = compute_bounds(img, p["kernel"], p["dt"], **kw)
-    out: dict[str, Any] = {}
+    r = compute_bounds(img, p["kernel"], **kw)
+    out: dict[str, Any] = {"scheme_lr": r["lr"]}
     for m in ("theory", "theory_exact", "exact", "simulated"):
         if m in r:
             out[f"{m}_alpha_lower"] = r[m]["alpha_lower"]
             out[f"{m}_alpha_upper"] = r[m]["alpha_upper"]
+            out[f"{m}_empty"] = bool(r[m].get("empty", False))
     return out
+
+
+#: hyperparameters of the registered schemes that a bounds sweep takes as grid axes (qhm's beta: "momentum")
+_HYPER_AXES = ("mu", "nu", "K", "base")
 
 
 def _perturb_point(p: dict) -> dict:
@@ -144,7 +151,9 @@ TARGETS: dict[str, Target] = {
     "bounds": Target("bounds", _bounds_point, {
         "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "dt": ("float", 1e-6), "a": ("float", -0.5),
         "beta": ("float", 1.0), "mode": ("str", "valid"), "backend": ("str", "numpy"), "rtol": ("float", 1e-3),
-        "steps": ("int", 1000), "scheme": ("str", "euler"), "momentum": ("float", None),
+        "steps": ("int", 1000), "scheme": ("str", "gd"), "momentum": ("float", None), "lr": ("float", None),
+        "d": ("float", None), "mu": ("float", None), "nu": ("float", None), "K": ("int", None),
+        "base": ("float", None),
         "methods": ("str", "theory,exact")}, "alpha bounds (solvers.bounds.compute_bounds)"),
     "perturb": Target("perturb", _perturb_point, {
         "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "alpha": ("float", 20.0), "lr": ("float", 0.01),

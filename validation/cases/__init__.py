@@ -1,5 +1,6 @@
 """Validation cases; importing this package registers them (see :mod:`validation.registry`)."""
 from . import (  # noqa: F401
     cnn_bounds, diffusion, diffusion_cnn_region, diffusion_training, linearization, linearized_regimes, multilayer,
-    nesterov_table5, principal_flow, principal_flow_networks, restrained, unstable_convergence, unstable_convergence_sgd,
+    nesterov_table5, principal_flow, principal_flow_networks, restrained, scheme_atlas, unstable_convergence,
+    unstable_convergence_sgd,
 )

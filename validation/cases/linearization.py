@@ -18,7 +18,9 @@ from solvers.backend import get_namespace, to_numpy
 from solvers.bounds import exact_bounds
 from solvers.correlation import CnnOperator
 from solvers.images import smooth
-from solvers.schemes import linear_step, nonlinear_gradient, run, run_linear, run_nonlinear
+from solvers import stepper
+from solvers.optimizers import resolve
+from solvers.schemes import linear_force, linear_step, nonlinear_gradient, run_cnn
 
 from ..plots import pyplot
 from ..registry import Context, case
@@ -49,7 +51,7 @@ def cnn_linearization(ctx: Context) -> dict:
     kt /= float(np.max(np.abs(to_numpy(op.response(xp.asarray(kt))))))  # max |K~ * I| = 1
     eps = np.logspace(-3.5, -1.5, 7)  # asymptotic range: max|K*I| = eps
     K = xp.asarray(eps[:, None, None] * kt[None], dtype=xp.float64)
-    ex = exact_bounds(op, 1.0, -0.5, BETA)
+    ex = exact_bounds(op, resolve("gd", 1.0), -0.5, BETA)
     dt = 0.5 / (0.25 * ex["mu_max"])  # lower bound 0.5/dt: stable interval (0.5/dt, ~2/dt)
     alpha = 1.25 / dt
     al = xp.full((eps.size, 1, 1), alpha, dtype=xp.float64)
@@ -69,13 +71,13 @@ def cnn_linearization(ctx: Context) -> dict:
     K0 = xp.asarray(1e-2 * kt)
     al1 = xp.asarray([[[alpha]]])
 
-    def lin_updated(Kc):
+    def lin_force_updated(Kc):
         _, yh = nonlinear_gradient(op, Kc, al1, BETA, B, Y)
-        return linear_step(op, Kc, al1, dt, xp.reshape(yh - Y, (-1, 1, 1)), BETA)
+        return linear_force(op, Kc, al1, xp.reshape(yh - Y, (-1, 1, 1)), BETA)
 
-    rn = run_nonlinear(op, [alpha], dt, BETA, B, Y, steps=steps, K0=K0)
-    rl = run_linear(op, [alpha], dt, a0, BETA, steps=steps, K0=K0)
-    ru = run(lin_updated, xp.reshape(K0, (1, w, w)), steps, np.array([alpha]))
+    rn = run_cnn(op, [alpha], dt, force="nonlinear", beta=BETA, b=B, y=Y, steps=steps, K0=K0)
+    rl = run_cnn(op, [alpha], dt, force="linear", a=a0, beta=BETA, steps=steps, K0=K0)
+    ru = stepper.run("gd", lin_force_updated, xp.reshape(K0, (1, w, w)), dt, steps, members=[alpha])
     kn = to_numpy(rn.kernel)[0]
     traj_frozen = float(np.linalg.norm(kn - to_numpy(rl.kernel)[0]) / np.linalg.norm(kn))
     traj_updated = float(np.linalg.norm(kn - to_numpy(ru.kernel)[0]) / np.linalg.norm(kn))

@@ -32,7 +32,8 @@ from solvers.correlation import CnnOperator
 from solvers.images import smooth
 from solvers.lambdify import lambdify
 from solvers.onset import activation_stats, data_hessian, equilibrium, hessian_onset, nonlinear_onset, rank_one_operator
-from solvers.schemes import run_nonlinear
+from solvers.optimizers import resolve
+from solvers.schemes import run_cnn
 
 from ..plots import pyplot
 from ..registry import Context, case
@@ -90,7 +91,7 @@ def _d4_row(n: int, w: int, rtol: float, shift: float = 0.2) -> dict:
     d4_upper, d4_lower = float(f_hi(dt, lam_max)), float(f_lo(dt, lam_min))
     # D.3 with a held constant at s(0) - y (no δ term), windowed spectrum of G
     mu = np.linalg.eigvalsh(op.gram_dense())
-    d3_lower, d3_upper = alpha_bounds_from_spectrum(dt, a0, beta, max(float(mu[0]), 0.0), float(mu[-1]))
+    d3_lower, d3_upper = alpha_bounds_from_spectrum(resolve("gd", dt), a0, beta, max(float(mu[0]), 0.0), float(mu[-1]))
     # the paper's Fourier forms over the whole image's DFT, δ(0) = w² (window), Ī = Î(0)
     power = np.asarray(to_numpy(op.power_spectrum()), dtype=np.float64)
     p0 = float(power[0, 0])
@@ -230,7 +231,7 @@ def _d5_row(n: int, w: int, rtol: float, probe_steps: int, shift: float = 0.25) 
     amp = lambdify(LZ.derivation_d5()["amplifier_nonzero_freq"].expr.rhs, (S.dt, S.alpha))
     probes = [-cbar ** 2 / 16.0, cbar ** 2 / 16.0]
     noise = 1.0 + 1e-3 * np.random.default_rng(1).standard_normal((w, w))
-    pr = run_nonlinear(op, probes, dt, beta, b, y, steps=probe_steps, K0=to_numpy(eq.kernel[0]) * noise)
+    pr = run_cnn(op, probes, dt, force="nonlinear", beta=beta, b=b, y=y, steps=probe_steps, K0=to_numpy(eq.kernel[0]) * noise)
     probe_rows = []
     for i, al in enumerate(probes):
         m = max(1, int(math.ceil(0.1 * probe_steps)))

@@ -1,0 +1,235 @@
+"""The one stepper: every registered scheme iterates its registry record; Nesterov (37)-(38) references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import array_api_compat.numpy as npx
+from derivations import optimizers as reg
+from solvers import stepper
+from solvers.backend import to_numpy
+from solvers.bounds import compute_bounds, exact_bounds, resolve_scheme, simulated_bounds
+from solvers.checks import ParameterError
+from solvers.correlation import CnnOperator
+from solvers.divergence import DivergenceCriterion
+from solvers.images import checkerboard, smooth
+from solvers.optimizers import h_interval, resolve
+from solvers.schemes import run_cnn
+
+
+def test_pde_parametrization_both_ways():
+    p = resolve("nesterov", params={"dt": 1e-4, "momentum": 0.9})
+    assert p.given["d"] == pytest.approx(0.2 / 1.9e-4, rel=1e-14)
+    assert p.lr == pytest.approx(9.5e-9, rel=1e-12)
+    q = resolve("nesterov", params={"dt": 1e-4, "d": p.given["d"]})
+    assert q.hyper["mu"] == pytest.approx(0.9, rel=1e-14) and q.lr == pytest.approx(p.lr, rel=1e-14)
+    assert resolve("nesterov", params={"dt": 1e-3}).hyper["mu"] == 0.9          # the paper's default
+    z = resolve("nesterov", params={"dt": 0.1, "momentum": 0.0})
+    assert z.given["d"] == pytest.approx(20.0) and z.lr == pytest.approx(0.1 ** 2 / 2)   # η = Δt²(1+μ)/2
+    assert resolve("gd", params={"dt": 0.25}).lr == 0.25 and resolve("euler", 0.25).name == "gd"
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"dt": 1e-4, "momentum": 1.0}, "mu: must lie in"), ({"dt": 1e-4, "momentum": -0.1}, "mu: must lie in"),
+    ({"dt": 1e-4, "momentum": float("nan")}, "momentum"), ({"dt": 1e-4, "d": -1.0}, "d: must lie in"),
+    ({"dt": 1e-4, "d": 0.0}, "d: must lie in"), ({"dt": 1e-4, "d": 3e4}, "d: d\\*dt"),
+    ({"dt": 1.0, "d": 1e-300}, "d: .* gives mu = 1.0"), ({"dt": 1e200, "d": 1e-300}, "dt: .* overflow"),
+    ({"dt": 1e-200}, "dt: .*underflow"), ({"dt": 0.0, "momentum": 0.5}, "dt: must lie in"),
+    ({"mu": 0.5, "momentum": 0.5}, "given twice"), ({"nu": 0.5}, "nu: unknown hyperparameter of nesterov"),
+])
+def test_nesterov_bad_input(params, match):
+    with pytest.raises(ParameterError, match=match):
+        resolve("nesterov", None, params)
+
+
+@pytest.mark.parametrize("scheme, lr, params, match", [
+    ("adam", 0.1, {}, "scheme: unknown 'adam'"), ("heavy-ball", 0.1, {"mu": 1.0}, "mu: must lie in \\[0, 1\\)"),
+    ("qhm", 0.1, {"nu": 1.5}, "nu: must lie in \\[0, 1\\]"), ("qhm", -0.1, {}, "lr: must be > 0"),
+    ("aggmo", 0.1, {"K": 2.5}, "K: must lie an integer"), ("heavy-ball", None, {}, "lr: the learning rate"),
+    ("gd", 0.1, {"mu": 0.5}, "mu: unknown hyperparameter of gd"), ("heavy-ball", 0.1, {"dt": 1.0}, "dt: unknown"),
+])
+def test_registry_bad_input(scheme, lr, params, match):
+    with pytest.raises(ParameterError, match=match):
+        resolve(scheme, lr, params)
+
+
+def test_zero_momentum_nesterov_is_gd_bit_for_bit(xp):
+    op = CnnOperator(xp.asarray(smooth(16, 1)), 4)
+    nes = resolve("nesterov", params={"dt": 0.02, "momentum": 0.0})
+    alphas = [5.0, 50.0, 4000.0]
+    for force in ("linear", "nonlinear"):
+        a = run_cnn(op, alphas, scheme=nes, force=force, steps=30)
+        b = run_cnn(op, alphas, nes.lr, scheme="gd", force=force, steps=30)
+        assert np.array_equal(to_numpy(a.kernel), to_numpy(b.kernel))
+        assert np.array_equal(a.diverged, b.diverged)
+
+
+def test_linear_nesterov_matches_dense_reference(xp, rng):
+    img = rng.standard_normal((12, 12))
+    op = CnnOperator(xp.asarray(img), 4)
+    g, c = op.gram_dense(), to_numpy(op.patch_sum()).ravel()
+    a, beta, dt, mom = -0.5, 1.2, 0.05, 0.8
+    p = resolve("nesterov", params={"dt": dt, "momentum": mom})
+    alphas = np.array([1.0, 30.0, 300.0])
+    k0 = rng.standard_normal((4, 4))
+    res = run_cnn(op, alphas, scheme=p, a=a, beta=beta, steps=25, K0=xp.asarray(k0))
+    ref = np.tile(k0.ravel(), (3, 1))
+    prev = ref.copy()
+    for _ in range(25):
+        v = ref + mom * (ref - prev)
+        prev = ref
+        ref = v - p.lr * (0.5 * a * (c + beta * v @ g) + alphas[:, None] * v)
+    got = to_numpy(res.kernel).reshape(3, -1)
+    live = ~res.diverged
+    np.testing.assert_allclose(got[live], ref[live], rtol=1e-10, atol=1e-12)
+    assert res.extra["params"]["mu"] == mom and res.extra["d"] == pytest.approx(p.given["d"])
+
+
+def _reference_step(name, hyper, lr, grad, theta, buffers):
+    """Each scheme as its source writes it (a slow per-scheme reference for the stepper)."""
+    if name == "gd":
+        return theta - lr * grad(theta), buffers
+    if name in ("heavy-ball", "central-difference"):
+        prev = buffers.get("prev", theta)
+        return theta + hyper["mu"] * (theta - prev) - lr * grad(theta), {"prev": theta}
+    if name == "nesterov":
+        prev = buffers.get("prev", theta)
+        v = theta + hyper["mu"] * (theta - prev)
+        return v - lr * grad(v), {"prev": theta}
+    if name == "qhm":
+        g = grad(theta)
+        m = hyper["beta"] * buffers.get("m", 0 * theta) + (1 - hyper["beta"]) * g
+        return theta - lr * ((1 - hyper["nu"]) * g + hyper["nu"] * m), {"m": m}
+    if name == "aggmo":
+        K, a = hyper["K"], hyper["base"]
+        g = grad(theta)
+        vs = [(1 - a ** i) * buffers.get(i, 0 * theta) - g for i in range(K)]
+        return theta + lr / K * sum(vs), dict(enumerate(vs))
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", reg.names())
+def test_stepper_matches_each_scheme_as_published(name, rng):
+    H = rng.standard_normal((6, 6))
+    H = H @ H.T / 6 + 0.1 * np.eye(6)
+    grad = lambda x: x @ H  # noqa: E731  (batch of row vectors)
+    res = resolve(name, 0.3)
+    theta0 = rng.standard_normal((2, 6))
+    out = stepper.run(res, grad, npx.asarray(theta0), steps=15)
+    th, buf = theta0, {}
+    for _ in range(15):
+        th, buf = _reference_step(name, res.hyper, res.lr, grad, th, buf)
+    np.testing.assert_allclose(to_numpy(out.theta), th, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", reg.names())
+def test_quadratic_stability_edge_is_the_exact_region(name):
+    # λ on both sides of h_upper/η by 1 %: the stepper's classification matches the region
+    res = resolve(name, 1.0)
+    h_hi = h_interval(res).upper
+    lam = np.array([0.5 * h_hi, 0.99 * h_hi, 1.01 * h_hi, 1.5 * h_hi])
+    grad = lambda x: x * npx.asarray(lam)[:, None]  # noqa: E731
+    out = stepper.run(res, grad, npx.ones((4, 1)), steps=4000)
+    assert out.diverged.tolist() == [False, False, True, True], (name, h_hi, out.reason)
+
+
+def test_exact_windowed_bounds_are_where_an_eigenmode_leaves_the_unit_disk(rng):
+    op = CnnOperator(npx.asarray(rng.standard_normal((14, 14))), 5)
+    lam = np.linalg.eigvalsh(op.gram_dense())
+    dt, a, beta, mom = 0.01, -0.5, 1.0, 0.9
+    p = resolve("nesterov", params={"dt": dt, "momentum": mom})
+    ex = exact_bounds(op, p, a, beta)
+    for bound, inside in ((ex["alpha_lower"], +1), (ex["alpha_upper"], -1)):
+        for f, stable in ((1 + inside * 1e-3, True), (1 - inside * 1e-3, False)):
+            h = p.lr * (bound * f + 0.5 * a * beta * lam)
+            radius = max(max(abs(np.roots([1.0, -(1 - x) * (1 + mom), (1 - x) * mom]))) for x in h)
+            assert (radius < 1) == stable, (bound, f)
+
+
+@pytest.mark.parametrize("seeded", [False, True])
+def test_simulated_nesterov_bounds_agree_with_exact(seeded):
+    op = CnnOperator(npx.asarray(checkerboard(48)), 8)
+    p = resolve_scheme("nesterov", 1e-3, momentum=0.9)
+    ex = exact_bounds(op, p)
+    guess = {"lower": ex["alpha_lower"], "upper": ex["alpha_upper"]} if seeded else None
+    sim = simulated_bounds(op, p, rtol=1e-3, steps=800, guess=guess)
+    for k in ("lower", "upper"):
+        assert abs(sim[f"alpha_{k}"] - ex[f"alpha_{k}"]) <= 1e-3 * abs(ex[f"alpha_{k}"]), k
+    assert "note" not in sim and sim["seeded"] == seeded
+    assert sim["runs"] == 4 if seeded else sim["runs"] > 4
+
+
+def test_seeded_search_falls_back_when_the_guess_is_wrong():
+    op = CnnOperator(npx.asarray(checkerboard(32)), 6)
+    p = resolve_scheme("gd", 1e-5)
+    ex = exact_bounds(op, p)
+    sim = simulated_bounds(op, p, rtol=1e-3, steps=600, guess={"lower": ex["alpha_lower"] * 1.2,
+                                                              "upper": ex["alpha_upper"]})
+    assert "lower: the predicted edge" in sim["note"] and not sim["seeded"]
+    assert abs(sim["alpha_lower"] - ex["alpha_lower"]) <= 1e-3 * ex["alpha_lower"]
+    assert sim["alpha_upper"] == ex["alpha_upper"]           # confirmed: the midpoint of the seeded bracket
+
+
+def test_empty_interval_is_reported_by_every_method():
+    op = CnnOperator(npx.asarray(checkerboard(32)), 6)
+    p = resolve_scheme("gd", 1e-3)                              # 2/dt = 2000 < the spread 6561
+    ex = exact_bounds(op, p)
+    sim = simulated_bounds(op, p, rtol=1e-3, steps=300)
+    assert ex["empty"] and "stable interval is empty" in ex["reason"]
+    assert sim["empty"] and "no stable value" in sim["reason"]
+
+
+def test_compute_bounds_nesterov_contract():
+    r = compute_bounds(checkerboard(32), 6, 1e-3, scheme="nesterov", momentum=0.5, methods=("theory", "theory_exact",
+                                                                                               "exact"))
+    assert r["scheme"] == "nesterov" and r["momentum"] == 0.5 and r["params"] == {"mu": 0.5}
+    assert r["d"] == pytest.approx(2 * 0.5 / (1.5 * 1e-3)) and r["eta"] == pytest.approx(1e-6 * 1.5 / 2)
+    # paper (45): z < 4/(3Δt²); exact: z < 4/((1+2μ)Δt²): the ratio 3/(1+2μ) = 1.5 at μ = 0.5
+    assert r["theory"]["z_upper"] == pytest.approx(4 / 3e-6)
+    assert r["theory_exact"]["z_upper"] / r["theory"]["z_upper"] == pytest.approx(1.5, rel=1e-12)
+    assert r["theory"]["alpha_lower"] == r["theory_exact"]["alpha_lower"]
+    with pytest.raises(ParameterError, match="momentum: unknown hyperparameter of gd"):
+        compute_bounds(checkerboard(32), 6, 1e-3, momentum=0.9)
+    with pytest.raises(ParameterError, match="scheme: unknown"):
+        compute_bounds(checkerboard(32), 6, 1e-3, scheme="adam")
+
+
+def test_nonlinear_nesterov_converges_inside_and_diverges_outside():
+    op = CnnOperator(npx.asarray(smooth(24, 3)), 6)
+    dt = 0.05
+    p = resolve("nesterov", params={"dt": dt, "momentum": 0.9})
+    z_hi = 4 / ((1 + 2 * 0.9) * dt ** 2)            # the exact region's end for μ = 0.9
+    res = run_cnn(op, [0.2 * z_hi, 1.5 * z_hi], scheme=p, force="nonlinear", steps=400)
+    assert not res.diverged[0] and res.diverged[1]
+    assert res.reason[1] in ("growth", "blowup", "nonfinite")
+    assert res.extra["lr"] == pytest.approx(p.lr)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"blowup": 1.0}, "blowup"), ({"window": 5}, "window"), ({"window": 0}, "window"),
+    ({"converged": float("nan")}, "converged"),
+])
+def test_divergence_criterion_checks(kw, match):
+    with pytest.raises(ParameterError, match=match):
+        DivergenceCriterion(**kw)
+
+
+def test_stepper_refuses_huge_record_and_fractional_steps():
+    with pytest.raises(ParameterError, match="steps: .* GiB"):
+        stepper.run("gd", lambda x: x, npx.ones((4, 2)), 0.1, steps=999999999999)
+    with pytest.raises(ParameterError, match="steps: expected an integer"):
+        stepper.run("gd", lambda x: x, npx.ones((1, 2)), 0.1, steps=2.7)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(reg.names()), seed=st.integers(0, 10_000), n=st.integers(8, 12), w=st.integers(2, 3))
+def test_every_scheme_exact_bounds_equal_simulated_on_random_images(name, seed, n, w):
+    # the registry's exact region over the windowed spectrum vs the unseeded search on the stepped scheme
+    img = smooth(n, seed)
+    mu_max = compute_bounds(img, w, lr=1.0, scheme=name, methods=("exact",))["exact"]["mu_max"]
+    rtol = 1e-2
+    r = compute_bounds(img, w, lr=1.0 / mu_max, scheme=name, methods=("exact", "simulated"), rtol=rtol,
+                       steps=2000, seeded=False)
+    for k in ("alpha_lower", "alpha_upper"):
+        assert abs(r["simulated"][k] - r["exact"][k]) <= rtol * abs(r["exact"][k]), (name, k, r)
