@@ -281,7 +281,7 @@ def _check_int(name: str, v: Any, lo: int) -> int:
 
 def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: int,
           track: Sequence[str] = ("loss", "sharpness", "relative_progress", "directional_smoothness"),
-          every: int = 1, criterion: Any = None, sharpness_tol: float = 1e-6,
+          every: int = 10, criterion: Any = None, sharpness_tol: float = 1e-6,
           **hyperparameters: float) -> TrainRun:
     """Run a registered scheme on the objective, recording ``track`` every ``every`` steps.
 
@@ -309,7 +309,8 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
         Number of updates (≥ 2).
     track : sequence of str
     every : int
-        Record at steps t with t % every == 0.
+        Record at steps t with t % every == 0 (default 10: the sharpness costs a Lanczos
+        run, tens of HVPs, per record; the other trackers one or two forward passes).
     criterion : solvers.divergence.DivergenceCriterion, optional
         Divergence thresholds (default: blow-up at 1e8 × the first increment).
     sharpness_tol : float
