@@ -122,11 +122,24 @@ def _eos_objective(seed=1, width=32, n=64):
     return wb.from_jax(_mlp_loss, params, X, Y)
 
 
-def test_edge_of_stability_run_settles_at_two_over_eta():
-    """Progressive sharpening, then λ_max hovers at 2/η (Cohen et al. 2021): within 10% in the second half."""
+def test_edge_of_stability_reduced():
+    """The default suite's reduced run: progressive sharpening carries λ_max from 0.59·2/η up to 2/η."""
     obj = _eos_objective()
     eta = 2.0 / (1.7 * wb.sharpness(obj).values[0])
-    run = wb.train(obj, lr=eta, steps=800, track=("loss", "sharpness", "directional_smoothness"), every=25,
+    run = wb.train(obj, lr=eta, steps=150, track=("sharpness",), every=50, sharpness_tol=1e-4)
+    s = run.column("sharpness") / run.threshold
+    assert not run.diverged and s[0] == pytest.approx(1 / 1.7, rel=1e-3) and s.max() >= 0.95
+
+
+@pytest.mark.slow
+def test_edge_of_stability_run_settles_at_two_over_eta():
+    """Progressive sharpening, then λ_max hovers at 2/η (Cohen et al. 2021): within 10% in the second half.
+
+    Slow: ~15 s on a loaded 2-core machine, mostly XLA compilation and the host copy per step.
+    """
+    obj = _eos_objective()
+    eta = 2.0 / (1.7 * wb.sharpness(obj).values[0])
+    run = wb.train(obj, lr=eta, steps=800, track=("loss", "sharpness", "directional_smoothness"), every=40,
                    sharpness_tol=1e-4)
     assert not run.diverged and run.steps_done == 800
     s = run.column("sharpness")
