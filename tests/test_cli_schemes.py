@@ -72,3 +72,13 @@ def test_bounds_for_a_registered_scheme_by_lr_and_param(capsys):
     assert r["exact"]["z_upper"] == pytest.approx(3.0 / 1e-3, rel=1e-12)
     for k in ("alpha_lower", "alpha_upper"):
         assert abs(r["simulated"][k] - r["exact"][k]) <= 1e-2 * abs(r["exact"][k])
+
+
+@pytest.mark.parametrize("name", reg.names())
+def test_derive_scheme_prints_record_polynomial_and_region(capsys, name):
+    assert main(["derive", f"scheme-{name}"]) == 0
+    out = capsys.readouterr().out
+    assert "characteristic_polynomial" in out and "ξ" in out and "False" not in out
+    assert main(["derive", f"scheme-{name}", "--latex"]) == 0
+    tex = capsys.readouterr().out
+    assert "\\xi" in tex and "\\text{False}" not in tex

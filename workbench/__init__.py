@@ -28,9 +28,23 @@ from typing import Any, Sequence
 from .api import dal, from_jax, from_torch, max_stable_lr, modified_flow, principal_flow, sharpness, train
 from .io import load_image
 
-__all__ = ["load_image", "derive", "bounds", "validate", "bench",
+__all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench",
            "from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "principal_flow", "modified_flow",
            "dal", "plot"]
+
+
+def _package_version() -> str:
+    """The installed distribution's version (``stability-workbench``); a source checkout
+    that is not installed reports ``0+unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stability-workbench")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _package_version()
 
 
 def __getattr__(name: str) -> Any:
