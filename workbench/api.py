@@ -348,10 +348,11 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     at_theta = res.C.shape[0] >= 1 and res.C[0] == 1.0 and not res.C[1:].any()  # g is taken at θ itself
     xp = obj.xp
     raw_grad = getattr(obj, "_gradient", obj.gradient)  # unchecked: a diverging iterate is the stepper's to classify
-    # The stepper writes its per-step records in place on the iterate's backend; JAX arrays are
-    # immutable, so a JAX objective is stepped on a NumPy copy of θ (gradients still by JAX).
-    bridge = is_jax_namespace(xp)
+    # The stepper writes its per-step records in place, allocated on the default device; JAX
+    # arrays are immutable and an accelerator's arrays live elsewhere, so those objectives are
+    # stepped on a NumPy copy of θ (gradients still computed by the framework, on its device).
     dev = getattr(obj, "device", None)
+    bridge = is_jax_namespace(xp) or (dev is not None and str(dev).split(":")[0] != "cpu")
 
     def to_obj(x: Any) -> Any:
         return xp.asarray(x, dtype=obj.dtype, device=dev) if bridge else x
