@@ -115,6 +115,9 @@ def to_numpy(x: Any) -> np.ndarray:
     mod = type(x).__module__
     if mod.startswith("cupy"):
         return x.get()
+    if mod.startswith("torch"):
+        # a PyTorch tensor (workbench.from_torch): detached, copied to the host
+        return x.detach().cpu().numpy()
     if mod.startswith("array_api_strict"):
         # array-api-strict arrays live on the CPU; DLPack hands NumPy a view.
         return np.from_dlpack(x)

@@ -77,7 +77,10 @@ def _check_flow(flow: str) -> str:
 
 
 def alpha(flow: str, zs: Any) -> np.ndarray:
-    """Table 1's coefficient α(z), z = hλ, elementwise (complex for the PF).
+    """Table 1's coefficient α(z), z = hλ, elementwise.
+
+    For the PF the result is real (float) when every z is real and < 1, where
+    log(1 − z) is real; complex otherwise (z > 1 or complex z).
 
     Parameters
     ----------
@@ -106,6 +109,8 @@ def alpha(flow: str, zs: Any) -> np.ndarray:
     logv = np.where(right, np.log(np.where(right, safe - 1.0, 1.0)) + 1j * math.pi,
                     np.log(np.where(right, 1.0, 1.0 - safe)))
     out = np.where(small, -1.0 - zc / 2 - zc ** 2 / 3 - zc ** 3 / 4, logv / safe)
+    if not np.iscomplexobj(zs) and bool(np.all(zs < 1.0)):
+        return out.real.copy()  # log(1 - z) is real for every z < 1: no complex dtype where none is needed
     return out
 
 
@@ -187,15 +192,24 @@ class FlowProblem:
 
     @classmethod
     def from_objective(cls, obj: Any) -> "FlowProblem":
-        """Wrap a real :class:`solvers.objectives.Objective` (any backend; computed on the host)."""
+        """Wrap a real :class:`solvers.objectives.Objective` (any backend and device; fields on the host).
+
+        The objective's own Hessian-vector product is passed through (``hvp``), so IGR and
+        the third-order flow cost two HVPs per field evaluation, not a dense Hessian, and
+        ∇³E[v, v] is the central difference of HVPs along v. The PF, which needs the
+        eigendecomposition, builds the dense Hessian (D HVPs); it stays real while every
+        hλ < 1 and raises where it would turn complex (a real objective has no analytic
+        continuation; use :meth:`from_symbolic` or :meth:`from_network` there).
+        """
         xp = obj.xp
+        device = getattr(obj, "device", None)
 
         def conv(th: np.ndarray) -> Any:
             if np.iscomplexobj(th):
                 raise ParameterError(
                     "theta: this flow has become complex (h*lambda > 1 for the PF) but the objective is real-only; "
                     "use FlowProblem.from_symbolic for its analytic continuation")
-            return xp.asarray(th, dtype=obj.dtype)
+            return xp.asarray(np.ascontiguousarray(th), dtype=obj.dtype, device=device)
 
         def grad(th: np.ndarray) -> np.ndarray:
             return np.asarray(to_numpy(obj.gradient(conv(th))), dtype=float)
@@ -203,7 +217,10 @@ class FlowProblem:
         def hess(th: np.ndarray) -> np.ndarray:
             return np.asarray(to_numpy(obj.hessian(conv(th))), dtype=float)
 
-        return cls(int(obj.size), grad, hess, None, False, type(obj).__name__)
+        def hvp(th: np.ndarray, v: np.ndarray) -> np.ndarray:
+            return np.asarray(to_numpy(obj.hvp(conv(th), conv(v))), dtype=float)
+
+        return cls(int(obj.size), grad, hess, None, False, type(obj).__name__, hvp)
 
     @classmethod
     def from_network(cls, obj: Any) -> "FlowProblem":
@@ -272,13 +289,15 @@ class FlowProblem:
         return cls(n, grad, hess, third, True, f"NetworkObjective({n} parameters)", hvp)
 
     def third_term(self, th: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """∇³E(θ)[v, v], exact where available, else a central difference of Hessians."""
+        """∇³E(θ)[v, v], exact where available, else a central difference of HVPs (or Hessians) along v."""
         if self.third is not None:
             return self.third(th, v)
         nv = float(np.linalg.norm(v))
         if nv == 0.0:
             return np.zeros_like(th)
         eps = np.finfo(float).eps ** (1 / 3) * max(1.0, float(np.linalg.norm(th))) / nv
+        if self.hvp is not None:
+            return (self.hvp(th + eps * v, v) - self.hvp(th - eps * v, v)) / (2 * eps)
         return (self.hess(th + eps * v) - self.hess(th - eps * v)) @ v / (2 * eps)
 
 
@@ -315,7 +334,7 @@ def vector_field(problem: FlowProblem, flow: str, h: float) -> Callable[[np.ndar
                 out = out - hv ** 2 * (H2g / 3.0 + problem.third_term(th, g) / 12.0)
             return out
         out = _pf_matrix_apply(problem.hess(th), g, hv)
-        if np.iscomplexobj(out) and not problem.analytic:
+        if np.iscomplexobj(out) and not problem.analytic:  # alpha is real wherever every h*lambda < 1
             raise ParameterError("theta: the principal flow is complex here (h*lambda > 1) but the objective is "
                                  "real-only; use FlowProblem.from_symbolic")
         if flow == "pf+":
@@ -487,7 +506,7 @@ def pf_jacobian_eigenvalues(hessian_eigenvalues: Any, h: float) -> np.ndarray:
     """log(1 − hλ*)/h (16), the PF Jacobian's eigenvalues at a critical point (complex)."""
     hv = _check_h(h)
     lam = np.asarray(hessian_eigenvalues, dtype=float)
-    return alpha("pf", hv * lam) * lam
+    return np.asarray(alpha("pf", hv * lam) * lam, dtype=complex)
 
 
 def stability_coefficients(problem: FlowProblem, theta: Any, h: float) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 from .backend import backend_name, to_numpy
 from .checks import ParameterError
-from .lanczos import krylov_checkpoints
+from .lanczos import dtype_tol, krylov_checkpoints
 from .objectives import DEFAULT_MAX_HESSIAN_BYTES, fd_step
 
 __all__ = [
@@ -83,6 +83,7 @@ def lanczos(
     max_steps: int | None = None,
     seed: int = 0,
     check_every: int = 5,
+    device: Any = None,
 ) -> Eigenpairs:
     """k extreme eigenpairs of a symmetric n×n operator by Lanczos (array API).
 
@@ -97,12 +98,15 @@ def lanczos(
     which : {"largest", "smallest"}
         End of the spectrum (algebraic order).
     tol : float
-        Stop when the k wanted Ritz residuals |β_m s_{m,i}| are ≤ ``tol · max|θ|``.
+        Stop when the k wanted Ritz residuals |β_m s_{m,i}| are ≤ ``tol · max|θ|``
+        (in float32 at least :data:`solvers.lanczos.FLOAT32_TOL` = 1e-5).
     max_steps : int, optional
         Krylov dimension cap, default ``min(n, max(100, 20 k))``. The basis is kept
         (full reorthogonalisation): memory ``max_steps · n`` numbers.
     seed : int
         Seed of the random start vector.
+    device : optional
+        Device to allocate on (``array_api_compat.device(theta)``; None: the default).
 
     Returns
     -------
@@ -127,8 +131,9 @@ def lanczos(
     m_max = min(n, max(100, 20 * k)) if max_steps is None else min(int(max_steps), n)
     if m_max < k:
         raise ParameterError(f"max_steps: must be >= k={k}, got {max_steps}")
+    tol = dtype_tol(xp, dtype, tol)
     for st in krylov_checkpoints(matvec, n, xp, dtype, max_steps=m_max, seed=seed, check_every=check_every,
-                                 first_check=k):
+                                 first_check=k, device=device):
         order = np.argsort(-st.theta) if which == "largest" else np.argsort(st.theta)
         idx = order[:k]
         res = st.residuals(idx)
@@ -136,10 +141,20 @@ def lanczos(
         done = len(idx) == k and bool(np.all(res <= bound))
         if done or st.last:
             converged = bool(len(idx) == k and (done or st.breakdown or st.steps == n))
-            S = xp.asarray(np.ascontiguousarray(st.s[:, idx]), dtype=dtype)
+            S = xp.asarray(np.ascontiguousarray(st.s[:, idx]), dtype=dtype, device=device)
             vecs = xp.matmul(xp.permute_dims(st.basis, (1, 0)), S)
             return Eigenpairs(st.theta[idx].copy(), vecs, res, st.steps, converged, "lanczos")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _device(x: Any) -> Any:
+    """The device of an array (``array_api_compat.device``), None for non-arrays."""
+    from array_api_compat import device
+
+    try:
+        return device(x)
+    except Exception:
+        return None
 
 
 def _residuals(obj: Any, theta: Any, values: np.ndarray, vectors: Any) -> np.ndarray:
@@ -165,8 +180,8 @@ def dense_eigenpairs(obj: Any, theta: Any, k: int | None = None, which: str = "l
     idx = np.arange(len(w))[::-1][:kk] if which == "largest" else np.arange(kk)
     vals, vecs = w[idx], V[:, idx]
     res = np.linalg.norm(H @ vecs - vecs * vals, axis=0)
-    return Eigenpairs(vals.copy(), obj.xp.asarray(np.ascontiguousarray(vecs), dtype=obj.dtype), res,
-                      obj.size, True, "dense")
+    return Eigenpairs(vals.copy(), obj.xp.asarray(np.ascontiguousarray(vecs), dtype=obj.dtype,
+                                                  device=_device(theta)), res, obj.size, True, "dense")
 
 
 def top_eigenpairs(obj: Any, theta: Any, k: int = 1, *, which: str = "largest", method: str = "auto",
@@ -186,7 +201,8 @@ def top_eigenpairs(obj: Any, theta: Any, k: int = 1, *, which: str = "largest", 
         :func:`dense_eigenpairs`. ``"auto"``: dense for n ≤ 64, eigsh on NumPy,
         Lanczos otherwise.
     tol : float
-        Relative tolerance (ARPACK's ``tol``; Lanczos residual ≤ tol·|λ|max).
+        Relative tolerance (ARPACK's ``tol``; Lanczos residual ≤ tol·|λ|max; in float32
+        at least 1e-5, :data:`solvers.lanczos.FLOAT32_TOL`).
 
     Returns
     -------
@@ -232,7 +248,7 @@ def top_eigenpairs(obj: Any, theta: Any, k: int = 1, *, which: str = "largest", 
         res = _residuals(obj, theta, vals, V)
         return Eigenpairs(vals, V, res, count[0] + k, True, "eigsh")
     r = lanczos(lambda u: obj.hvp(theta, u), n, obj.xp, obj.dtype, k=k, which=which, tol=tol,
-                max_steps=max_steps, seed=seed)
+                max_steps=max_steps, seed=seed, device=_device(theta))
     res = _residuals(obj, theta, r.values, r.vectors)
     return Eigenpairs(r.values, r.vectors, res, r.matvecs + k, r.converged, "lanczos")
 

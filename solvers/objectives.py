@@ -7,6 +7,7 @@ and unstable-convergence work consume:
 =====================  ===========================================================
 ``size``               number of parameters n (θ is a 1-D array of shape (n,))
 ``xp``, ``dtype``      the array namespace and floating dtype it computes in
+``device``             where its arrays live (``None``: the backend's default)
 ``value(θ)``           E(θ) as a Python float
 ``gradient(θ)``        ∇E(θ), shape (n,)
 ``value_and_gradient`` both, sharing the forward pass where the objective can
@@ -18,10 +19,14 @@ and unstable-convergence work consume:
 
 Implementations: :class:`SympyObjective` (any :class:`derivations.objectives.SymbolicObjective`,
 lambdified once with its exact gradient and Hessian), :class:`solvers.networks.NetworkObjective`
-(backprop gradient, R-operator Hessian-vector product) and :class:`CallableObjective`
-(wrap your own callables — a PyTorch or JAX model, say — without the workbench
-importing those libraries). :class:`BaseObjective` holds the shared input checks and
-the finite-difference fallbacks.
+(backprop gradient, R-operator Hessian-vector product), :class:`CallableObjective`
+(wrap your own callables without the workbench importing any framework) and the
+PyTorch and JAX adapters ``workbench.from_torch`` / ``workbench.from_jax`` (exact HVPs
+on the model's own arrays, dtype and device). :class:`BaseObjective` holds the shared
+input checks and the finite-difference fallbacks.
+
+A finite-difference HVP is never chosen silently: :class:`CallableObjective` without an
+``hvp`` warns (``hvp="fd"`` chooses it explicitly and quietly).
 
 Finite-difference step (:func:`fd_step`). The central difference
 [∇E(θ + hv) − ∇E(θ − hv)]/(2h) has truncation error ≈ h²‖∇³E[v,v,v]‖/6 and rounding
@@ -36,6 +41,7 @@ tanh MLP); in float32, 4.9e-3.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -153,21 +159,25 @@ class BaseObjective:
     analytic Hessian, ``_hessian``). The public methods check their inputs: θ and v
     must be 1-D of length ``size`` on the objective's backend and finite
     (``check_inputs = False`` skips the finiteness test, which costs one reduction and a
-    host synchronisation per call).
+    host synchronisation per call). Where ``device`` is set, θ and v must be on it; where
+    ``strict_dtype`` is true, they must have the objective's dtype (no silent cast).
     """
 
     size: int
     xp: Any
     dtype: Any
+    device: Any = None
     exact_hvp: bool = False
     check_inputs: bool = True
+    #: refuse θ and v of another dtype instead of casting them (the framework adapters)
+    strict_dtype: bool = False
 
     # -- input checks ----------------------------------------------------------------
     def _vector(self, name: str, v: Any) -> Any:
         xp = self.xp
         if not hasattr(v, "shape"):
             try:
-                v = xp.asarray(v, dtype=self.dtype)
+                v = xp.asarray(v, dtype=self.dtype, device=self.device)
             except Exception as exc:
                 raise ParameterError(f"{name}: cannot be read as an array of {self.size} numbers ({exc})") from None
         else:
@@ -185,6 +195,16 @@ class BaseObjective:
             raise ParameterError(
                 f"{name}: expected a flat vector of shape ({self.size},) for this objective, got shape {tuple(v.shape)}"
             )
+        if self.device is not None:
+            from array_api_compat import device as _device_of
+
+            dev = _device_of(v)
+            if dev is not None and dev != self.device:
+                raise ParameterError(f"{name}: is on device {dev} but the objective computes on "
+                                     f"{self.device}; move it there first")
+        if v.dtype != self.dtype and self.strict_dtype:
+            raise ParameterError(f"{name}: has dtype {v.dtype} but the objective computes in {self.dtype}; "
+                                 f"convert it first (no silent casts)")
         if v.dtype != self.dtype:
             if not xp.isdtype(v.dtype, ("real floating", "integral")):
                 raise ParameterError(f"{name}: expected real floating values, got dtype {v.dtype}")
@@ -207,14 +227,13 @@ class BaseObjective:
         return fd_hvp(self._gradient, theta, v)
 
     def _hessian(self, theta: Any) -> Any:
-        """Dense Hessian column by column from :meth:`hvp` (n products), symmetrised."""
+        """Dense Hessian column by column from :meth:`hvp` (n products), symmetrised.
+
+        The unit vectors are the rows of ``eye`` (no in-place writes: JAX arrays are immutable).
+        """
         xp, n = self.xp, self.size
-        cols = []
-        for j in range(n):
-            e = xp.zeros((n,), dtype=self.dtype)
-            e[j] = 1.0
-            cols.append(self._hvp(theta, e))
-        h = xp.stack(cols, axis=1)
+        eye = xp.eye(n, dtype=self.dtype, device=self.device)
+        h = xp.stack([self._hvp(theta, eye[j, :]) for j in range(n)], axis=1)
         return 0.5 * (h + xp.permute_dims(h, (1, 0)))
 
     # -- public ------------------------------------------------------------------------
@@ -254,7 +273,7 @@ class BaseObjective:
     def initial(self, seed: int = 0) -> Any:
         """A starting point: standard normal entries from ``seed`` (subclasses override)."""
         rng = np.random.default_rng(seed)
-        return self.xp.asarray(rng.standard_normal(self.size), dtype=self.dtype)
+        return self.xp.asarray(rng.standard_normal(self.size), dtype=self.dtype, device=self.device)
 
 
 class SympyObjective(BaseObjective):
@@ -342,7 +361,11 @@ class CallableObjective(BaseObjective):
     number (``value``) or a flat vector (the others) that ``convert_out`` turns into an
     array of the objective's namespace. Missing pieces fall back to finite differences:
     no ``gradient`` → :func:`fd_gradient` (2n values, small n only); no ``hvp`` →
-    :func:`fd_hvp` (two gradients).
+    :func:`fd_hvp` (two gradients; relative error ~1e-8 in float64, ~1e-3 in float32),
+    with a ``UserWarning`` unless ``hvp="fd"`` asks for it explicitly.
+
+    For a PyTorch or JAX model use ``workbench.from_torch`` / ``workbench.from_jax``
+    instead: exact HVPs, the model's dtype and device, no glue.
 
     Parameters
     ----------
@@ -350,8 +373,9 @@ class CallableObjective(BaseObjective):
     size : int
         Number of parameters.
     gradient : callable θ → vector, optional
-    hvp : callable (θ, v) → vector, optional
-        Exact Hessian-vector product (e.g. ``torch.func.jvp`` over ``grad``).
+    hvp : callable (θ, v) → vector, or "fd", optional
+        Exact Hessian-vector product (e.g. ``torch.func.jvp`` over ``grad``); ``"fd"``
+        selects the central difference explicitly; None selects it with a warning.
     value_and_gradient : callable θ → (float, vector), optional
     hessian : callable θ → matrix, optional
     xp : namespace or str, optional
@@ -365,16 +389,18 @@ class CallableObjective(BaseObjective):
 
     Examples
     --------
-    A PyTorch model (sketch; the workbench never imports torch)::
+    A quadratic ½θᵀPθ with an exact HVP:
 
-        obj = CallableObjective(lambda t: loss(unflat(t)).item(), n,
-                                gradient=lambda t: flat_grad(unflat(t)),
-                                convert_in=lambda a: torch.from_numpy(np.asarray(a)),
-                                convert_out=lambda t: t.detach().numpy())
+    >>> import numpy as np
+    >>> P = np.diag([1.0, 2.0, 3.0])
+    >>> obj = CallableObjective(lambda t: 0.5 * float(t @ P @ t), 3, gradient=lambda t: P @ t,
+    ...                         hvp=lambda t, v: P @ v)
+    >>> float(obj.hvp(np.ones(3), np.ones(3))[2])
+    3.0
     """
 
     def __init__(self, value: Callable[[Any], Any], size: int, *, gradient: Callable[[Any], Any] | None = None,
-                 hvp: Callable[[Any, Any], Any] | None = None,
+                 hvp: Callable[[Any, Any], Any] | str | None = None,
                  value_and_gradient: Callable[[Any], tuple[Any, Any]] | None = None,
                  hessian: Callable[[Any], Any] | None = None, xp: Any = None, dtype: Any = "float64",
                  convert_in: Callable[[Any], Any] | None = None, convert_out: Callable[[Any], Any] | None = None,
@@ -383,6 +409,11 @@ class CallableObjective(BaseObjective):
 
         if not callable(value):
             raise ParameterError("value: must be callable (theta -> float)")
+        fd_chosen = isinstance(hvp, str)
+        if fd_chosen and hvp != "fd":
+            raise ParameterError(f"hvp: expected a callable (theta, v) -> vector, 'fd' or None, got {hvp!r}")
+        if fd_chosen:
+            hvp = None
         for nm, f in (("gradient", gradient), ("hvp", hvp), ("value_and_gradient", value_and_gradient),
                       ("hessian", hessian), ("convert_in", convert_in), ("convert_out", convert_out)):
             if f is not None and not callable(f):
@@ -395,7 +426,12 @@ class CallableObjective(BaseObjective):
         self._fv, self._fg, self._fh, self._fvg, self._fH = value, gradient, hvp, value_and_gradient, hessian
         self._in = convert_in or (lambda a: a)
         self._out_user = convert_out
-        self.exact_hvp = hvp is not None
+        self.exact_hvp = hvp is not None or hessian is not None
+        if hvp is None and not fd_chosen and hessian is None:
+            warnings.warn("hvp: no exact Hessian-vector product given; CallableObjective uses a central finite "
+                          "difference of gradients (relative error ~1e-8 in float64, ~1e-3 in float32). Pass "
+                          "hvp='fd' to choose it explicitly, or an exact hvp (workbench.from_torch / from_jax "
+                          "build one)", UserWarning, stacklevel=2)
         self._x0 = None if x0 is None else self._vector("x0", x0)
 
     def _out(self, r: Any, name: str, shape: tuple[int, ...]) -> Any:
@@ -430,6 +466,8 @@ class CallableObjective(BaseObjective):
     def _hvp(self, theta: Any, v: Any) -> Any:
         if self._fh is not None:
             return self._out(self._fh(self._in(theta), self._in(v)), "hvp", (self.size,))
+        if self._fH is not None:
+            return self.xp.matmul(self._hessian(theta), v)
         return fd_hvp(self._gradient, theta, v)
 
     def _hessian(self, theta: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from array_api_compat import device as array_device
+
 from .backend import namespace_of, quiet_overflow, to_numpy
 from .checks import ParameterError, check_memory, run_memory
 from .divergence import DivergenceCriterion, RunResult, classify
@@ -123,12 +125,14 @@ def run(
     reuse = [A[i] == C for i in range(len(A))]
     state = [theta0 if k == "theta" else xp.zeros_like(theta0) for k in res.kinds]
     mshape = (B,) + (1,) * (theta0.ndim - 1)
-    incs = xp.zeros((steps, B), dtype=theta0.dtype)
-    norms = xp.zeros((steps + 1, B), dtype=theta0.dtype)
-    active = xp.ones((B,), dtype=xp.bool)
-    nonfinite = xp.zeros((B,), dtype=xp.bool)
-    blown = xp.zeros((B,), dtype=xp.bool)
-    norms[0, :] = _norms(xp, theta0)
+    # per-step records kept as device arrays in lists (no in-place writes: JAX arrays are immutable; no host
+    # sync per step on a GPU), stacked once at the end
+    dev = array_device(theta0)
+    incs: list[Any] = []
+    norms: list[Any] = [_norms(xp, theta0)]
+    active = xp.ones((B,), dtype=xp.bool, device=dev)
+    nonfinite = xp.zeros((B,), dtype=xp.bool, device=dev)
+    blown = xp.zeros((B,), dtype=xp.bool, device=dev)
     d0 = None
     records: list[dict] = []
     done = steps
@@ -155,12 +159,15 @@ def run(
             active = active & ~newly_nf & ~newly_bu
             keep = xp.reshape(active, mshape)
             state = [xp.where(keep, a, b) for a, b in zip(new, state)]
-            incs[n, :] = xp.where(active, dn, xp.zeros_like(dn))
-            norms[n + 1, :] = _norms(xp, state[0])
+            incs.append(xp.where(active, dn, xp.zeros_like(dn)))
+            norms.append(_norms(xp, state[0]))
             if n % 64 == 63 and not bool(xp.any(active)):     # every member frozen: stop (checked rarely)
                 done = n + 1
                 break
-    incs, norms = to_numpy(incs).astype(np.float64), to_numpy(norms).astype(np.float64)
+    pad = steps - len(incs)                            # rows after an early stop (every member frozen) stay 0
+    incs = np.concatenate([to_numpy(xp.stack(incs)).astype(np.float64), np.zeros((pad, B))])
+    norms = to_numpy(xp.stack(norms)).astype(np.float64)
+    norms = np.concatenate([norms, np.repeat(norms[-1:], pad, axis=0)])
     nf_h = np.asarray(to_numpy(nonfinite), dtype=bool)
     bu_h = np.asarray(to_numpy(blown), dtype=bool)
     eps = float(np.finfo(np.float32 if theta0.dtype == xp.float32 else np.float64).eps)

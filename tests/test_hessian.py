@@ -89,7 +89,7 @@ def test_sharpness_of_toys(xp):
 def test_sharpness_of_callable_with_fd_hvp(rng):
     P = rng.standard_normal((30, 30))
     P = P @ P.T
-    o = CallableObjective(lambda t: 0.5 * float(t @ P @ t), 30, gradient=lambda t: P @ t)
+    o = CallableObjective(lambda t: 0.5 * float(t @ P @ t), 30, gradient=lambda t: P @ t, hvp="fd")
     s = sharpness(o, np.zeros(30), method="lanczos")
     assert s.value == pytest.approx(np.linalg.eigvalsh(P)[-1], rel=1e-8)
 

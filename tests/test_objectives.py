@@ -177,12 +177,19 @@ def test_callable_objective_exact_and_fallbacks(rng):
     assert full.exact_hvp and isinstance(full, BaseObjective)
     np.testing.assert_allclose(full.hvp(th, v), P @ v, rtol=1e-14)
     np.testing.assert_allclose(full.hessian(th), P, rtol=1e-14)
-    fd = CallableObjective(f, 5, gradient=g)
+    with pytest.warns(UserWarning, match="hvp: no exact Hessian-vector product"):
+        CallableObjective(f, 5, gradient=g)  # the finite difference is never chosen silently
+    fd = CallableObjective(f, 5, gradient=g, hvp="fd")
     assert not fd.exact_hvp
     np.testing.assert_allclose(fd.hvp(th, v), P @ v, rtol=1e-8)
-    only_value = CallableObjective(f, 5)
+    only_value = CallableObjective(f, 5, hvp="fd")
     np.testing.assert_allclose(only_value.gradient(th), P @ th, rtol=1e-8)
-    vg = CallableObjective(f, 5, value_and_gradient=lambda t: (f(t), g(t)))
+    vg = CallableObjective(f, 5, value_and_gradient=lambda t: (f(t), g(t)), hvp="fd")
+    dense = CallableObjective(f, 5, gradient=g, hessian=lambda t: P)  # an analytic Hessian makes HVPs exact
+    assert dense.exact_hvp
+    np.testing.assert_allclose(dense.hvp(th, v), P @ v, rtol=1e-14)
+    with pytest.raises(ParameterError, match="hvp: expected a callable"):
+        CallableObjective(f, 5, hvp="exact")
     val, gg = vg.value_and_gradient(th)
     assert val == pytest.approx(f(th)) and np.allclose(gg, P @ th)
 
@@ -190,12 +197,12 @@ def test_callable_objective_exact_and_fallbacks(rng):
 def test_callable_objective_conversion_and_errors():
     # a "foreign" tensor type: lists in, tuples out, as a framework adapter would be
     obj = CallableObjective(lambda t: sum(x * x for x in t), 3, gradient=lambda t: tuple(2 * x for x in t),
-                            convert_in=lambda a: [float(x) for x in np.asarray(a)], x0=[1.0, 2.0, 3.0])
+                            convert_in=lambda a: [float(x) for x in np.asarray(a)], x0=[1.0, 2.0, 3.0], hvp="fd")
     np.testing.assert_allclose(obj.gradient(obj.initial()), [2.0, 4.0, 6.0])
-    bad = CallableObjective(lambda t: 0.0, 3, gradient=lambda t: np.zeros(4))
+    bad = CallableObjective(lambda t: 0.0, 3, gradient=lambda t: np.zeros(4), hvp="fd")
     with pytest.raises(ParameterError, match=r"gradient: the callable returned shape \(4,\), expected \(3,\)"):
         bad.gradient(np.zeros(3))
-    nanv = CallableObjective(lambda t: float("nan"), 2)
+    nanv = CallableObjective(lambda t: float("nan"), 2, hvp="fd")
     with pytest.raises(ParameterError, match="value: the callable returned a non-finite loss"):
         nanv.value(np.zeros(2))
     with pytest.raises(ParameterError, match="size"):
@@ -205,10 +212,10 @@ def test_callable_objective_conversion_and_errors():
 
 
 def test_callable_hessian_guard():
-    obj = CallableObjective(lambda t: 0.0, 20_000, gradient=lambda t: t)
+    obj = CallableObjective(lambda t: 0.0, 20_000, gradient=lambda t: t, hvp="fd")
     with pytest.raises(ParameterError, match="3,200,000,000 bytes"):
         obj.hessian(np.zeros(20_000))
-    tiny = CallableObjective(lambda t: 0.0, 3, gradient=lambda t: 2.0 * t)
+    tiny = CallableObjective(lambda t: 0.0, 3, gradient=lambda t: 2.0 * t, hvp="fd")
     np.testing.assert_allclose(tiny.hessian(np.ones(3), max_bytes=100), 2.0 * np.eye(3), rtol=1e-8)
     with pytest.raises(ParameterError, match="72 bytes"):
         tiny.hessian(np.ones(3), max_bytes=71)

@@ -9,6 +9,15 @@ called, so ``import workbench`` stays fast:
 >>> print(wb.derive("cnn"))                         # doctest: +SKIP
 >>> wb.validate(quick=True, out="report")           # doctest: +SKIP
 
+On your own model (PyTorch or JAX; see the README, "Use it on your own model"):
+
+>>> obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)   # doctest: +SKIP
+>>> wb.sharpness(obj, k=3).values                                  # doctest: +SKIP
+>>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)        # doctest: +SKIP
+>>> run = wb.train(obj, lr=0.1, steps=500, every=10)                # doctest: +SKIP
+>>> fig = wb.plot.sharpness(run)                                    # doctest: +SKIP
+>>> wb.principal_flow(obj, h=0.1, times=[0, 0.1, 0.2])              # doctest: +SKIP
+
 The command line ``workbench`` (``python -m workbench``) is in :mod:`workbench.cli`.
 """
 from __future__ import annotations
@@ -34,9 +43,13 @@ def _check_shadowing() -> None:
 
 _check_shadowing()
 
+from .api import (dal, from_jax, from_torch, max_stable_lr, modified_flow, principal_flow,  # noqa: E402
+                  sharpness, train)
 from .io import load_image  # noqa: E402
 
-__all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench"]
+__all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench",
+           "from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "principal_flow", "modified_flow",
+           "dal", "plot"]
 
 
 def _package_version() -> str:
@@ -51,6 +64,15 @@ def _package_version() -> str:
 
 
 __version__ = _package_version()
+
+
+def __getattr__(name: str) -> Any:
+    """``wb.plot`` (matplotlib figures) is imported on first use."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("workbench.plot")
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
 def derive(name: str) -> Any:
