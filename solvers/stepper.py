@@ -9,9 +9,17 @@ the nonlinear CNN (13), a quadratic, or an :class:`~solvers.objectives.Objective
 Every member of the batch may carry its own weight decay (inside ``gradient``) or
 learning rate (``lr`` as a sequence).  Buffers start at rest (θ₋₁ = θ₀, momentum 0).
 Classification: :mod:`solvers.divergence`.
+
+The loop also serves the recorded single-trajectory runs (full-batch GD and SGD with
+per-step recorders, fourth paper; DAL, third paper): the force may take the step index
+(``indexed=True``: a mini-batch gradient that changes per step), the learning rate may be
+a rule ``lr(n, theta, g)`` evaluated every step (DAL's adaptive rate), and an observer
+may end the run by returning ``{"stop": reason}`` (a loss past
+:func:`solvers.divergence.loss_verdict`'s limit).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -37,8 +45,8 @@ def _steps(steps: Any) -> int:
                                        (isinstance(steps, float) and float(steps).is_integer())):
         raise ParameterError(f"steps: expected an integer number of time steps, got {steps!r}")
     steps = int(steps)
-    if steps < 2:
-        raise ParameterError(f"steps: need at least 2 time steps, got {steps}")
+    if steps < 1:
+        raise ParameterError(f"steps: need at least 1 time step, got {steps}")
     return steps
 
 
@@ -84,6 +92,7 @@ def run(
     observe: Callable[[int, Any, Any], dict] | None = None,
     every: int = 1,
     members: Any = None,
+    indexed: bool = False,
 ) -> RunResult:
     """Iterate a registered scheme on ``gradient`` from ``theta0`` and classify every member.
 
@@ -92,18 +101,27 @@ def run(
     scheme : str or Resolved
         A registry name (with ``lr`` and ``params``) or a resolved scheme.
     gradient : callable
-        ``g = gradient(x)`` for a batch ``x`` of shape (B, …), same shape back.
+        ``g = gradient(x)`` for a batch ``x`` of shape (B, …), same shape back;
+        ``gradient(x, n)`` at step n when ``indexed``.
     theta0 : array
         Starting iterates, (B, …); the leading axis holds the members.
-    lr : float or sequence, optional
-        η, or one η per member; defaults to the resolved scheme's.
+    lr : float, sequence or callable, optional
+        η, or one η per member; defaults to the resolved scheme's.  A callable
+        ``lr(n, theta_n, g_n) -> float`` is a step-size rule: evaluated every step
+        (after the observer), one η for all members; a non-finite value ends the run
+        before step n's update (``extra["stopped"] = "lr"``).
     steps : int
-        Number of steps N ≥ 2.
+        Number of steps N ≥ 1 (the growth check needs N ≥ 2).
     observe : callable, optional
         ``observe(n, theta_n, g_n) -> dict`` every ``every`` steps (before the
-        update of step n); the dicts, with ``"step"`` added, are ``records``.
+        update of step n); the dicts, with ``"step"`` added, are ``records``.  A dict
+        with a ``"stop"`` entry ends the run before step n's update
+        (``extra["stopped"]`` is its value, ``extra["steps_done"]`` = n; it is not a record).
+        When every member has diverged the run ends at the next observed step.
     members : sequence, optional
         Labels of the members (e.g. α), echoed as ``RunResult.members``.
+    indexed : bool
+        Pass the step index to ``gradient``.
 
     Returns
     -------
@@ -125,10 +143,15 @@ def run(
     if need > MAX_RECORD_BYTES:
         raise ParameterError(f"steps: {steps} steps x {B} members need {need / 1024 ** 3:.1f} GiB of records "
                              f"(limit {MAX_RECORD_BYTES / 1024 ** 3:.0f} GiB); use fewer steps or members")
-    eta, _ = _lr(res.lr if lr is None else lr, B, xp, theta0)
+    rule = lr if callable(lr) else None
+    eta, _ = _lr(res.lr if lr is None or rule is not None else lr, B, xp, theta0)
     A = [[float(v) for v in row] for row in res.A]            # Python floats: no NumPy scalars meet xp arrays
     Bv, C = [float(v) for v in res.B], [float(v) for v in res.C]
-    eB = [None if b == 0.0 else (eta if b == 1.0 else eta * b) for b in Bv]
+
+    def scaled(eta: Any) -> list:
+        return [None if b == 0.0 else (eta if b == 1.0 else eta * b) for b in Bv]
+
+    eB = scaled(eta)
     reuse = [A[i] == C for i in range(len(A))]
     state = [theta0 if k == "theta" else xp.zeros_like(theta0) for k in res.kinds]
     mshape = (B,) + (1,) * (theta0.ndim - 1)
@@ -141,14 +164,27 @@ def run(
     d0 = None
     records: list[dict] = []
     done = steps
+    stopped = ""
     with quiet_overflow():
         for n in range(steps):
+            if observe is not None and n % every == 0 and n and not bool(xp.any(active)):
+                done = n                                            # every member frozen: nothing left to observe
+                break
             x = _combine(C, state)
-            g = gradient(x)
+            g = gradient(x, n) if indexed else gradient(x)
             if observe is not None and n % every == 0:
                 rec = observe(n, state[0], g)
+                if rec is not None and "stop" in rec:
+                    done, stopped = n, str(rec["stop"])
+                    break
                 if rec is not None:
                     records.append({"step": n, **rec})
+            if rule is not None:
+                eta = float(rule(n, state[0], g))
+                if not math.isfinite(eta):
+                    done, stopped = n, "lr"
+                    break
+                eB = scaled(eta)
             new = []
             for i in range(len(state)):
                 si = x if reuse[i] else _combine(A[i], state)
@@ -169,6 +205,8 @@ def run(
             if n % 64 == 63 and not bool(xp.any(active)):     # every member frozen: stop (checked rarely)
                 done = n + 1
                 break
+    if stopped:                                               # rows past a requested stop are not part of the run
+        incs, norms = incs[:max(done, 1)], norms[:max(done, 1) + 1]
     incs, norms = to_numpy(incs).astype(np.float64), to_numpy(norms).astype(np.float64)
     nf_h = np.asarray(to_numpy(nonfinite), dtype=bool)
     bu_h = np.asarray(to_numpy(blown), dtype=bool)
@@ -178,5 +216,5 @@ def run(
     out = RunResult(members=labels, diverged=diverged, reason=reason, growth=growth, converged=conv,
                     increments=incs, norms=norms, theta=state[0], steps=steps, criterion=crit, state=state,
                     records=records)
-    out.extra.update(res.to_dict(), steps_done=done)
+    out.extra.update(res.to_dict(), steps_done=done, stopped=stopped)
     return out
