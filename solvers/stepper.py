@@ -129,7 +129,8 @@ def run(
         Classified per :class:`~solvers.divergence.DivergenceCriterion`.
     """
     res = scheme if isinstance(scheme, Resolved) else resolve(
-        scheme, lr if (lr is None or np.ndim(lr) == 0) and not hasattr(lr, "shape") else 1.0, params)
+        scheme, lr if (lr is None or np.ndim(lr) == 0) and not hasattr(lr, "shape") and not callable(lr) else 1.0,
+        params)
     crit = criterion or DivergenceCriterion()
     steps = _steps(steps)
     every = int(every)
