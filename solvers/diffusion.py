@@ -24,11 +24,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace
 
 from .checks import ParameterError, check_positive
 
 __all__ = [
+    "DiffusionUpdate",
     "BOUNDARIES",
     "ApdeScheme",
     "DiffusionNesterov",
@@ -289,6 +291,51 @@ class DiffusionNesterov:
         for _ in range(int(steps)):
             th = self.step(th, grad(th))
         return th
+
+
+class DiffusionUpdate:
+    """Algorithm 1 as a batched :class:`solvers.stepper.Update`: one β per member, the Laplacian on the grid axes.
+
+    The same operations as :meth:`DiffusionNesterov.step` with β > 0 (its Laplacian form),
+    on a batch (B, …) whose leading axis holds the members; ``beta`` is one value or one
+    per member.  State ``(θ, v, L = ∇²v)``; ``v0`` the starting buffer (Algorithm 1's v⁰,
+    zero by default), broadcast to every member.
+    """
+
+    def __init__(self, momentum: float, beta: Any, boundary: str = "neumann", dx: float = 1.0, v0: Any = None,
+                 lr: float = 1.0) -> None:
+        self.momentum = _check_momentum(momentum)
+        b = np.asarray(beta, dtype=np.float64).reshape(-1)
+        if b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 0):
+            raise ParameterError(f"beta: every diffusion coefficient must be finite and >= 0, got {beta!r}")
+        self.beta = b
+        self.boundary = _check_boundary(boundary)
+        self.dx = check_positive("dx", dx)
+        self.v0 = v0
+        self.lr = float(lr)
+
+    def start(self, theta0: Any) -> list:
+        xp = array_namespace(theta0)
+        B = theta0.shape[0]
+        if self.beta.size not in (1, B):
+            raise ParameterError(f"beta: expected one value or one per member ({B}), got {self.beta.size}")
+        self._axes = tuple(range(1, theta0.ndim))
+        self._b = (float(self.beta[0]) if self.beta.size == 1 else
+                   xp.reshape(xp.asarray(self.beta, dtype=theta0.dtype), (B,) + (1,) * (theta0.ndim - 1)))
+        v = xp.zeros_like(theta0) if self.v0 is None else theta0 * 0 + xp.asarray(self.v0, dtype=theta0.dtype)
+        return [theta0, v, laplacian(v, self._axes, self.boundary, self.dx)]
+
+    def point(self, state: list) -> Any:
+        return state[0]
+
+    def step(self, state: list, x: Any, g: Any, eta: Any) -> list:
+        th, v, L = state
+        v = (self.momentum * v + g) + self._b * L
+        L = laplacian(v, self._axes, self.boundary, self.dx)
+        return [th - eta * ((g + self.momentum * v) + self._b * L), v, L]
+
+    def to_dict(self) -> dict:
+        return {"scheme": "diffusion-nesterov", "momentum": self.momentum, "boundary": self.boundary}
 
 
 class ApdeScheme:

@@ -20,7 +20,7 @@ may end the run by returning ``{"stop": reason}`` (a loss past
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -29,10 +29,32 @@ from .checks import ParameterError
 from .divergence import DivergenceCriterion, RunResult, classify
 from .optimizers import Resolved, resolve
 
-__all__ = ["run", "memory_needed", "MAX_RECORD_BYTES"]
+__all__ = ["run", "Update", "memory_needed", "MAX_RECORD_BYTES"]
 
 #: the per-step records (‖δₙ‖ and ‖θₙ‖ per member, float64) may take at most this much memory
 MAX_RECORD_BYTES = 2 * 1024 ** 3
+
+
+@runtime_checkable
+class Update(Protocol):
+    """A one-step update that is not a registry record (py-pde's pattern: the loop is here, the step there).
+
+    For schemes whose coefficients are operators rather than numbers, e.g. Algorithm 1 of
+    the second paper (:class:`solvers.diffusion.DiffusionUpdate`: a Laplacian on the
+    momentum buffer), or an update whose rounding is part of the experiment.
+    ``start(theta0)`` gives the state (θ first), ``point(state)`` where the gradient is
+    taken, ``step(state, x, g, eta)`` the next state; ``lr`` the default learning rate.
+    """
+
+    lr: float
+
+    def start(self, theta0: Any) -> list: ...
+
+    def point(self, state: list) -> Any: ...
+
+    def step(self, state: list, x: Any, g: Any, eta: Any) -> list: ...
+
+    def to_dict(self) -> dict: ...
 
 
 def memory_needed(steps: int, members: int) -> int:
@@ -81,7 +103,7 @@ def _lr(lr: Any, B: int, xp: Any, like: Any) -> tuple[Any, float]:
 
 
 def run(
-    scheme: str | Resolved,
+    scheme: str | Resolved | Update,
     gradient: Callable[[Any], Any],
     theta0: Any,
     lr: Any = None,
@@ -98,8 +120,9 @@ def run(
 
     Parameters
     ----------
-    scheme : str or Resolved
-        A registry name (with ``lr`` and ``params``) or a resolved scheme.
+    scheme : str, Resolved or Update
+        A registry name (with ``lr`` and ``params``), a resolved scheme, or an
+        :class:`Update` (a step that is not a registry record).
     gradient : callable
         ``g = gradient(x)`` for a batch ``x`` of shape (B, …), same shape back;
         ``gradient(x, n)`` at step n when ``indexed``.
@@ -128,7 +151,8 @@ def run(
     RunResult
         Classified per :class:`~solvers.divergence.DivergenceCriterion`.
     """
-    res = scheme if isinstance(scheme, Resolved) else resolve(
+    custom = scheme if isinstance(scheme, Update) and not isinstance(scheme, (str, Resolved)) else None
+    res = scheme if isinstance(scheme, Resolved) or custom is not None else resolve(
         scheme, lr if (lr is None or np.ndim(lr) == 0) and not hasattr(lr, "shape") and not callable(lr) else 1.0,
         params)
     crit = criterion or DivergenceCriterion()
@@ -146,15 +170,19 @@ def run(
                              f"(limit {MAX_RECORD_BYTES / 1024 ** 3:.0f} GiB); use fewer steps or members")
     rule = lr if callable(lr) else None
     eta, _ = _lr(res.lr if lr is None or rule is not None else lr, B, xp, theta0)
-    A = [[float(v) for v in row] for row in res.A]            # Python floats: no NumPy scalars meet xp arrays
-    Bv, C = [float(v) for v in res.B], [float(v) for v in res.C]
+    if custom is not None:
+        A, Bv, C = [[1.0]], [1.0], [1.0]                      # unused: the update supplies the step
+    else:
+        A = [[float(v) for v in row] for row in res.A]        # Python floats: no NumPy scalars meet xp arrays
+        Bv, C = [float(v) for v in res.B], [float(v) for v in res.C]
 
     def scaled(eta: Any) -> list:
         return [None if b == 0.0 else (eta if b == 1.0 else eta * b) for b in Bv]
 
     eB = scaled(eta)
     reuse = [A[i] == C for i in range(len(A))]
-    state = [theta0 if k == "theta" else xp.zeros_like(theta0) for k in res.kinds]
+    state = (custom.start(theta0) if custom is not None else
+             [theta0 if k == "theta" else xp.zeros_like(theta0) for k in res.kinds])
     mshape = (B,) + (1,) * (theta0.ndim - 1)
     incs = xp.zeros((steps, B), dtype=theta0.dtype)
     norms = xp.zeros((steps + 1, B), dtype=theta0.dtype)
@@ -171,7 +199,7 @@ def run(
             if observe is not None and n % every == 0 and n and not bool(xp.any(active)):
                 done = n                                            # every member frozen: nothing left to observe
                 break
-            x = _combine(C, state)
+            x = custom.point(state) if custom is not None else _combine(C, state)
             g = gradient(x, n) if indexed else gradient(x)
             if observe is not None and n % every == 0:
                 rec = observe(n, state[0], g)
@@ -186,10 +214,13 @@ def run(
                     done, stopped = n, "lr"
                     break
                 eB = scaled(eta)
-            new = []
-            for i in range(len(state)):
-                si = x if reuse[i] else _combine(A[i], state)
-                new.append(si if eB[i] is None else si - eB[i] * g)
+            if custom is not None:
+                new = custom.step(state, x, g, eB[0])
+            else:
+                new = []
+                for i in range(len(state)):
+                    si = x if reuse[i] else _combine(A[i], state)
+                    new.append(si if eB[i] is None else si - eB[i] * g)
             dn = _norms(xp, new[0] - state[0])
             if d0 is None:
                 d0 = xp.where(dn > 0, dn, xp.ones_like(dn))
