@@ -285,13 +285,6 @@ class DiffusionNesterov:
         self.L = self._lap(self.v)
         return theta - lr * ((g + mu * self.v) + self.beta * self.L)
 
-    def run(self, theta0: Any, grad: Callable[[Any], Any], steps: int) -> Any:
-        """``steps`` iterations from θ^0 with ``grad(θ)``; returns θ^steps."""
-        th = theta0
-        for _ in range(int(steps)):
-            th = self.step(th, grad(th))
-        return th
-
 
 class DiffusionUpdate:
     """Algorithm 1 as a batched :class:`solvers.stepper.Update`: one β per member, the Laplacian on the grid axes.

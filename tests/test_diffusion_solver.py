@@ -59,21 +59,47 @@ def test_beta_zero_is_pytorch_nesterov_bit_for_bit(xp, rng):
 
 
 def test_beta_zero_matches_first_paper_nesterov_stepper(rng):
-    """θ^n of (14) is the look-ahead V^n of the first paper's (37)-(38) (solvers.momentum.NesterovStepper)."""
-    from solvers.momentum import NesterovStepper
+    """θ^n of (14) is the look-ahead V^n of the first paper's (37)-(38) (the registry's ``nesterov`` on the stepper)."""
+    from solvers import stepper
 
     A = rng.standard_normal((5, 5))
     H = A @ A.T / 5 + np.eye(5)
     K0 = rng.standard_normal(5)
-    st = NesterovStepper(lambda V: H @ V, 0.8, 0.1, K0)
+    r = stepper.run("nesterov", lambda V: V @ H.T, K0[None], 0.1, 31, params={"mu": 0.8},
+                    observe=lambda n, K, g: {"K": K[0].copy()})
+    Ks = [rec["K"] for rec in r.records]
     opt = DiffusionNesterov(0.1, 0.8)
-    K, th = K0, K0.copy()                 # V^0 = K^0 from rest, θ^0 = V^0, v^0 = 0
-    for _ in range(30):
-        K_new = st(K)
+    th = K0.copy()                        # V^0 = K^0 from rest, θ^0 = V^0, v^0 = 0
+    for n in range(30):
         th = opt.step(th, H @ th)
-        V_next = K_new + 0.8 * (K_new - K)
-        K = K_new
+        V_next = Ks[n + 1] + 0.8 * (Ks[n + 1] - Ks[n])
         np.testing.assert_allclose(th, V_next, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_batched_update_on_the_stepper_is_algorithm_1_exactly(xp, rng, boundary):
+    """DiffusionUpdate on solvers.stepper, one β per member, equals DiffusionNesterov.step bit for bit."""
+    from solvers import stepper
+    from solvers.diffusion import DiffusionUpdate
+
+    shape, betas, gamma, eta = (6, 5), [0.05, 0.12, 0.2], 0.9, 0.1
+    th0, v0 = rng.standard_normal(shape), rng.standard_normal(shape)
+    grad = lambda x: 0.5 * x + 0.1 * xp.tanh(x)  # noqa: E731  (non-linear on purpose)
+    batch = xp.asarray(np.stack([th0] * len(betas)))
+    r = stepper.run(DiffusionUpdate(gamma, betas, boundary, v0=xp.asarray(v0)), grad, batch, eta, 40, members=betas)
+    assert r.extra["scheme"] == "diffusion-nesterov" and r.steps == 40
+    for i, b in enumerate(betas):
+        opt = DiffusionNesterov(eta, gamma, b, boundary=boundary)
+        opt.v = xp.asarray(v0)
+        th = xp.asarray(th0)
+        for _ in range(40):
+            th = opt.step(th, grad(th))
+        assert np.array_equal(to_numpy(r.theta[i, ...]), to_numpy(th))
+        assert np.array_equal(to_numpy(r.state[1][i, ...]), to_numpy(opt.v))
+    with pytest.raises(ParameterError, match=r"^beta:"):
+        DiffusionUpdate(gamma, [-0.1])
+    with pytest.raises(ParameterError, match=r"^beta:"):
+        stepper.run(DiffusionUpdate(gamma, [0.1, 0.2]), grad, xp.asarray(np.zeros((3, 4))), eta, 3)
 
 
 @pytest.mark.parametrize("boundary", ["neumann", "periodic"])
