@@ -32,6 +32,23 @@ The thresholds, stated once (a case that needs another value passes its own
 ``converged``       100        increments at rounding level, in units of ε·‖θ‖
 ``loss_blowup``     1e12       loss relative to max(1, |f(θ₀)|)
 ==================  =========  ==================================================
+
+Where another value is used, it is passed as a criterion beside its reason:
+
+* :data:`solvers.onset.LOCAL_CRITERION` (``blowup`` 1e4) and the ``multilayer-dt-bound``
+  case (``blowup`` 1e3, ``window`` 0.5): a perturbation of an unstable equilibrium of a
+  nonlinear map may settle into a bounded orbit whose increments stop growing, so the
+  run counts as unstable once the perturbation leaves the linear regime;
+* :func:`solvers.dal.run` (``loss_blowup`` 1e6): DAL's comparisons stop a run once its
+  loss is a million times the start (the third paper's figures clip there);
+* :func:`solvers.perturbation.run_perturbed` keeps ``blowup`` and ``converged`` but has
+  its own growth test (‖K‖ rising over the whole window), since the restrained
+  oscillations of the nonlinear scheme have irregular increments.
+
+Absolute norm bounds that end a *trajectory* (``blowup`` of
+:func:`solvers.flows.integrate` and :func:`solvers.flows.gradient_descent`, the
+``diffusion-training`` case's 1e6·‖θ⁰‖) are not divergence classifications: they
+cut GD and the flows it is compared with at the same norm.
 """
 from __future__ import annotations
 
