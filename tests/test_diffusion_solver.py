@@ -161,3 +161,27 @@ def test_bad_input_names_the_parameter(kwargs, name):
         laplacian(np.zeros(4), boundary="reflect")
     with pytest.raises(ParameterError, match=r"^dx:"):
         ApdeScheme(0.1, 1.0, 0.1, dx=0)
+
+
+def test_split_update_is_algorithm_1_on_the_block_and_nesterov_elsewhere(rng):
+    """SplitDiffusionUpdate on the stepper equals DiffusionNesterov on the block plus (14) on the rest, bit for bit."""
+    from solvers import stepper
+    from solvers.diffusion import SplitDiffusionUpdate
+
+    off, shape, axes, eta, mu, beta = 3, (2, 3, 3), (1, 2), 0.05, 0.9, 0.2
+    nk, P = 18, 27
+    th0 = rng.standard_normal(P)
+    grad = lambda x: 0.3 * x + 0.05 * np.sin(x)  # noqa: E731
+    upd = SplitDiffusionUpdate(mu, beta, off, shape, axes)
+    r = stepper.run(upd, grad, th0[None], eta, 25)
+    opt_k = DiffusionNesterov(eta, mu, beta, axes=axes, boundary="neumann")
+    v_r, th = np.zeros(P), th0.copy()
+    for _ in range(25):
+        g = grad(th)
+        wk = opt_k.step(np.reshape(th[off:off + nk], shape), np.reshape(g[off:off + nk], shape))
+        v_r = mu * v_r + g
+        rest = th - eta * (g + mu * v_r)
+        th = np.concatenate([rest[:off], np.reshape(wk, -1), rest[off + nk:]])
+    assert np.array_equal(r.theta[0], th)
+    assert np.array_equal(upd.current[1][0, off:off + nk], np.reshape(opt_k.v, -1))
+    assert float(np.abs(r.theta[0, off:off + nk] - th0[off:off + nk]).max()) > 1e-3   # it moved
