@@ -18,7 +18,6 @@ seeded by the prediction.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
