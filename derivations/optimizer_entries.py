@@ -111,7 +111,7 @@ register(Optimizer(
 
 _K = Hyper("K", sp.Symbol("K", positive=True, integer=True), 3, 1, 8, upper_open=False,
            doc="number of velocity buffers", integer=True)
-_BASE = Hyper("base", sp.Symbol("a_AggMo", positive=True), 0.1, 0.0, 1.0, lower_open=True,
+_BASE = Hyper("base", sp.Symbol("a", positive=True), 0.1, 0.0, 1.0, lower_open=True,
               doc="damping base a: β_i = 1 − a^(i−1), i = 1..K")
 
 

@@ -33,10 +33,11 @@ from typing import Any
 
 import sympy as sp
 
+from .steps import Derivation, Step
 from .von_neumann import eta, h, mu, schur_cohn_conditions, solve_bound, xi
 
 __all__ = ["Hyper", "Parametrization", "Optimizer", "register", "get", "names", "canonical",
-           "polynomial", "closed_region", "region_at", "describe"]
+           "polynomial", "closed_region", "region_at", "describe", "derivation"]
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,40 @@ def describe(opt: Optimizer, latex: bool = False, values: dict[str, Any] | None 
         out.append(f"  parametrization {par.name!r}: " + ", ".join(
             f"{k} = {sp.sstr(v)}" for k, v in par.maps.items()))
     return "\n".join(out)
+
+
+def derivation(name: str) -> Derivation:
+    """The registered scheme as a derivation chain: record, iteration matrix, p(ξ), Schur–Cohn, region.
+
+    ``workbench derive scheme-<name>`` prints it (text, ``--latex``, ``--json``);
+    integer hyperparameters (AggMo's K) at their defaults.
+    """
+    opt = get(name)
+    A, B, C, kinds = opt.matrices()
+    m = A.shape[0]
+    s_sym = sp.Matrix(sp.symbols(f"s_0:{m}", real=True))
+    g = sp.Symbol("g", real=True)
+    M = A - h * B * C
+    poly = polynomial(opt)
+    steps = [
+        Step("update", "", sp.Eq(sp.Symbol("s'"), sp.MatAdd(sp.MatMul(A, s_sym, evaluate=False),
+                                                            sp.MatMul(-eta * g, B, evaluate=False),
+                                                            evaluate=False), evaluate=False),
+             f"{opt.update}; state ({', '.join(kinds)}), g = ∇f(C s) with C = {sp.sstr(C.tolist()[0])}"),
+        Step("iteration_matrix", "", sp.Eq(sp.Symbol("M(h)"), M, evaluate=False),
+             "on a quadratic mode of curvature λ: s' = (A − h B C) s, h = ηλ"),
+        Step("characteristic_polynomial", "", sp.Eq(poly.as_expr(), 0), "p(ξ) = det(ξI − A + h B C)"),
+    ]
+    if poly.degree() <= 2 and not any(p.integer for p in opt.hypers):
+        steps.append(Step("schur_cohn", "", schur_cohn_conditions(poly), "strict Schur–Cohn (Jury) conditions"))
+    closed = closed_region(opt.name)
+    if closed is not None:
+        steps.append(Step("region", "", sp.And(sp.Lt(closed[0], h), sp.Lt(h, closed[1])),
+                          "solved for h (inactive lower bounds dropped over the hyperparameters' ranges)"))
+    if opt.paper_region is not None:
+        stated = opt.paper_region({p.name: p.symbol for p in opt.hypers})
+        steps.append(Step("stated_region", "", sp.Lt(h, stated), opt.paper_region_source))
+    return Derivation(f"scheme-{opt.name}", f"{opt.title}: state-space record and exact region", opt.citation, steps)
 
 
 from . import optimizer_entries  # noqa: E402,F401  (registers the schemes)

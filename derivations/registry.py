@@ -17,6 +17,8 @@
   ways, CFL (10)-(11) through the analyzer, joint region with a quadratic loss (:mod:`derivations.diffusion`).
 * ``"unstable-convergence"``: fourth paper, RP (Def. 1), directional smoothness (Def. 2),
   Theorem 2 identity (4), approximation (5) (:mod:`derivations.unstable_convergence`).
+* ``"scheme-<name>"``: a registered optimizer (:mod:`derivations.optimizers`): its state-space
+  record, iteration matrix, characteristic polynomial, Schur–Cohn conditions and region.
 * ``"objective-<toy>"``: a symbolic toy objective (quadratic, tanh-quadratic,
   single-neuron networks, Rosenbrock; :mod:`derivations.objectives`): loss, exact
   gradient, Hessian, sharpness at the minimizer.
@@ -25,8 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import (bea, cnn, diffusion, forward_euler, linearizations, momentum, objectives, unstable_convergence,
-               von_neumann)
+from . import (bea, cnn, diffusion, forward_euler, linearizations, momentum, objectives, optimizers,
+               unstable_convergence, von_neumann)
 from .steps import Derivation
 
 __all__ = ["available", "get"]
@@ -54,6 +56,7 @@ _REGISTRY: dict[str, Callable[[], Derivation]] = {
     "bea-principal-flow": bea.derivation,
     "diffusion": diffusion.derivation,
     **{f"objective-{name}": (lambda name=name: objectives.toy(name).derivation()) for name in objectives.TOYS},
+    **{f"scheme-{name}": (lambda name=name: optimizers.derivation(name)) for name in optimizers.names()},
 }
 
 

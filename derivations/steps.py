@@ -2,9 +2,15 @@
 
 A :class:`Step` holds one SymPy object (an expression, an ``Eq`` or another
 relational) under a name and the paper's equation label; a :class:`Derivation`
-is an ordered chain of steps.  Both print as plain text (``str``), as LaTeX
-(``latex()``, ready to paste into a paper), as notebook LaTeX (``_repr_latex_``)
-and as JSON-safe dictionaries (``to_dict()``).
+is an ordered chain of steps.  Both print as readable one-line Unicode math
+(``str``, :func:`derivations.unicode_printer.unicode_text`: ``K̂ⁿ⁺¹ = A(ω)·K̂ⁿ``), as
+LaTeX (``latex()``, ready to paste into a paper), as notebook LaTeX
+(``_repr_latex_``) and as JSON-safe dictionaries (``to_dict()``).
+
+In a derivation's LaTeX every paper equation is tagged once: consecutive steps with
+the same label share one tagged ``gathered`` block; a later step with a label used
+before is tagged ``cf. (n)`` (``\tag*``), so no number appears twice. A label
+naming a range, ``"(42)-(43)"``, is tagged as the paper writes it, ``\tag{42–43}``.
 
 Each step may also carry ``stated``: the equation exactly as the paper prints
 it, typed in by hand, kept beside the ``expr`` that SymPy derived so that tests
@@ -18,12 +24,22 @@ from typing import Any
 
 import sympy as sp
 
+from .unicode_printer import unicode_text
+
 __all__ = ["Step", "Derivation", "difference"]
 
 
 def _tag(equation: str) -> str:
-    """Equation label without parentheses: ``"(23)" -> "23"``."""
-    return equation.strip().strip("()").strip()
+    """Equation label as a ``\\tag`` argument: ``"(23)" -> "23"``, a range
+    ``"(42)-(43)" -> "42–43"`` (en dash), a list ``"(45), (46)" -> "45, 46"``,
+    ``"Def. 1"`` unchanged."""
+    text = equation.strip()
+    parts = re.findall(r"\(([^()]*)\)", text)
+    if len(parts) >= 2:
+        between = re.sub(r"\([^()]*\)", "", text).strip()
+        sep = "–" if between.strip(" -–") == "" and ("-" in between or "–" in between) else ", "
+        return sep.join(p.strip() for p in parts)
+    return text.strip("()").strip()
 
 
 def _as_expr(v: Any) -> sp.Expr:
@@ -133,26 +149,33 @@ class Step:
 
     # -- printing -------------------------------------------------------------
     def text(self) -> str:
-        """The expression as SymPy's plain-text string."""
+        """The expression as one line of readable Unicode math (``Δt < 2/(α + F̂)``)."""
+        return unicode_text(self.expr)
+
+    def sympy_text(self) -> str:
+        """The expression as SymPy's plain-text string (``Delta_t < 2/(Fhat + alpha)``)."""
         return sp.sstr(self.expr)
 
     def latex_body(self) -> str:
         """The expression's LaTeX alone (no environment, no tag)."""
         return sp.latex(self.expr)
 
+    def comment(self) -> str:
+        """The LaTeX comment line naming the step: ``% name: description``."""
+        text = f"% {self.name}" + (f": {self.description}" if self.description else "")
+        return text.replace("\n", " ")
+
     def latex(self) -> str:
         """An ``equation`` environment holding the step, tagged with its label.
 
         The step name and description go in a LaTeX comment line above it.
         """
-        comment = f"% {self.name}" + (f": {self.description}" if self.description else "")
-        comment = comment.replace("\n", " ")
         if self.equation:
             return (
-                f"{comment}\n\\begin{{equation}}\n{self.latex_body()} "
+                f"{self.comment()}\n\\begin{{equation}}\n{self.latex_body()} "
                 f"\\tag{{{_tag(self.equation)}}}\n\\end{{equation}}"
             )
-        return f"{comment}\n\\begin{{equation*}}\n{self.latex_body()}\n\\end{{equation*}}"
+        return f"{self.comment()}\n\\begin{{equation*}}\n{self.latex_body()}\n\\end{{equation*}}"
 
     def _repr_latex_(self) -> str:
         tag = f" \\tag{{{_tag(self.equation)}}}" if self.equation else ""
@@ -166,11 +189,13 @@ class Step:
         return f"Step({self.name!r}, {self.equation!r}, {self.text()!r})"
 
     def to_dict(self) -> dict[str, str]:
-        """JSON-safe dictionary: name, equation, text, latex, description."""
+        """JSON-safe dictionary: name, equation, text (Unicode), sympy (SymPy's
+        ``str``), latex, description."""
         return {
             "name": self.name,
             "equation": self.equation,
             "text": self.text(),
+            "sympy": self.sympy_text(),
             "latex": self.latex_body(),
             "description": self.description,
         }
@@ -236,15 +261,42 @@ class Derivation:
 
     def __str__(self) -> str:
         head = f"{self.title} [{self.name}] ({self.source})"
-        return "\n".join([head] + [f"  {st}" for st in self.steps])
+        width = max([len(st.equation) for st in self.steps if st.equation] or [0])
+        lines = [head]
+        for st in self.steps:
+            label = st.equation.ljust(width) if width else ""
+            lines.append(f"  {label} {st.name}: {st.text()}" if width else f"  {st.name}: {st.text()}")
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, {len(self.steps)} steps)"
 
     def latex(self) -> str:
-        """A LaTeX document body: one tagged ``equation`` environment per step."""
+        """A LaTeX document body: one ``equation`` environment per step, each paper
+        equation tagged once (see the module docstring)."""
         head = f"% {self.title} ({self.source})\n% derivation: {self.name}"
-        return "\n\n".join([head] + [st.latex() for st in self.steps]) + "\n"
+        blocks: list[str] = [head]
+        seen: set[str] = set()
+        i = 0
+        while i < len(self.steps):
+            st = self.steps[i]
+            tag = _tag(st.equation) if st.equation else ""
+            j = i + 1
+            while tag and j < len(self.steps) and _tag(self.steps[j].equation or "") == tag:
+                j += 1
+            group = self.steps[i:j]
+            comments = "\n".join(s.comment() for s in group)
+            body = group[0].latex_body() if len(group) == 1 else (
+                "\\begin{gathered}\n" + " \\\\\n".join(s.latex_body() for s in group) + "\n\\end{gathered}")
+            if not tag:
+                blocks.append(f"{comments}\n\\begin{{equation*}}\n{body}\n\\end{{equation*}}")
+            elif tag in seen:
+                blocks.append(f"{comments}\n\\begin{{equation*}}\n{body} \\tag*{{cf.~({tag})}}\n\\end{{equation*}}")
+            else:
+                blocks.append(f"{comments}\n\\begin{{equation}}\n{body} \\tag{{{tag}}}\n\\end{{equation}}")
+            seen.add(tag)
+            i = j
+        return "\n\n".join(blocks) + "\n"
 
     def _repr_latex_(self) -> str:
         lines = []

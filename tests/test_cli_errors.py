@@ -59,7 +59,6 @@ def one_error_line(err: str) -> str:
         (["bounds", "--image", "nosuch:3", "--kernel", "3", "--dt", "0.1"], "image: unknown spec kind"),
         (["bounds", "--image", "checkerboard:8", "--kernel", "3", "--dt", "-1"], "dt: must be finite and > 0"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        ([], "required: COMMAND"),
     ],
 )
 def test_subprocess_errors(args, fragment):

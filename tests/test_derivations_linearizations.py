@@ -208,5 +208,7 @@ def test_registry_and_printing():
         d = registry.get(n)
         assert d.name == n and len(d) > 5
         tex = d.latex()
-        assert "\\tag{" in tex and tex.count("\\begin{equation") == len(d)
-        assert all(set(s) == {"name", "equation", "text", "latex", "description"} for s in d.to_dict()["steps"])
+        # one equation environment per step, except consecutive steps of one paper equation, which share one
+        groups = sum(1 for i, st in enumerate(d) if i == 0 or not st.equation or st.equation != d[i - 1].equation)
+        assert "\\tag{" in tex and tex.count("\\begin{equation") == groups
+        assert all(set(s) == {"name", "equation", "text", "sympy", "latex", "description"} for s in d.to_dict()["steps"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.report import format_cell, render_markdown, to_jsonable, write_report
+from workbench.report import build_document, format_cell, render_html, render_markdown, to_jsonable, write_report
+from workbench.report_text import label, note_blocks, pretty, row_digits
 
 
 def _strict_load(path: Path):
@@ -66,11 +67,13 @@ def cases():
 def test_format_cell():
     assert format_cell(1.23456789) == "1.235"
     assert format_cell(np.float32(1e-7)) == "1e-07"
-    assert format_cell(123456.0) == "1.235e+05"
+    assert format_cell(123456.0) == "123456"  # a whole float below 1e6 prints as an integer
+    assert format_cell(1234567.0) == "1234567" and format_cell(12345678.9) == "1.235e+07"
+    assert format_cell(257203.85) == "257204"  # plain notation below 1e7, not 2.572e+05
     assert format_cell(None) == format_cell(float("nan")) == "\u2014"
     assert format_cell(12345) == "12345"
     assert format_cell(np.int64(7)) == "7"
-    assert format_cell(True) == "True"
+    assert format_cell(True) == "yes" and format_cell(np.bool_(False)) == "no"
 
 
 def test_to_jsonable():
@@ -103,19 +106,21 @@ def test_markdown_content(tmp_path, cases):
     _png(tmp_path / "fig.png")
     md = write_report(tmp_path, cases, {"title": "Test report"})["md"].read_text()
     assert md.startswith("# Test report")
-    assert re.search(r"\| cnn-alpha-upper \| confirmed \| PASS \|", md)
-    assert re.search(r"\| cnn-dt-bound \| refuted \| FAIL \|", md)
+    assert re.search(r"\| \[cnn-alpha-upper\]\(#case-cnn-alpha-upper\) \| confirmed \| PASS \|", md)
+    assert re.search(r"\| \[cnn-dt-bound\]\(#case-cnn-dt-bound\) \| refuted \| FAIL \|", md)
     assert "2 case(s): 1 confirmed, 0 refined, 1 refuted; 1 passed, 1 failed." in md
-    assert "| kernel | alpha_upper | note |" in md
+    assert "| kernel | α\\_upper | note |" in md  # one notation (α), Markdown-escaped
     assert "| 3 | 1.235 | \u2014 |" in md
     assert "| 5 | \u2014 | a\\|b |" in md  # NaN as dash, pipe escaped
     assert "**Bounds by kernel**" in md
-    assert "![fig.png](fig.png)" in md
+    assert "![Figure 1](fig.png)" in md and "*Figure 1.* fig" in md
     assert "first paper, appendix D, eq. (27)" in md
-    assert "alpha_upper = 19.12" in md  # prediction with 4 significant digits
-    assert "theory is the w -> inf limit" in md
-    for key in ("claim", "source", "prediction", "measurement", "tolerance", "verdict"):
+    # prediction beside measurement, with the digits that tell them apart and the relative difference
+    assert "| α upper | 19.123 | 19.120 | 1.81e-04 |" in md
+    assert "theory is the w → ∞ limit" in md
+    for key in ("Claim", "Source", "Prediction", "Measurement", "Tolerance"):
         assert md.count(f"- **{key}**:") == 2
+    assert "series" in md and "[1.0, null]" not in md  # nested data only named, kept in the JSON
 
 
 def test_html_content(tmp_path, cases):
@@ -124,7 +129,7 @@ def test_html_content(tmp_path, cases):
     assert "<title>T &lt;&amp;&gt; report</title>" in html
     assert "cnn-alpha-upper" in html and "cnn-dt-bound" in html
     assert ">confirmed<" in html and ">refuted<" in html and ">FAIL<" in html
-    assert "<td>1.235</td>" in html and "<td>\u2014</td>" in html
+    assert '<td class="num">1.235</td>' in html and '<td class="text">\u2014</td>' in html
     assert "&lt;bound&gt;" in html and "<bound>" not in html
     m = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert m, "figure not inlined"
@@ -146,7 +151,7 @@ def test_missing_figure_and_missing_keys(tmp_path):
     assert "figure missing: nope.png" in html and "base64" not in html
     data = _strict_load(paths["json"])
     assert data["cases"][0]["tables"] == [] and data["cases"][0]["claim"] is None
-    assert "- **claim**: \u2014" in paths["md"].read_text()
+    assert "- **Claim**: \u2014" in paths["md"].read_text()
 
 
 def test_json_strict_against_nan(tmp_path):
@@ -159,4 +164,88 @@ def test_json_strict_against_nan(tmp_path):
 
 def test_render_markdown_is_pure():
     md = render_markdown([{"id": "a", "verdict": "confirmed", "passed": True}], {})
-    assert "# Validation report" in md and "| a | confirmed | PASS |" in md
+    assert "# Validation report" in md and "| [a](#case-a) | confirmed | PASS |" in md
+
+
+# --- the report a reader sees (issue 17) ------------------------------------------------------
+
+def test_close_values_get_the_digits_their_comparison_needs():
+    # Table 5: exact 1428571.43 vs simulated 1428504.65 printed alike at 4 digits (1.429e+06)
+    table = {"title": "t", "columns": ["kernel", "exact upper", "simulated upper"],
+             "rows": [[8, 1428571.4285714286, 1428504.6517857146]]}
+    doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True, "tables": [table]}], {})
+    row = doc["cases"][0]["tables"][0]["rows"][0]
+    assert row[1] != row[2] and row[1] == "1428571" and row[2] == "1428505"
+    table["rows"] = [[8, 142857142.85714287, 142850465.17857146]]
+    doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True, "tables": [table]}], {})
+    assert doc["cases"][0]["tables"][0]["rows"][0][1:] == ["1.42857e+08", "1.42850e+08"]
+    assert row_digits([1.0, 1.0 + 1e-12, 3.0]) == [4, 4, 4]  # equal to rounding: no digit inflation
+    assert row_digits([0.5, 100.0]) == [4, 4]  # not a compared pair
+
+
+def test_compare_column_never_and_numeric_alignment(tmp_path):
+    table = {"columns": ["lr", "first iter rel L1>1e-3", "exact", "simulated"],
+             "rows": [[0.01, -1, 2.0, 2.002], [0.02, 17, 4.0, 4.0]], "compare": [["exact", "simulated"]]}
+    case = {"id": "x", "verdict": "confirmed", "passed": True, "tables": [table]}
+    t = build_document([case], {})["cases"][0]["tables"][0]
+    assert t["columns"][-1] == "rel. diff. simulated vs exact"
+    assert t["rows"][0][1] == "never" and t["rows"][1][1] == "17"
+    assert t["rows"][0][-1] == "0.000999" and t["rows"][1][-1] == "0"
+    assert all(t["numeric"])
+    html = write_report(tmp_path, [case], {})["html"].read_text()
+    # every data table sits in a box that scrolls horizontally instead of leaving the page
+    assert html.count('<div class="scroll"><table class="data') == html.count('<table class="data')
+    assert "overflow-x: auto" in html and "@media print" in html
+    assert re.search(r"th, td \{[^}]*text-align: left", html)  # prose left-aligned; numbers right via .num
+
+
+def test_markdown_escapes_and_html_renders_notes(tmp_path):
+    notes = "Bound **exact** here: a * b_c stays literal. " + " ".join(
+        f"Sentence {i} says something about the measured bound and its tolerance." for i in range(8))
+    case = {"id": "x", "verdict": "refined", "passed": True, "notes": notes}
+    paths = write_report(tmp_path, [case], {})
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    assert "a \\* b\\_c" in md and "**exact**" in md
+    assert "<strong>exact</strong>" in html and "**" not in html
+    assert html.count("<li>") >= 3  # a long note becomes a list, not a wall of text
+    blocks = note_blocks(notes)
+    assert blocks[0]["kind"] == "ul" and all(len(x) <= 300 for x in blocks[0]["lines"])
+
+
+def test_labels_notation_and_nested_numbers():
+    assert label("theory_alpha_lower") == "theory α lower (26)"
+    assert label("dt") == "Δt" and label("max_rel_error_sharp") == "max relative error sharp"
+    assert pretty("alpha <= 2/dt - a*beta/2*max|I^|^2, eta -> 0") == "α ≤ 2/Δt - a·β/2·max|Î|², η → 0"
+    assert pretty("beta_max and theta") == "β_max and θ" and pretty("a > 0 <=> b") == "a > 0 ⇔ b"
+    assert pretty("-beta**3*u**3/12 on a 256x256 image") == "-β³·u³/12 on a 256×256 image"  # powers, not bold
+    doc = build_document([{"id": "x", "verdict": "confirmed", "passed": True,
+                           "numbers": {"dt": 0.1, "ok": True, "runs": [1, 2], "by": {"a": 1}}}], {})
+    c = doc["cases"][0]
+    assert [r[:2] for r in c["numbers"]] == [("Δt", "0.1"), ("ok", "yes")]
+    assert c["nested"] == ["runs", "by"]
+
+
+def test_figure_captions_from_the_case(tmp_path):
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "b_curve.png")
+    case = {"id": "x", "verdict": "confirmed", "passed": True, "figures": ["a.png", "b_curve.png"],
+            "captions": {"a.png": "Stable alpha per kernel"}}
+    html = write_report(tmp_path, [case], {})["html"].read_text()
+    assert "<b>Figure 1.</b> Stable α per kernel" in html
+    assert "<b>Figure 2.</b> b curve" in html
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="Stable α per kernel" width="4">', html)
+
+
+def test_context_records_captions_from_figure_titles(tmp_path):
+    from validation.plots import caption_of, figure
+    from validation.registry import Context
+
+    fig, axes = figure(1, 2)
+    axes[0].set_title("loss")
+    axes[1].set_title("sharpness")
+    fig.suptitle("GD at η = 0.1")
+    assert caption_of(fig) == "GD at η = 0.1. panels: (a) loss; (b) sharpness"
+    ctx = Context(tmp_path)
+    ctx.save_figure(fig, "f.png")
+    assert ctx.figures == ["f.png"] and ctx.captions == {"f.png": "GD at η = 0.1. panels: (a) loss; (b) sharpness"}
+    assert fig.get_size_inches()[0] == pytest.approx(7.0)

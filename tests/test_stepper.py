@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import array_api_compat.numpy as npx
 from derivations import optimizers as reg
@@ -278,3 +279,16 @@ def test_observed_run_ends_once_every_member_diverged():
 
     r = stepper.run("gd", force, npx.ones((1, 2)), 1e300, 500, observe=lambda n, th, g: None)
     assert r.reason == ["nonfinite"] and r.extra["steps_done"] == len(calls) < 10
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(reg.names()), seed=st.integers(0, 10_000), n=st.integers(8, 12), w=st.integers(2, 3))
+def test_every_scheme_exact_bounds_equal_simulated_on_random_images(name, seed, n, w):
+    # the registry's exact region over the windowed spectrum vs the unseeded search on the stepped scheme
+    img = smooth(n, seed)
+    mu_max = compute_bounds(img, w, lr=1.0, scheme=name, methods=("exact",))["exact"]["mu_max"]
+    rtol = 1e-2
+    r = compute_bounds(img, w, lr=1.0 / mu_max, scheme=name, methods=("exact", "simulated"), rtol=rtol,
+                       steps=2000, seeded=False)
+    for k in ("alpha_lower", "alpha_upper"):
+        assert abs(r["simulated"][k] - r["exact"][k]) <= rtol * abs(r["exact"][k]), (name, k, r)

@@ -15,7 +15,13 @@ from derivations import optimizers as reg
 from solvers.optimizers import h_interval
 from solvers.root_sampling import Samples, hyper_grid, sample_region
 
-__all__ = ["region_axes", "region_figure", "atlas_figure"]
+__all__ = ["region_axes", "region_figure", "atlas_figure", "PLOT_OVER", "LABELS"]
+
+#: the hyperparameter on the x axis where a scheme has several (the others at their defaults)
+PLOT_OVER = {"qhm": "beta", "aggmo": "base"}
+#: axis labels of the hyperparameters
+LABELS = {"mu": "momentum μ", "nu": "discount ν", "beta": "EMA factor β", "base": "damping base a (β_i = 1 − a^(i−1))",
+          "K": "buffers K"}
 
 
 def region_axes(ax: Any, name: str, params: dict[str, Any] | None = None, *, over: str | None = None,
@@ -26,9 +32,10 @@ def region_axes(ax: Any, name: str, params: dict[str, Any] | None = None, *, ove
     samples (max |ξ| < 1 by ``numpy.roots``) are drawn as small blue dots, unstable
     ones as small red crosses; the exact edge is the black line.
     """
-    params = dict(params or {})
     opt = reg.get(name)
-    pname, grid = hyper_grid(name, over)
+    pname, grid = hyper_grid(name, over or PLOT_OVER.get(name))
+    # the other hyperparameters at the given values or their defaults, so points and edge match
+    params = {**{p.name: p.default for p in opt.hypers if p.name != pname}, **dict(params or {})}
     if samples is None:
         fixed = {k: v for k, v in params.items() if k != pname}
         samples = sample_region(name, n, seed=seed, fixed=fixed)
@@ -51,8 +58,7 @@ def region_axes(ax: Any, name: str, params: dict[str, Any] | None = None, *, ove
         ax.plot(grid, upper, "k-", lw=1.2, label="exact edge h_upper")
         ax.scatter(x[stable], samples.h[stable], s=3, c="tab:blue", label="sampled, |ξ| < 1")
         ax.scatter(x[~stable], samples.h[~stable], s=5, c="tab:red", marker="x", lw=0.5, label="sampled, |ξ| ≥ 1")
-        sym = {"mu": "μ", "nu": "ν", "beta": "β", "base": "a", "K": "K"}.get(pname, pname)
-        ax.set_xlabel(f"{sym} ({opt.hyper(pname).doc.split(';')[0]})" if len(opt.hyper(pname).doc) < 30 else sym)
+        ax.set_xlabel(LABELS.get(pname, pname))
         ax.set_ylabel("h = ηλ")
         top = float(np.nanmax(upper[np.isfinite(upper)])) if np.isfinite(upper).any() else 1.0
         ax.set_ylim(-0.3 * top, 1.6 * top)
@@ -73,7 +79,11 @@ def region_figure(name: str, params: dict[str, Any] | None = None, *, over: str 
 
 
 def atlas_figure(names: Sequence[str], samples: dict[str, Samples] | None = None, *, n: int = 600) -> Figure:
-    """Every scheme's region side by side (two columns), sampled points overlaid."""
+    """Every scheme's region side by side (two columns), sampled points overlaid.
+
+    ``samples`` must have been drawn with the non-plotted hyperparameters fixed at their
+    defaults (else leave it out: ``n`` points are drawn per panel).
+    """
     names = list(names)
     rows = (len(names) + 1) // 2
     fig = Figure(figsize=(7.0, 2.6 * rows), dpi=100, layout="constrained")

@@ -43,11 +43,18 @@ class Context:
     out_dir: Path
     quick: bool = False
     figures: list[str] = field(default_factory=list)
+    captions: dict[str, str] = field(default_factory=dict)
 
-    def save_figure(self, fig: Any, name: str) -> str:
-        """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path."""
+    def save_figure(self, fig: Any, name: str, caption: str | None = None) -> str:
+        """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path.
+
+        ``caption`` says what the figure shows (default: from its titles, see
+        :func:`validation.plots.caption_of`); the report prints it under the figure.
+        """
         from .files import save_figure
+        from .plots import caption_of
 
+        self.captions[name] = caption or caption_of(fig)
         save_figure(fig, self.out_dir / name)
         self.figures.append(name)
         return name
@@ -101,6 +108,7 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False) -> dict:
     out.setdefault("tables", [])
     out.setdefault("notes", "")
     out["figures"] = list(ctx.figures)
+    out["captions"] = dict(ctx.captions)
     out["passed"] = bool(out["passed"])
     out["quick"] = bool(quick)
     out["seconds"] = round(time.perf_counter() - t0, 3)

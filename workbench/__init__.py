@@ -18,7 +18,21 @@ from typing import Any, Sequence
 
 from .io import load_image
 
-__all__ = ["load_image", "derive", "bounds", "validate", "bench"]
+__all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench"]
+
+
+def _package_version() -> str:
+    """The installed distribution's version (``stability-workbench``); a source checkout
+    that is not installed reports ``0+unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stability-workbench")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _package_version()
 
 
 def derive(name: str) -> Any:

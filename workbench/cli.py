@@ -322,29 +322,95 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 # --- parser and main ---------------------------------------------------------------------
 
+DESCRIPTION = """\
+Numerical stability of neural-network training dynamics: symbolic derivations,
+stability bounds, validation reports and benchmarks for four papers:
+  1. Sun, Lao, Sundaramoorthi, Yezzi: Surprising Instabilities in Training Deep
+     Networks and a Theoretical Analysis (NeurIPS 2022) -- one-layer CNN, CFL bounds on α
+  2. Sun, Lao, Sundaramoorthi, Yezzi: Accelerated PDEs for Construction and
+     Theoretical Analysis of an SGD Extension (NeurIPS 2021 DLDE workshop)
+     -- diffusion on the velocity, CFL bound β_max
+  3. Rosca, Wu, Qin, Dherin: On a continuous time model of gradient descent
+     dynamics and instability in deep learning (TMLR 2023) -- principal flow, DAL
+  4. Ahn, Zhang, Sra: Understanding the unstable convergence of gradient
+     descent (ICML 2022) -- relative progress, edge of stability"""
+
+EPILOGS = {
+    None: """examples:
+  workbench derive --list                      # the symbolic derivations
+  workbench derive momentum --latex            # LaTeX to paste into a paper
+  workbench bounds --image checkerboard:64 --kernel 8 --dt 1e-6
+  workbench schemes                            # the registered optimizers
+  workbench region heavy-ball --param mu=0.5   # exact region in h = eta*lambda
+  workbench validate --quick --out report-quick
+  workbench <command> --help                   # options of one command""",
+    "derive": """examples:
+  workbench derive --list
+  workbench derive cnn                         # Unicode text, one step per line
+  workbench derive momentum --latex > momentum.tex
+  workbench derive diffusion --json""",
+    "bounds": """examples:
+  workbench bounds --image checkerboard:64 --kernel 8,16 --dt 1e-6
+  workbench bounds --image checkerboard:64 --kernel 8 --dt 1e-3 --scheme nesterov --momentum 0.9
+  workbench bounds --image smooth:32:0 --kernel 5 --dt 1e-3 --mode periodic --methods theory,exact --json
+  workbench bounds --image smooth:32 --kernel 4 --scheme heavy-ball --lr 1e-3 --param mu=0.5""",
+    "validate": """examples:
+  workbench validate --list                    # case ids and the claims they check
+  workbench validate --quick --out report-quick   # all cases, reduced sizes
+  workbench validate cnn-gd-bounds cnn-nesterov-table5 --out report-bounds
+The report folder holds report.html, report.md, results.json and the figures.
+Exit status 1 when a case fails its own check.""",
+    "sweep": """examples:
+  workbench sweep --list
+  workbench sweep bounds --grid kernel=3,5,7 --grid dt=1e-3,1e-4 --out sweep-bounds
+  workbench sweep bounds --grid kernel=3,5 --executor processes --workers 2
+Re-running with the same --out skips the points already done.""",
+    "bench": """examples:
+  workbench bench --quick                      # reduced sizes, a minute or two
+  workbench bench --json --out bench.json""",
+}
+
+
+def _sub(sub: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=description, epilog=EPILOGS[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"{PROG} {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``workbench`` (usage errors raise :class:`UsageError`)."""
-    p = _Parser(prog=PROG, description="Numerical stability workbench (one-layer CNN, first paper).")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOGS[None],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    d = sub.add_parser("derive", help="print a symbolic derivation")
+    d = _sub(sub, "derive", "print a symbolic derivation (Unicode text, LaTeX or JSON)",
+             "Print a named derivation of the papers step by step, each step with its paper equation.")
     d.add_argument("name", nargs="?", help="derivation name (see --list)")
     d.add_argument("--list", action="store_true", help="list available derivations")
     g = d.add_mutually_exclusive_group()
-    g.add_argument("--latex", action="store_true", help="print LaTeX")
-    g.add_argument("--json", action="store_true", help="print JSON")
+    g.add_argument("--latex", action="store_true", help="print LaTeX, one tagged equation per paper equation")
+    g.add_argument("--json", action="store_true", help="print JSON (text, SymPy string and LaTeX per step)")
     d.set_defaults(func=cmd_derive)
 
-    b = sub.add_parser("bounds", help="bounds on the weight decay alpha for an image and kernel sizes")
+    b = _sub(sub, "bounds", "bounds on the weight decay α for an image and kernel sizes",
+             "Stable interval of the weight decay α for the linearized one-layer CNN (first paper): "
+             "the Fourier bounds (theory), the exact windowed bounds and the simulated ones.")
     b.add_argument("--image", required=True, help="checkerboard:N, smooth:N[:seed], noise:N[:seed], PATH.npy, PATH.png")
     b.add_argument("--kernel", required=True, action="append", metavar="W", help="kernel size (repeat or comma-separate)")
     b.add_argument("--dt", default=None, help="time step Delta_t > 0 of the paper's parametrization (gd: the "
                    "learning rate; nesterov/central-difference: with --damping or --momentum)")
     b.add_argument("--lr", default=None, help="learning rate eta > 0 (any scheme; for gd the same as --dt)")
     b.add_argument("--a", default="-0.5", help="linearization coefficient a (default -0.5)")
-    b.add_argument("--beta", default="1.0", help="Swish beta (default 1.0)")
-    b.add_argument("--mode", choices=("valid", "periodic"), default="valid")
-    b.add_argument("--backend", choices=BACKENDS, default="numpy")
+    b.add_argument("--beta", default="1.0", help="Swish β (default 1.0)")
+    b.add_argument("--mode", choices=("valid", "periodic"), default="valid",
+                   help="valid: CNN correlation without padding; periodic: circular (Fourier bounds exact)")
+    b.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default numpy)")
     b.add_argument("--rtol", default="1e-3", help="bisection tolerance of the simulated bound")
     b.add_argument("--steps", default=None, help="time steps of the simulated bound")
     b.add_argument("--methods", default=None,
@@ -355,21 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter of the scheme (repeat)")
     b.add_argument("--momentum", default=None, help="momentum coefficient in [0, 1) (mu; qhm: beta)")
     b.add_argument("--damping", default=None, help="damping d > 0 of the momentum PDE instead of --momentum")
-    b.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    b.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="floating-point type")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=cmd_bounds)
 
-    v = sub.add_parser("validate", help="run validation cases and write a report")
-    v.add_argument("cases", nargs="*", metavar="CASE")
+    v = _sub(sub, "validate", "run validation cases and write a report",
+             "Check the papers' claims against simulation: each case states the claim, the prediction, "
+             "the measurement, the tolerance and a verdict (confirmed, refined, refuted).")
+    v.add_argument("cases", nargs="*", metavar="CASE", help="case ids (default: all; see --list)")
     v.add_argument("--out", default="report", help="report folder (default ./report)")
-    v.add_argument("--list", action="store_true", help="list the cases")
-    v.add_argument("--quick", action="store_true", help="reduced versions of the cases")
+    v.add_argument("--list", action="store_true", help="list the cases and their claims")
+    v.add_argument("--quick", action="store_true", help="reduced versions of the cases (minutes instead of tens of minutes)")
     v.set_defaults(func=cmd_validate)
 
-    w = sub.add_parser("sweep", help="map a target over a parameter grid (resumable; local, processes or dask)")
+    w = _sub(sub, "sweep", "map a target over a parameter grid (resumable; local, processes or dask)",
+             "Evaluate a target at every point of a parameter grid; results go to a folder, one record per point.")
     w.add_argument("target", nargs="?", help="bounds, perturb or spin (see --list)")
     w.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", help="a grid axis (repeat)")
-    w.add_argument("--executor", choices=("local", "processes", "dask"), default="local")
+    w.add_argument("--executor", choices=("local", "processes", "dask"), default="local", help="where points run")
     w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
     w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
@@ -378,9 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print the summary and records as JSON")
     w.set_defaults(func=cmd_sweep)
 
-    h = sub.add_parser("bench", help="benchmark our paths against the obvious alternatives")
-    h.add_argument("--quick", action="store_true")
-    h.add_argument("--json", action="store_true")
+    h = _sub(sub, "bench", "benchmark our paths against the obvious alternatives",
+             "Time each fast path against the obvious alternative on this machine, in one run.")
+    h.add_argument("--quick", action="store_true", help="reduced sizes")
+    h.add_argument("--json", action="store_true", help="print JSON instead of the table")
     h.add_argument("--out", default=None, metavar="FILE", help="also write the JSON to FILE")
     h.set_defaults(func=cmd_bench)
 
@@ -409,12 +479,16 @@ def _error(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 a case failed, 2 bad input)."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except UsageError as exc:
         return _error(str(exc))
-    except SystemExit as exc:  # --help
+    except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    if getattr(args, "func", None) is None:  # bare `workbench`: what it does and how to call it
+        parser.print_help()
+        return 0
     try:
         with _quiet():
             code = int(args.func(args))

@@ -40,15 +40,19 @@ def region_result(scheme: str, params: dict[str, float]) -> dict[str, Any]:
     from derivations import optimizers as reg
     from solvers.optimizers import h_interval, paper_h_upper, resolve
 
-    res = resolve(scheme, 1.0, params)          # validates names and ranges (lr is irrelevant here)
-    if res.given:
-        raise_alt = ", ".join(res.given)
-        from solvers.checks import ParameterError
+    from solvers.checks import ParameterError
 
-        raise ParameterError(f"{raise_alt.split(',')[0]}: region takes the scheme's hyperparameters "
-                             f"({', '.join(res.hyper) or 'none'}), not its (dt, d) parametrization")
+    try:
+        opt = reg.get(scheme)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    alt = [q.name for par in opt.parametrizations for q in par.params if q.name in params]
+    if alt:
+        raise ParameterError(f"{alt[0]}: region takes the hyperparameters of {opt.name} "
+                             f"({', '.join(p.name for p in opt.hypers) or 'none'}), not the step or its (dt, d) "
+                             "parametrization: the region is in h = eta*lambda")
+    res = resolve(scheme, 1.0, params)          # validates names and ranges (lr is irrelevant here)
     r = h_interval(res)
-    opt = reg.get(res.name)
     poly = reg.polynomial(opt, res.hyper)
     closed = reg.closed_region(res.name)
     out: dict[str, Any] = {"scheme": res.name, "params": dict(res.hyper), "h_lower": r.lower, "h_upper": r.upper,

@@ -2,24 +2,34 @@
 
 One report folder holds the three files and the PNG figures the cases wrote. Each
 case is a dict (``validation.registry.run_case`` result) with the keys of
-:data:`CASE_KEYS`; the three files carry the same content:
+:data:`CASE_KEYS`. The reports are one document model (:func:`build_document`)
+rendered through two Jinja2 templates (``workbench/templates/report.{html,md}.j2``):
 
 * ``results.json`` -- ``{"meta": meta, "cases": cases}``, strict JSON (NaN and
   infinities become ``null``, NumPy scalars and arrays become Python numbers/lists);
+  the only place nested data (per-run lists, curves) appear;
 * ``report.md`` -- title, summary table, then per case the claim, source, prediction,
-  measurement, tolerance, verdict, numbers, tables, figure links and notes;
-* ``report.html`` -- the same, figures inlined as base64 PNG, all text HTML-escaped.
+  measurement, tolerance, verdict, scalar numbers with human labels, tables, figures
+  with captions and notes; ``*``, ``_`` and ``|`` in case text are escaped;
+* ``report.html`` -- the same, figures inlined as base64 PNG shown at their native
+  size, all text HTML-escaped, ``**strong**`` in notes rendered; tables scroll inside
+  their box; a print style sheet.
 
-Numbers in tables are shown with 4 significant digits; missing values (None, NaN)
-as an em dash. All files are written atomically.
+Numbers get 4 significant digits, more where two values of a table row that are
+compared (within a factor 2) would otherwise print alike; missing values (None, NaN)
+show as an em dash. A prediction and a measurement with a common numeric key are put
+side by side with their relative difference; a table may name compared columns
+(``"compare": [["exact", "simulated"], ...]``) to get a relative-difference column.
+All files are written atomically.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import json
 import math
+import re
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,15 +37,16 @@ from typing import Any
 import numpy as np
 
 from .io import atomic_write_text
+from .report_text import (DASH, format_number, format_value, inline_spans, label, note_blocks, pretty, rel_diff,
+                          row_digits)
 
-__all__ = ["CASE_KEYS", "VERDICTS", "to_jsonable", "case_to_dict", "format_cell",
+__all__ = ["CASE_KEYS", "VERDICTS", "to_jsonable", "case_to_dict", "format_cell", "build_document",
            "render_markdown", "render_html", "write_report"]
 
 VERDICTS = ("confirmed", "refined", "refuted")
 CASE_KEYS = ("id", "claim", "source", "prediction", "measurement", "tolerance",
              "verdict", "passed", "numbers", "tables", "figures", "notes")
 _DEFAULTS: dict[str, Any] = {"numbers": {}, "tables": [], "figures": [], "notes": ""}
-DASH = "\u2014"
 
 
 # --- data ---------------------------------------------------------------------------
@@ -100,29 +111,10 @@ def _passed(case: Mapping) -> bool:
 
 # --- formatting -----------------------------------------------------------------------
 
-def format_cell(x: Any) -> str:
-    """Text of one value: floats ``.4g``, None/NaN as an em dash, the rest ``str``."""
-    if x is None:
-        return DASH
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return DASH if math.isnan(v) else f"{v:.4g}"
-    if isinstance(x, np.ndarray) and x.ndim == 0:
-        return format_cell(x.item())
-    return str(x)
-
-
-def _format_value(x: Any) -> str:
-    """Prediction/measurement/tolerance: scalars as cells, mappings as ``k = v``."""
-    if isinstance(x, Mapping):
-        return "; ".join(f"{k} = {_format_value(v)}" for k, v in x.items())
-    if isinstance(x, (list, tuple)):
-        return "[" + ", ".join(_format_value(v) for v in x) + "]"
-    return format_cell(x)
+def format_cell(x: Any, digits: int = 4) -> str:
+    """Text of one value: floats with ``digits`` significant digits (whole floats below
+    10^6 as integers), None/NaN as an em dash, booleans ``yes``/``no``, the rest ``str``."""
+    return format_number(x, digits)
 
 
 def _summary(cases: list[dict]) -> str:
@@ -135,160 +127,272 @@ def _summary(cases: list[dict]) -> str:
     return f"{len(cases)} case(s): {parts}; {len(cases) - failed} passed, {failed} failed."
 
 
-def _table(table: Any) -> tuple[str, list[str], list[list[str]]]:
+_NEVER = re.compile(r"first iter|steps? to|first step", re.I)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def _cell_text(x: Any) -> str:
+    if isinstance(x, (Mapping, list, tuple, np.ndarray)):
+        return json.dumps(to_jsonable(x), allow_nan=False, ensure_ascii=False)
+    return pretty(x) if isinstance(x, str) else format_number(x)
+
+
+def _table(table: Any) -> dict:
+    """A case table as ``{"title", "columns", "rows", "numeric"}`` of display strings."""
     if not isinstance(table, Mapping):
-        return "", ["value"], [[format_cell(table)]]
+        return {"title": "", "columns": ["value"], "rows": [[_cell_text(table)]], "numeric": [_is_num(table)]}
     columns = [str(c) for c in table.get("columns") or []]
-    rows = [[format_cell(v) for v in (r if isinstance(r, (list, tuple)) else [r])]
-            for r in table.get("rows") or []]
-    width = max([len(columns)] + [len(r) for r in rows])
-    columns += [""] * (width - len(columns))
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    return str(table.get("title") or ""), columns, rows
-
-
-def _numbers_rows(numbers: Any) -> list[list[str]]:
-    if not isinstance(numbers, Mapping):
-        return []
-    rows = []
-    for k, v in numbers.items():
-        if isinstance(v, (Mapping, list, tuple, np.ndarray)):
-            text = json.dumps(to_jsonable(v), allow_nan=False)
-            text = text if len(text) <= 200 else text[:197] + "..."
+    raw = []
+    for r in table.get("rows") or []:
+        if isinstance(r, Mapping):
+            raw.append([r.get(c) for c in columns] if columns else list(r.values()))
         else:
-            text = format_cell(v)
-        rows.append([str(k), text])
-    return rows
+            raw.append(list(r) if isinstance(r, (list, tuple)) else [r])
+    width = max([len(columns)] + [len(r) for r in raw])
+    columns += [""] * (width - len(columns))
+    raw = [r + [""] * (width - len(r)) for r in raw]
+    for a, b in table.get("compare") or []:  # add a relative-difference column after b
+        if a in columns and b in columns:
+            ia, ib = columns.index(a), columns.index(b)
+            columns.insert(ib + 1, f"rel. diff. {b} vs {a}")
+            for r in raw:
+                r.insert(ib + 1, rel_diff(r[ia], r[ib]))
+    rows = []
+    for r in raw:
+        digits = row_digits(r)
+        cells = []
+        for j, (v, d) in enumerate(zip(r, digits)):
+            if _is_num(v) and v == -1 and _NEVER.search(columns[j]):
+                cells.append("never")
+            elif _is_num(v) and isinstance(v, (float, np.floating)):
+                cells.append(format_number(v, d, pad=d > 4))
+            else:
+                cells.append(_cell_text(v))
+        rows.append(cells)
+    numeric = [sum(_is_num(r[j]) for r in raw) * 2 >= max(1, sum(r[j] not in ("", None) for r in raw))
+               and any(_is_num(r[j]) for r in raw) for j in range(len(columns))]
+    return {"title": pretty(str(table.get("title") or "")), "columns": [pretty(c) for c in columns],
+            "rows": rows, "numeric": numeric}
 
 
-def _figure(fig: Any) -> tuple[str, str]:
-    if isinstance(fig, Mapping):
-        return str(fig.get("path", "")), str(fig.get("caption", ""))
-    return str(fig), ""
-
-
-# --- Markdown ---------------------------------------------------------------------------
-
-def _md(text: Any) -> str:
-    return format_cell(text).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
-def _md_table(columns: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(_md(c) for c in columns) + " |",
-           "|" + "|".join("---" for _ in columns) + "|"]
-    out += ["| " + " | ".join(_md(v) for v in r) + " |" for r in rows]
+def _compared(pred: Any, meas: Any) -> list[dict]:
+    """Numeric entries a prediction and a measurement have in common, with their relative difference."""
+    if isinstance(pred, Mapping) and isinstance(meas, Mapping):
+        pairs = [(label(k), pred[k], meas[k]) for k in pred if k in meas]
+    elif _is_num(pred) and _is_num(meas):
+        pairs = [("value", pred, meas)]
+    else:
+        return []
+    out = []
+    for name, p, m in pairs:
+        if not (_is_num(p) and _is_num(m)):
+            continue
+        dp, dm = row_digits([float(p), float(m)])
+        d = rel_diff(p, m)
+        out.append({"label": name, "predicted": format_number(p, dp, pad=dp > 4),
+                    "measured": format_number(m, dm, pad=dm > 4),
+                    "rel": DASH if d is None else f"{d:.2e}" if d else "0"})
     return out
 
 
-def render_markdown(cases: list[dict], meta: Mapping) -> str:
-    """The Markdown report (see module docstring)."""
-    cases = [case_to_dict(c) for c in cases]
-    lines = [f"# {meta.get('title') or 'Validation report'}", ""]
-    lines += [f"- **{k}**: {_format_value(v)}" for k, v in meta.items() if k != "title"]
-    lines += ["", "## Summary", "", _summary(cases), ""]
-    lines += _md_table(["case", "verdict", "check", "claim"],
-                       [[str(c["id"]), str(c["verdict"]), "PASS" if _passed(c) else "FAIL",
-                         format_cell(c["claim"])] for c in cases])
-    for c in cases:
-        lines += ["", f"## {c['id']}", ""]
-        for key in ("claim", "source", "prediction", "measurement", "tolerance"):
-            lines.append(f"- **{key}**: {_md(_format_value(c[key]))}")
-        lines.append(f"- **verdict**: {_md(c['verdict'])} ({'PASS' if _passed(c) else 'FAIL'})")
-        rows = _numbers_rows(c["numbers"])
-        if rows:
-            lines += ["", "**Numbers**", ""] + _md_table(["name", "value"], rows)
-        for t in c["tables"] or []:
-            title, cols, trows = _table(t)
-            lines += [""] + ([f"**{_md(title)}**", ""] if title else []) + _md_table(cols, trows)
-        for f in c["figures"] or []:
-            path, caption = _figure(f)
-            lines += ["", f"![{caption or Path(path).name}]({path})"]
-        if c["notes"]:
-            lines += ["", "**Notes.** " + str(c["notes"])]
-    return "\n".join(lines) + "\n"
+def _numbers(numbers: Any) -> tuple[list[tuple[str, str, bool]], list[str]]:
+    """Scalar entries of ``numbers`` as (label, text, numeric) rows; names of the nested ones."""
+    if not isinstance(numbers, Mapping):
+        return [], []
+    rows, nested = [], []
+    for k, v in numbers.items():
+        if isinstance(v, (Mapping, list, tuple, set, np.ndarray)) and not (
+                isinstance(v, np.ndarray) and v.ndim == 0):
+            nested.append(str(k))
+        else:
+            rows.append((label(k), _cell_text(v), _is_num(v)))
+    return rows, nested
 
 
-# --- HTML -------------------------------------------------------------------------------
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
-line-height:1.45;color:#222}table{border-collapse:collapse;margin:.6rem 0}
-th,td{border:1px solid #bbb;padding:.2rem .5rem;text-align:right}th{background:#eee}
-td:first-child,th:first-child{text-align:left}.pass{color:#176117}.fail{color:#a11;font-weight:bold}
-.confirmed{color:#176117}.refined{color:#8a5a00}.refuted{color:#a11}img{max-width:100%}
-dt{font-weight:bold;float:left;clear:left;width:8rem}dd{margin-left:8.5rem}
-.missing{color:#a11}"""
-
-
-def _e(x: Any) -> str:
-    return html.escape(format_cell(x) if not isinstance(x, str) else x, quote=True)
-
-
-def _html_table(columns: list[str], rows: list[list[str]], caption: str = "") -> str:
-    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _html_figure(out_dir: Path, fig: Any) -> str:
-    path, caption = _figure(fig)
-    p = Path(path) if Path(path).is_absolute() else out_dir / path
-    label = caption or Path(path).name
+def _png_width(p: Path) -> int | None:
     try:
-        data = base64.b64encode(p.read_bytes()).decode("ascii")
+        with p.open("rb") as fh:
+            head = fh.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            return int(struct.unpack(">I", head[16:20])[0])
     except OSError:
-        return f'<p class="missing">figure missing: {_e(path)}</p>'
-    mime = "image/svg+xml" if p.suffix.lower() == ".svg" else "image/png"
-    return (f'<figure><img alt="{_e(label)}" src="data:{mime};base64,{data}">'
-            f"<figcaption>{_e(label)}</figcaption></figure>")
+        pass
+    return None
+
+
+def _default_caption(path: str) -> str:
+    return Path(path).stem.replace("_", " ").replace("-", " ")
+
+
+def _figures(case: Mapping, out_dir: Path | None, start: int) -> list[dict]:
+    captions = case.get("captions") or {}
+    out = []
+    for i, fig in enumerate(case.get("figures") or []):
+        if isinstance(fig, Mapping):
+            path, caption = str(fig.get("path", "")), fig.get("caption")
+        else:
+            path, caption = str(fig), None
+        caption = caption or (captions.get(path) if isinstance(captions, Mapping) else None) or _default_caption(path)
+        item = {"number": start + i, "path": path, "caption": pretty(str(caption)), "src": None, "width": None}
+        if out_dir is not None:
+            p = Path(path) if Path(path).is_absolute() else out_dir / path
+            try:
+                data = base64.b64encode(p.read_bytes()).decode("ascii")
+            except OSError:
+                pass
+            else:
+                mime = "image/svg+xml" if p.suffix.lower() == ".svg" else "image/png"
+                item["src"] = f"data:{mime};base64,{data}"
+                item["width"] = _png_width(p)
+        out.append(item)
+    return out
 
 
 def _anchor(case_id: Any) -> str:
     return "case-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case_id))
 
 
+_META_LABELS = {"generated": "generated (UTC)", "quick": "mode", "cases": "cases", "seconds": "run time",
+                "python": "Python", "platform": "platform", "version": "workbench version"}
+
+
+def _meta_rows(meta: Mapping) -> list[tuple[str, str]]:
+    rows = []
+    for k, v in meta.items():
+        if k == "title":
+            continue
+        if k == "quick":
+            text = "quick (reduced sizes)" if v else "full"
+        elif k == "seconds" and _is_num(v):
+            text = f"{float(v):.0f} s ({float(v) / 60:.1f} min)"
+        else:
+            text = format_value(v) if not isinstance(v, str) else v
+        rows.append((_META_LABELS.get(k, label(k)), text))
+    return rows
+
+
+def build_document(cases: list[Any], meta: Mapping, out_dir: str | Path | None = None) -> dict:
+    """The document model both templates render.
+
+    Parameters
+    ----------
+    cases : list
+        Case results (see :func:`case_to_dict`).
+    meta : Mapping
+        Run information; ``title`` is the heading, the rest a labelled list.
+    out_dir : str or Path, optional
+        Where the figures are; when given they are read and inlined (``src``).
+
+    Returns
+    -------
+    dict
+        ``{"title", "meta": [(label, text)], "summary", "cases": [...]}``; each case
+        holds display strings only (labels, formatted numbers, captions, note blocks).
+    """
+    cases = [case_to_dict(c) for c in cases]
+    folder = Path(out_dir) if out_dir is not None else None
+    doc_cases, fig_no = [], 1
+    for c in cases:
+        numbers, nested = _numbers(c["numbers"])
+        figs = _figures(c, folder, fig_no)
+        fig_no += len(figs)
+        secs = c.get("seconds")
+        doc_cases.append({
+            "id": str(c["id"]), "anchor": _anchor(c["id"]),
+            "verdict": str(c["verdict"]), "passed": _passed(c), "check": "PASS" if _passed(c) else "FAIL",
+            "claim": format_value(c["claim"]),
+            "seconds": f"{float(secs):.1f}" if _is_num(secs) else DASH,
+            "fields": [(name.capitalize(), format_value(c[name]))
+                       for name in ("claim", "source", "prediction", "measurement", "tolerance")],
+            "compared": _compared(c["prediction"], c["measurement"]),
+            "numbers": numbers, "nested": nested,
+            "tables": [_table(t) for t in c["tables"] or []],
+            "figures": figs,
+            "notes": note_blocks(c["notes"]),
+        })
+    return {"title": str(meta.get("title") or "Validation report"), "meta": _meta_rows(meta),
+            "summary": _summary(cases), "cases": doc_cases}
+
+
+# --- templates ------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def _md(text: Any) -> str:
+    """Markdown-escaped plain text (``*``, ``_``, backticks, brackets, ``<``, ``|``, ``#``)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def _md_inline(text: Any) -> str:
+    out = []
+    for kind, t in inline_spans(text):
+        if kind == "strong":
+            out.append(f"**{_md(t)}**")
+        elif kind == "code":
+            out.append(f"`{t.replace('`', '')}`")
+        else:
+            out.append(_md(t))
+    return "".join(out)
+
+
+def _html_inline(text: Any) -> Any:
+    from markupsafe import Markup, escape
+
+    out = []
+    for kind, t in inline_spans(text):
+        if kind == "strong":
+            out.append(Markup("<strong>%s</strong>") % t)
+        elif kind == "code":
+            out.append(Markup("<code>%s</code>") % t)
+        else:
+            out.append(escape(t))
+    return Markup("").join(out)
+
+
+def _cell(text: Any) -> str:
+    """A Markdown table cell: no line breaks, pipes escaped (idempotent on ``\\|``)."""
+    s = " ".join(str(text).split())
+    return re.sub(r"(?<!\\)\|", r"\\|", s)
+
+
+def _oneline(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+_ENVS: dict[str, Any] = {}
+
+
+def _env(kind: str) -> Any:
+    if kind not in _ENVS:
+        import jinja2
+
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+            autoescape=(kind == "html"), trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+        env.filters.update(md=_md, mdinline=_md_inline, inline=_html_inline, cell=_cell, oneline=_oneline)
+        _ENVS[kind] = env
+    return _ENVS[kind]
+
+
+_CSS_FILE = Path(__file__).parent / "templates" / "report.css"
+
+
+def render_markdown(cases: list[dict], meta: Mapping) -> str:
+    """The Markdown report (see module docstring); figures are linked, not inlined."""
+    doc = build_document(cases, meta)
+    text = _env("md").get_template("report.md.j2").render(doc=doc)
+    return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
+
+
 def render_html(cases: list[dict], meta: Mapping, out_dir: str | Path = ".") -> str:
     """The HTML report; figures are read from ``out_dir`` and inlined as base64."""
-    out_dir = Path(out_dir)
-    cases = [case_to_dict(c) for c in cases]
-    title = _e(meta.get("title") or "Validation report")
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             f"<title>{title}</title><style>{_CSS}</style></head><body>", f"<h1>{title}</h1>"]
-    items = "".join(f"<li><b>{_e(str(k))}</b>: {_e(_format_value(v))}</li>"
-                    for k, v in meta.items() if k != "title")
-    if items:
-        parts.append(f"<ul>{items}</ul>")
-    parts += ["<h2>Summary</h2>", f"<p>{_e(_summary(cases))}</p>",
-              "<table><thead><tr><th>case</th><th>verdict</th><th>check</th><th>claim</th>"
-              "</tr></thead><tbody>"]
-    for c in cases:
-        ok = _passed(c)
-        parts.append(
-            f'<tr><td><a href="#{_anchor(c["id"])}">{_e(str(c["id"]))}</a></td>'
-            f'<td class="{_e(str(c["verdict"]))}">{_e(str(c["verdict"]))}</td>'
-            f'<td class="{"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}</td>'
-            f'<td>{_e(c["claim"])}</td></tr>')
-    parts.append("</tbody></table>")
-    for c in cases:
-        ok = _passed(c)
-        parts.append(f'<section id="{_anchor(c["id"])}"><h2>{_e(str(c["id"]))}</h2><dl>')
-        for key in ("claim", "source", "prediction", "measurement", "tolerance"):
-            parts.append(f"<dt>{key}</dt><dd>{_e(_format_value(c[key]))}</dd>")
-        parts.append(f'<dt>verdict</dt><dd><span class="{_e(str(c["verdict"]))}">'
-                     f'{_e(str(c["verdict"]))}</span> (<span class="{"pass" if ok else "fail"}">'
-                     f'{"PASS" if ok else "FAIL"}</span>)</dd></dl>')
-        rows = _numbers_rows(c["numbers"])
-        if rows:
-            parts.append(_html_table(["name", "value"], rows, "Numbers"))
-        for t in c["tables"] or []:
-            ttitle, cols, trows = _table(t)
-            parts.append(_html_table(cols, trows, ttitle))
-        parts += [_html_figure(out_dir, f) for f in c["figures"] or []]
-        if c["notes"]:
-            parts.append(f"<p><b>Notes.</b> {_e(str(c['notes']))}</p>")
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    doc = build_document(cases, meta, out_dir)
+    return _env("html").get_template("report.html.j2").render(doc=doc, css=_CSS_FILE.read_text("utf-8"))
 
 
 # --- files -----------------------------------------------------------------------------

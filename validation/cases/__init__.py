@@ -4,3 +4,4 @@ from . import (  # noqa: F401
     nesterov_table5, principal_flow, principal_flow_networks, restrained, scheme_atlas, unstable_convergence,
     unstable_convergence_sgd,
 )
+from . import derivation_checks  # noqa: F401,E402  (the papers' exact identities, last in the report)

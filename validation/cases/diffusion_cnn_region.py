@@ -201,23 +201,26 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
 def _cnn_region_figure(ctx: Context, rows: list[dict]) -> None:
     plt = pyplot()
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(7.0, 5.0), layout="constrained")
     for r in rows:
         k = np.asarray(r["kappa_modes"])
         b = np.asarray([np.inf if v is None else v for v in r["per_mode_bound"]])
         sel = np.isfinite(b)
         lab = f"{r['image']}, c = {r['c']:+g}"
-        pts = ax.scatter(k[sel], b[sel], s=10, alpha=0.6, label=f"{lab}: per-mode bound B(h)/kappa")
+        pts = ax.scatter(k[sel], b[sel], s=10, alpha=0.6, label=f"{lab}: per-mode bound B(h)/κ")
         ax.scatter([r["binding_kappa"]], [r["beta_max_simulated"]], marker="*", s=120, color=pts.get_facecolor()[0],
-                   edgecolor="k", zorder=4, label=f"{lab}: simulated beta_max")
+                   edgecolor="k", zorder=4, label=f"{lab}: simulated β_max")
     ks = np.linspace(0.5, 8, 100)
-    ax.plot(ks, (1 + rows[0]["gamma"]) / ks, "k--", lw=0.8, label="(1+gamma)/kappa (h = 0)")
+    ax.plot(ks, (1 + rows[0]["gamma"]) / ks, "k--", lw=0.8, label="(1+γ)/κ (h = 0)")
     ax.axhline(rows[0]["beta_max_paper"], color="k", ls=":", lw=0.8, label="(11), N = 2")
     ax.set_yscale("log")
     ax.set_ylim(0.1, 20)
-    ax.set_xlabel("kappa(omega) (Laplacian eigenvalue magnitude)")
-    ax.set_ylabel("largest stable beta for the mode")
-    ax.set_title("Joint region with the one-layer CNN's z(omega): modes and the binding one")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ctx.save_figure(fig, "diffusion_cnn_joint_region.png")
+    ax.set_xlabel("κ(ω), magnitude of the Laplacian eigenvalue of the mode")
+    ax.set_ylabel("largest stable diffusion β for the mode")
+    ax.set_title("Joint region with the one-layer CNN's z(ω): modes and the binding one")
+    fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    ctx.save_figure(fig, "diffusion_cnn_joint_region.png", caption=(
+        "Per Fourier mode ω of the kernel, the largest stable diffusion β = B(η z(ω))/κ(ω) of the joint region "
+        "(dots), for each image; the star is the simulated β_max at the binding mode. Dashed: (1+γ)/κ, the "
+        "bound without the gradient term (h = 0); dotted: the paper's (11) for N = 2. Log scale in β."))
     plt.close(fig)

@@ -85,14 +85,16 @@ def cnn_linearization(ctx: Context) -> dict:
 
     plt = pyplot()
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
     ax.loglog(eps, diff, "o-", label="‖∇L_nonlinear − ∇L_linearized‖")
     ax.loglog(eps, diff[-1] * (eps / eps[-1]) ** order, "k--", label=f"slope {order} (Taylor remainder)")
     ax.set_xlabel("ε  (K = ε·K̃, max|K̃⋆I| = 1)")
     ax.set_ylabel("one-step gradient difference")
     ax.set_title(f"Linearization (17)-(20): measured slope {slope:.3f}")
     ax.legend(fontsize=8)
-    ctx.save_figure(fig, "cnn_linearization.png")
+    ctx.save_figure(fig, "cnn_linearization.png", caption=(
+        "Difference between one step of the nonlinear gradient (13) and of the linearized one (21) from "
+        "K = εK̃, against ε, log-log; dashed: the slope the Taylor remainder of the Swish derivative predicts."))
     return {
         "prediction": f"difference of the two steps is O(eps^{order}): r'(u) - 1/2 - beta*u/2 = "
                       f"{sp.series(sp.diff(swish(S.u), S.u), S.u, 0, 5).removeO() - sp.Rational(1, 2) - S.beta * S.u / 2}"

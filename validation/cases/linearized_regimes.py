@@ -59,7 +59,7 @@ def _rel(pred: float, meas: float) -> float:
 def _figure(ctx: Context, name: str, title: str, rows: list[dict], keys: list[tuple[str, str]]) -> None:
     plt = pyplot()
 
-    fig, ax = plt.subplots(figsize=(8.5, 3.8))
+    fig, ax = plt.subplots(figsize=(7.0, 3.8), layout="constrained")
     xs = np.arange(len(rows))
     for j, (key, label) in enumerate(keys):
         vals = [100.0 * r["relative_to_simulated"][key] for r in rows]
@@ -69,10 +69,12 @@ def _figure(ctx: Context, name: str, title: str, rows: list[dict], keys: list[tu
     ax.set_xticks(xs, [f"n={r['n']}, w={r['kernel']}" for r in rows])
     ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylabel("(predicted - simulated) / simulated  [%]")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    ctx.save_figure(fig, name)
+    ax.set_title(title)
+    fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    ctx.save_figure(fig, name, caption=(
+        f"{title}: relative error of each prediction of the upper α bound against the simulated onset of "
+        f"instability, in percent, per image size n and kernel w; grey band: the ±{100 * TOL_LIN:g}% tolerance "
+        "of the verdict."))
 
 
 # -- D.4 ---------------------------------------------------------------------------------

@@ -118,7 +118,10 @@ def pf_mlp_tracking(ctx: Context) -> dict:
     else:
         verdict = "refuted"
     plt = _plt()
-    fig, axes = plt.subplots(len(nets), len(factors), figsize=(5.2 * len(factors), 3.6 * len(nets)), squeeze=False)
+    from ..plots import WIDTH, integer_axis
+
+    fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
+                             layout="constrained")
     for ax, (key, v) in zip(axes.ravel(), res.items()):
         for fl in flows_run:
             e = np.array(v["errors"][fl][1:])
@@ -127,13 +130,22 @@ def pf_mlp_tracking(ctx: Context) -> dict:
             ns = np.arange(1, len(e) + 1)[ok]
             ax.errorbar(ns, e[ok], yerr=np.minimum(u[ok], 0.999 * e[ok]), fmt="o-", ms=3, capsize=2, label=fl)
         ax.set_yscale("log")
-        ax.set_title(f"{key}, h·λ0 = {v['h_lambda0']:.2f}", fontsize=8)
+        ax.set_title(f"{key.split(',')[0]}, hλ₀ = {v['h_lambda0']:.2f}", fontsize=8.5)
         ax.set_xlabel("iteration n")
-        ax.set_ylabel("‖θ_n − θ(nh)‖")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Fig. 7: tracking gradient descent on small tanh MLPs (bars: RK4 {subs[1]} vs {subs[0]} steps per h)")
-    fig.tight_layout()
-    ctx.save_figure(fig, "pf_mlp_tracking.png")
+        ax.set_ylabel("‖θₙ − θ(nh)‖")
+        integer_axis(ax, "x")
+        missing = [fl for fl in flows_run if not np.all(np.isfinite(v["errors"][fl][1:]))]
+        if missing:  # a flow that blew up is drawn only up to the blow-up; say so in the panel
+            ax.text(0.02, 0.02, "not finite after blow-up: " + ", ".join(missing), transform=ax.transAxes,
+                    fontsize=7.5, va="bottom")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=len(flows_run),
+               frameon=False)
+    fig.suptitle(f"Tracking gradient descent on small tanh MLPs (Fig. 7; bars: RK4 {subs[1]} vs {subs[0]} "
+                 "steps per h)")
+    ctx.save_figure(fig, "pf_mlp_tracking.png", caption=(
+        "Distance between gradient descent after n steps and each continuous flow (NGF, IGR, third-order, PF) "
+        "after time nh, below (left) and above (right) the stability threshold hλ₀ = 2; log scale. Error bars: "
+        f"the integration uncertainty (RK4 with {subs[1]} vs {subs[0]} sub-steps per h)."))
     n_note = ("PF+ (14) is not run in quick mode (its third-derivative term doubles the cost). " if ctx.quick else "")
     return {
         "prediction": "||theta_n - theta(nh)|| smallest for the PF over the first iterations, below and above 2/lambda0",
@@ -251,23 +263,26 @@ def pf_stability_coefficients(ctx: Context) -> dict:
     else:
         verdict = "refuted"
     plt = _plt()
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.5), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(7.0, 6.6), sharex=True, layout="constrained")
     steps = np.arange(warm, warm + rec + 1)
     axes[0].plot(steps, losses, lw=1)
     axes[0].plot(steps[inc], np.array(losses)[inc], "r.", ms=3, label="loss increases next step")
-    axes[0].set_ylabel("E(θ_t)")
-    axes[0].legend(fontsize=7)
+    axes[0].set_ylabel("loss E(θₜ)")
+    axes[0].legend()
     axes[1].plot(steps, h * lam0s, lw=1)
     axes[1].axhline(2.0, color="k", ls="--", lw=0.8)
-    axes[1].set_ylabel("h·λ0")
+    axes[1].set_ylabel("hλ₀ (dashed: 2)")
     axes[2].plot(steps, re_sc0, lw=1, label="Re sc0")
     axes[2].plot(steps, dE, lw=1, label="E(θ_{t+1}) − E(θ_t)")
     axes[2].axhline(0.0, color="k", lw=0.6)
-    axes[2].set_ylabel("value")
+    axes[2].set_ylabel("Re sc₀ and ΔE")
     axes[2].set_xlabel("GD step t")
-    axes[2].legend(fontsize=7)
-    fig.suptitle(f"Stability coefficient sc0 and loss changes at the edge of stability (h = {h})")
-    ctx.save_figure(fig, "pf_stability_coefficients.png")
+    axes[2].legend()
+    fig.suptitle(f"Stability coefficient sc₀ and loss changes at the edge of stability (h = {h})")
+    ctx.save_figure(fig, "pf_stability_coefficients.png", caption=(
+        f"Gradient descent (learning rate h = {h}) on the MLP at the edge of stability. Top: loss, red dots where "
+        "the next step increases it. Middle: hλ₀, the largest Hessian eigenvalue times h (dashed: the threshold 2). "
+        "Bottom: the real part of the stability coefficient sc₀ beside the loss change of the next step."))
     cols = ["predictor", "TP", "FP", "FN", "TN", "precision", "recall", "phi"]
 
     def row(name: str, t: dict) -> list:
@@ -386,24 +401,34 @@ def dal_vs_fixed(ctx: Context) -> dict:
             "dal_momentum_increases": summ[mom]["n_increases"],
             "best_fixed_increases": summ[best_fixed]["n_increases"]}
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, ax_d = plt.subplot_mosaic([["loss", "lr"], ["drift", "legend"]], figsize=(7.0, 6.4), layout="constrained")
+    axes = [ax_d["loss"], ax_d["lr"], ax_d["drift"]]
     for name, v in runs.items():
         ls = "-" if v.rule.kind == "fixed" else "--"
-        axes[0].semilogy(np.arange(len(v.losses)), np.minimum(v.losses, 1e6), ls, lw=1, label=name)
+        loss = np.asarray(v.losses, dtype=float)
+        line, = axes[0].semilogy(np.arange(len(loss)), np.minimum(loss, 1e6), ls, lw=1, label=name)
+        over = np.flatnonzero(~(loss <= 1e6))
+        if over.size:  # clipped at 1e6 (or not finite): mark where, in the run's colour
+            axes[0].plot([over[0]], [1e6], "x", color=line.get_color(), ms=7, mew=1.5)
         axes[1].semilogy(np.arange(1, len(v.lrs) + 1), v.lrs, ls, lw=1, label=name)
     axes[0].set_xlabel("step")
-    axes[0].set_ylabel("E(θ_t)")
-    axes[0].legend(fontsize=6)
+    axes[0].set_ylabel("loss E(θₜ) (× : above 1e6)")
     axes[1].set_xlabel("step")
-    axes[1].set_ylabel("learning rate h_t")
+    axes[1].set_ylabel("learning rate hₜ")
+    ax_d["legend"].axis("off")
+    ax_d["legend"].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False,
+                          title="rule")
     axes[2].loglog(0.5 * lr ** 2 * hg, dr, ".", ms=3)
     lim = [float(min(dr.min(), (0.5 * lr ** 2 * hg).min())), float(max(dr.max(), (0.5 * lr ** 2 * hg).max()))]
     axes[2].plot(lim, lim, "k--", lw=0.8, label="Theorem 6.1: drift = (h²/2)‖∇²E∇E‖")
-    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θ_{t−1}")
-    axes[2].set_ylabel("‖θ_t − NGF(θ_{t−1}, h)‖")
-    axes[2].legend(fontsize=7)
+    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θₜ₋₁")
+    axes[2].set_ylabel("drift ‖θₜ − NGF(θₜ₋₁, h)‖")
+    axes[2].legend(fontsize=7.5, loc="upper left")
     fig.suptitle(f"DAL vs fixed learning rates, MLP {'-'.join(map(str, sizes))} ({obj.size} parameters)")
-    ctx.save_figure(fig, "dal_vs_fixed.png")
+    ctx.save_figure(fig, "dal_vs_fixed.png", caption=(
+        "Fixed learning rates (solid) against the DAL rules (dashed) on the MLP. Top left: loss per step, drawn up "
+        "to 1e6 (× marks where a run passes it). Top right: the learning rate each rule uses. Bottom: the drift "
+        "of each step from the NGF against Theorem 6.1's (h²/2)‖∇²E∇E‖ (dashed: equality), log-log."))
     rows = [[k, s["status"], s["final_loss"], s["min_loss"], s["n_increases"], s["max_relative_increase"],
              s["mean_drift"], s["lr_min"], s["lr_max"]] for k, s in summ.items()]
     # spikes vs oscillation: the largest one-step relative loss increase of DAL against the fixed rates that

@@ -134,18 +134,21 @@ def cnn_power_of_two(ctx: Context) -> dict:
         table.append([k, _odd(k), per_prec["float32"]["final_loss"][str(k)], per_prec["float64"]["final_loss"][str(k)],
                       float(matrices["float32"][0, i]), float(matrices["float64"][0, i])])
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), layout="constrained")
     for ax, prec in zip(axes, ("float32", "float64")):
         M = matrices[prec]
         show = np.log10(np.where(M > 0, M, np.nan))
         im = ax.imshow(show, cmap="viridis", vmin=-17, vmax=0.5)
-        ax.set_xticks(range(12), ks)
-        ax.set_yticks(range(12), ks)
-        ax.set_title(f"{prec}: log10 rel. L1 of final weights\n(blank = bit-identical)")
-        ax.set_xlabel("k")
-        ax.set_ylabel("k")
-    fig.colorbar(im, ax=axes, shrink=0.8)
-    ctx.save_figure(fig, "cnn_power_of_two.png")
+        ax.set_xticks(range(12), ks, fontsize=7.5)
+        ax.set_yticks(range(12), ks, fontsize=7.5)
+        ax.set_title(prec)
+        ax.set_xlabel("perturbation k")
+        ax.set_ylabel("perturbation k")
+    fig.colorbar(im, ax=axes, shrink=0.85, label="log₁₀ relative L1 distance")
+    ctx.save_figure(fig, "cnn_power_of_two.png", caption=(
+        "Relative L1 distance between the final weights of the runs with perturbations k (rows) and k′ "
+        "(columns), log₁₀ scale, in float32 and float64; a blank cell means bit-identical weights. "
+        "k and k·2ⁿ coincide: {1, 2, 4, 8}, {3, 6, 12}, {5, 10}."))
     plt.close(fig)
     passed = ok_within and ok_trials
     verdict = "confirmed" if ok_within and ok_between and ok_trials else "refuted"
@@ -233,7 +236,9 @@ def _threshold_lr(rows: list[dict], lo: float, hi: float) -> float | None:
 
 def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> None:
     plt = _plt()
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    from ..plots import WIDTH, mark_nonfinite
+
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.6), layout="constrained")
     cmap = plt.get_cmap("viridis")
     show = [i for i, lr in enumerate(r.lrs) if round(float(lr), 4) in SHOW_LRS]
     it = np.arange(r.steps + 1)
@@ -243,34 +248,48 @@ def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> No
         j1, j3 = r.index(i, 0), r.index(i, 1)
         loss = r.loss[:, j1]
         axes[0, 0].semilogy(it, np.where(loss > 0, loss, np.nan), color=c, lw=0.8, label=f"{lr:g}")
+        bad = ~np.isfinite(loss)
+        if bad.any():  # the run blew up: mark where, instead of a curve that silently ends
+            mark_nonfinite(axes[0, 0], [int(np.argmax(bad))], [float("inf")], label=f"η={lr:g} not finite", color=c)
         l1 = r.rel_l1[:, j3]
         axes[0, 1].semilogy(it, np.where(l1 > 0, l1, np.nan), color=c, lw=0.8, label=f"{lr:g}")
         if r.rho is not None and round(float(lr), 4) in RHO_LRS:
             axes[1, 0].semilogy(r.rho_iters, r.rho[:, j1], color=c, lw=0.7, label=f"{lr:g}")
     axes[0, 0].set_title(f"loss, k=1 ({prec})")
-    axes[0, 0].legend(title="lr", fontsize=6, ncol=2)
-    axes[0, 1].set_title("relative L1 divergence, k=3 vs k=1 (dotted: eps)")
-    axes[1, 0].legend(title="lr", fontsize=7)
+    axes[0, 0].set_ylabel("loss")
+    axes[0, 0].legend(title="learning rate η", fontsize=7.5, title_fontsize=8, ncol=2, loc="upper right")
+    axes[0, 1].set_title("k=3 vs k=1 (dotted: machine ε)")
+    axes[0, 1].set_ylabel("relative L1 distance")
+    axes[1, 0].legend(title="η", fontsize=8, loc="upper right")
     axes[0, 1].axhline(_eps(prec), color="k", ls=":", lw=0.8)
     axes[1, 0].axhline(1.0, color="r", lw=0.8)
-    axes[1, 0].set_title("local amplification ρ = spectral radius of I − lr·H (k=1)")
+    axes[1, 0].set_title("local amplification (k=1; red: ρ = 1)")
+    axes[1, 0].set_ylabel("spectral radius ρ of I − η·H")
     for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
         ax.set_xlabel("iteration")
     lr_v = [x["lr"] for x in rows]
     ax = axes[1, 1]
-    ax.semilogy(lr_v, [x["max_rel_l1"] or np.nan for x in rows], "o-", label="max rel L1 (k=3 vs 1)")
+    ax.semilogy(lr_v, [x["max_rel_l1"] or np.nan for x in rows], "o-", ms=4, label="max rel. L1 (k=3 vs 1)")
     ax.semilogy(lr_v, [x["predicted_rel_l1"] if x["status_k1"] in ("bounded", "converged") else np.nan
-                       for x in rows], "x--", label="ε·e^A (tangent, bounded runs)")
+                       for x in rows], "x--", label="ε·e^A (tangent)")
     ax2 = ax.twinx()
-    ax2.plot(lr_v, [x["crossing_fraction_k1"] or 0 for x in rows], "s:", color="tab:red", label="crossing fraction")
+    ax2.plot(lr_v, [x["crossing_fraction_k1"] or 0 for x in rows], "s:", ms=4, color="tab:red",
+             label="fraction ρ > 1")
     ax2.set_ylim(0, 1.05)
     ax2.set_ylabel("fraction of iterations with ρ > 1", color="tab:red")
     ax.axvline(2.0 / ALPHA, color="k", ls="--", lw=0.8)
-    ax.set_xlabel("learning rate (dashed: 2/α)")
-    ax.legend(loc="lower right", fontsize=7)
-    ax.set_title("divergence and crossings vs lr")
-    fig.tight_layout()
-    ctx.save_figure(fig, name)
+    ax.set_xlabel("learning rate η (dashed: 2/α)")
+    ax.set_ylabel("relative L1 distance")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="center left", fontsize=7.5)
+    ax.set_title("divergence and crossings vs η")
+    ctx.save_figure(fig, name, caption=(
+        f"Restrained instabilities ({prec}, α = {ALPHA:g}, stable threshold 2/α = {2.0 / ALPHA:g}). Top left: "
+        "loss of the k=1 run per learning rate η (× marks a run that left the floating-point range). Top right: "
+        "relative L1 distance of the k=3 run from the k=1 run (dotted: machine ε). Bottom left: spectral radius "
+        "of the local iteration matrix I − η·H along the k=1 run. Bottom right: largest distance, the tangent "
+        "prediction ε·e^A and the fraction of iterations with ρ > 1, against η."))
     plt.close(fig)
 
 
@@ -404,25 +423,35 @@ def cnn_precision_amplification(ctx: Context) -> dict:
                       (c["max_rel_l1"] or 0) / e64, a["class"], c["class"], t32, t64, ratio])
     med = float(np.median(ratios)) if ratios else None
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    from ..plots import mark_nonfinite
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), layout="constrained")
     lr_v = [x["lr"] for x in rows["float64"]]
     for p, mk in (("float32", "o-"), ("float64", "s-")):
         axes[0].semilogy(lr_v, [x["max_rel_l1"] or np.nan for x in rows[p]], mk, label=p)
         axes[0].axhline(_eps(p), ls=":", lw=0.8, color="tab:blue" if p == "float32" else "tab:orange")
     axes[0].axvline(2.0 / ALPHA, color="k", ls="--", lw=0.8)
-    axes[0].set_xlabel("learning rate")
-    axes[0].set_title("max relative L1 divergence, k=3 vs k=1 (dotted: eps)")
+    axes[0].set_xlabel("learning rate η (dashed: 2/α)")
+    axes[0].set_ylabel("max relative L1, k=3 vs k=1")
+    axes[0].set_title("divergence (dotted: machine ε)")
     axes[0].legend()
     t32 = [r[7] if r[7] > 0 else np.nan for r in table]
     t64 = [r[8] if r[8] > 0 else np.nan for r in table]
     axes[1].plot(lr_v, t32, "o", label="float32")
     axes[1].plot(lr_v, t64, "s", label="float64")
-    axes[1].set_xlabel("learning rate")
-    axes[1].set_ylabel("first iteration with rel L1 > 1e-3")
-    axes[1].set_title(f"separation time (predicted ratio log(1e-3/eps32)/log(1e-3/eps64) = {pred_ratio:.2f})")
-    axes[1].legend()
-    fig.tight_layout()
-    ctx.save_figure(fig, "cnn_precision_amplification.png")
+    mark_nonfinite(axes[1], lr_v, [t if not (np.isnan(t32[i]) and np.isnan(t64[i])) else np.nan
+                                   for i, t in enumerate(t32)], label="never above 1e-3")
+    axes[1].set_xlabel("learning rate η")
+    axes[1].set_ylabel("first iteration with rel. L1 > 1e-3")
+    axes[1].set_title("separation time")
+    axes[1].legend(fontsize=8)
+    from ..plots import integer_axis
+    integer_axis(axes[1], "y")
+    ctx.save_figure(fig, "cnn_precision_amplification.png", caption=(
+        "The learning-rate sweep of cnn-restrained-instabilities in float32 and float64. Left: largest relative "
+        "L1 distance between the k=3 and k=1 runs (dotted: machine ε of each precision; dashed: 2/α). Right: "
+        "first iteration at which the runs differ by 1e-3, the separation time; × on the top edge marks "
+        f"learning rates where neither precision separates. Predicted ratio t32/t64 = {pred_ratio:.2f}."))
     plt.close(fig)
     agree_regimes = same_class >= len(table) - 2
     ratio_ok = med is not None and 0.5 * pred_ratio <= med <= 2.0 * pred_ratio
@@ -493,17 +522,21 @@ def cnn_perturbation_spread(ctx: Context) -> dict:
         tables.append({"title": f"Table 3 analogue: final loss, lr={lr:g} ({prec}); rows k, columns seeds",
                        "columns": ["k"] + [f"seed {s}" for s in seeds] + ["STD over seeds"], "rows": rows})
     plt = _plt()
-    fig, axes = plt.subplots(1, len(r.lrs), figsize=(5.5 * len(r.lrs), 4))
+    fig, axes = plt.subplots(1, len(r.lrs), figsize=(7.0, 3.4), layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, (lr, d) in zip(axes, per_lr.items()):
         L = np.array(d["final_loss"])
         for ik, k in enumerate(ks):
-            ax.semilogy(np.arange(len(seeds)) + 1 + 0.06 * (ik - 2.5), L[ik], "o", ms=4, label=f"k={k}")
+            ax.semilogy(np.arange(len(seeds)) + 1 + 0.06 * (ik - 2.5), L[ik], "o", ms=4, label=f"k = {k}")
         ax.set_xlabel("seed")
-        ax.set_title(f"final loss, lr={lr}")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    ctx.save_figure(fig, "cnn_perturbation_spread.png")
+        ax.set_xticks(range(1, len(seeds) + 1))
+        ax.set_title(f"η = {lr}")
+    axes[0].set_ylabel(f"final loss after {st['steps']} iterations")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(ks), frameon=False)
+    ctx.save_figure(fig, "cnn_perturbation_spread.png", caption=(
+        "Final loss of each (seed, k) run, one panel per learning rate η: the seeds change the initial kernel, "
+        "k only the rounding of each step. Points of one seed spread over k as much as (or more than) the "
+        "seeds spread."))
     plt.close(fig)
     ratios = {lr: d["ratio_k_to_seed"] for lr, d in per_lr.items()}
     comparable = {lr: (x is not None and x >= 0.3) for lr, x in ratios.items()}

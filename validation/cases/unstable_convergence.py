@@ -260,28 +260,54 @@ def eos_run(activation: str, eta: float, steps: int, every: int, sgd_epochs: int
     }
 
 
-def _eos_figure(ctx: Context, runs: list[dict]) -> None:
+def eos_figure(runs: list[dict]) -> Any:
+    """Full-batch GD at the edge of stability, one row per (activation, η): sharpness beside 2/η,
+    the relative progress RP (Def. 1) and the directional smoothness L over 2/η.
+
+    ``runs`` are the ``numbers["runs"]`` of ``uc-edge-of-stability``. Points outside an axis are
+    marked with ▲/▼ at its edge. Returns the ``Figure``.
+    """
+    from ..plots import WIDTH, mark_clipped
+
     plt = _plt()
-    fig, axes = plt.subplots(len(runs), 3, figsize=(12, 2.3 * len(runs)), squeeze=False)
+    fig, axes = plt.subplots(len(runs), 3, figsize=(WIDTH, 0.9 + 1.75 * len(runs)), squeeze=False,
+                             sharex=True, layout="constrained")
     for ax, r in zip(axes, runs):
         tr = r["trace"]
-        lab = f"{r['activation']}, eta={r['eta']:g}"
-        ax[0].plot(tr["sharpness_step"], tr["sharpness"], label="sharpness")
-        ax[0].axhline(r["two_over_eta"], color="k", ls="--", lw=0.8, label="2/eta")
-        ax[0].set_ylabel(lab, fontsize=8)
-        ax[1].plot(tr["step"], tr["rp"], ".", ms=2)
+        ax[0].plot(tr["sharpness_step"], tr["sharpness"], label="sharpness λ_max")
+        ax[0].axhline(r["two_over_eta"], color="k", ls="--", lw=0.8, label="2/η")
+        ax[0].set_ylabel(f"{r['activation']}, η = {r['eta']:g}")
+        ax[1].plot(tr["step"], tr["rp"], ".", ms=2, color="tab:green")
         ax[1].set_ylim(-1.5, 1.0)
-        ax[2].plot(tr["step"], np.asarray(tr["L"]) / r["two_over_eta"], ".", ms=2)
+        mark_clipped(ax[1], tr["step"], tr["rp"], label="RP off the axis", color="tab:green")
+        ratio = np.asarray(tr["L"]) / r["two_over_eta"]
+        ax[2].plot(tr["step"], ratio, ".", ms=2, color="tab:purple")
         ax[2].axhline(1.0, color="k", ls="--", lw=0.8)
         ax[2].set_ylim(-0.5, 1.5)
-    axes[0][0].set_title("sharpness vs 2/eta")
-    axes[0][1].set_title("RP(theta_t) (Def. 1)")
-    axes[0][2].set_title("L(theta_t; eta grad f) / (2/eta)")
-    axes[0][0].legend(fontsize=7)
+        mark_clipped(ax[2], tr["step"], ratio, label="L/(2/η) off the axis", color="tab:purple")
+    axes[0][0].set_title("sharpness and 2/η")
+    axes[0][1].set_title("RP(θₜ) (Def. 1)")
+    axes[0][2].set_title("L(θₜ; η∇f) / (2/η)")
     for a in axes[-1]:
-        a.set_xlabel("step")
-    fig.tight_layout()
-    ctx.save_figure(fig, "uc_edge_of_stability.png")
+        a.set_xlabel("GD step")
+    handles, labels = [], []
+    for row in axes:
+        for ax in row:
+            for h_, l_ in zip(*ax.get_legend_handles_labels()):
+                key = l_.split(" (")[0]
+                if key not in [x.split(" (")[0] for x in labels]:
+                    handles.append(h_)
+                    labels.append(l_.split(" (")[0])
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
+    return fig
+
+
+def _eos_figure(ctx: Context, runs: list[dict]) -> None:
+    ctx.save_figure(eos_figure(runs), "uc_edge_of_stability.png", caption=(
+        "Full-batch gradient descent on the MLP, one row per activation and step size η. Left: sharpness "
+        "(largest Hessian eigenvalue) and the threshold 2/η (dashed). Middle: relative progress RP (Def. 1; "
+        "0 means no progress, -1 the stable limit). Right: directional smoothness L(θ; η∇f) over 2/η. ▲/▼ "
+        "mark values outside an axis."))
 
 
 @case("uc-edge-of-stability",
