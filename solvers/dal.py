@@ -24,6 +24,8 @@ E(θₜ), the learning rate used hₜ, whether the loss increased, ‖∇E‖, �
 ‖∇²E∇E‖ at θₜ₋₁ and, every ``drift_every`` steps (GD rules only), the per-iteration
 drift ‖θₜ − NGF(θₜ₋₁, hₜ)‖ of §6.1 (Figs. 16-17), NGF integrated on the host with SciPy's
 DOP853 (rtol 1e-10). Theorem 6.1 predicts drift ≈ (hₜ²/2)‖∇²E∇E‖ for small hₜ.
+The iteration is :func:`solvers.stepper.run` of the registered ``gd`` (or ``heavy-ball``
+with μ = m for (20)-(21)) with the rule as its per-step learning rate.
 
 Divergence is detected on purpose and classified (``DALRun.status``, ``.divergence``,
 ``.reason``), never raised and never a silent NaN (the diverging loss is recorded as its
@@ -47,6 +49,9 @@ import numpy as np
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError, check_positive
 from .diagnostics import DIVERGENCE_KINDS
+from .divergence import DivergenceCriterion, loss_limit, loss_verdict
+from .optimizers import resolve
+from .stepper import run as step_run
 
 __all__ = [
     "RULES", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
@@ -359,12 +364,15 @@ def run(obj: Any, theta0: Any, rule: StepRule, steps: int, *, blowup: float = 1e
     if isinstance(drift_every, bool) or not isinstance(drift_every, (int, np.integer)) or int(drift_every) < 0:
         raise ParameterError(f"drift_every: must be an integer >= 0, got {drift_every!r}")
     drift_every = int(drift_every)
+    # 1e6, not the module default 1e12: a loss a million times its start is far past anything DAL's comparisons
+    # (third paper, Figs. 16-23) plot, and the runs recorded so far stop there (their figures clip at 1e6)
+    crit = DivergenceCriterion(blowup=math.inf, loss_blowup=blowup)
     xp = obj.xp
     theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
     f, g = obj.value_and_gradient(theta)
     if not math.isfinite(f):
         raise ParameterError(f"theta0: the loss is not finite there ({f})")
-    limit = blowup * max(1.0, abs(f))
+    limit = loss_limit(f, crit)
     m = float(rule.momentum)
     need_h = rule.adaptive or record_hvp
     losses = [f]
@@ -374,67 +382,84 @@ def run(obj: Any, theta0: Any, rule: StepRule, steps: int, *, blowup: float = 1e
     hhs: list[float] = []
     hgs: list[float] = []
     drs: list[float] = []
-    ups: list[float] = []
     path = [to_numpy(theta).copy()] if keep_path else None
-    vel = None
-    status, reason, done = "completed", "", 0
+    now = {"f": f, "g": g}                      # f and ∇f at the iterate of the step being taken
+    last = {"theta": theta, "f": f}             # the last iterate with a finite loss below the limit
+    out = {"status": "completed", "reason": "", "done": 0}
     extra: dict = {}
-    with quiet_overflow():
-        for t in range(steps):
-            gn = float(xp.linalg.vector_norm(g))
-            if gn == 0.0:
-                status, reason = "converged", f"zero gradient at step {t}"
-                break
-            if need_h:
-                hh = float(xp.linalg.vector_norm(obj.hvp(theta, g / gn)))
-            else:
-                hh = math.nan
-            lr = rule.rate(hh) if rule.adaptive else rule.rate(0.0)
-            if not math.isfinite(lr):
-                status, reason = "undefined", (f"||H g_hat|| = {hh:g} at step {t}: the {rule.name} step is infinite "
-                                               "(give max_lr to cap it)")
-                break
-            step = -lr * g
-            if m:
-                vel = step if vel is None else m * vel + step
-                step = vel
-            nxt = theta + step
-            if not bool(xp.all(xp.isfinite(nxt))):
-                status, reason = "diverged", f"non-finite iterate at step {t + 1} (lr {lr:.3g})"
-                extra["divergence"] = "nonfinite-iterate"
-                break
-            dr = math.nan
-            if drift_every and not m and (t % drift_every == 0):
-                ngf = ngf_step(obj, theta, lr)
-                if np.all(np.isfinite(ngf)):
-                    dr = float(np.linalg.norm(np.asarray(to_numpy(nxt), dtype=np.float64) - ngf))
-            f1, g1 = obj.value_and_gradient(nxt)
-            lrs.append(lr)
-            gns.append(gn)
-            hhs.append(hh)
-            hgs.append(hh * gn)
-            drs.append(dr)
-            ups.append(float(xp.linalg.vector_norm(step)))
-            if not math.isfinite(f1) or abs(f1) > limit:
-                inc.append(True)
-                losses.append(f1 if math.isfinite(f1) else math.inf)
-                status = "diverged"
-                reason = (f"loss {f1:.3g} beyond {limit:.3g} at step {t + 1}" if math.isfinite(f1)
-                          else f"non-finite loss at step {t + 1}")
-                done = t + 1
-                extra["diverging_loss_recorded"] = True
-                extra["divergence"] = "blowup" if math.isfinite(f1) else "nonfinite-loss"
-                break
-            inc.append(bool(f1 > f + INCREASE_RTOL * max(1.0, abs(f))))
-            theta, f, g = nxt, f1, g1
-            losses.append(f)
-            done = t + 1
-            if keep_path:
-                path.append(to_numpy(theta).copy())  # type: ignore[union-attr]
+
+    def grad(x: Any, n: int) -> Any:
+        if n:
+            now["f"], now["g"] = obj.value_and_gradient(x[0, ...])
+        return xp.reshape(now["g"], (1, -1))
+
+    def arrive(n: int, th: Any) -> str:
+        """θₙ reached by step n − 1: its drift, the loss and its verdict."""
+        f1 = now["f"]
+        dr = math.nan
+        if drift_every and not m and ((n - 1) % drift_every == 0):
+            ngf = ngf_step(obj, last["theta"], lrs[n - 1])
+            if np.all(np.isfinite(ngf)):
+                dr = float(np.linalg.norm(np.asarray(to_numpy(th), dtype=np.float64) - ngf))
+        drs.append(dr)
+        out["done"] = n
+        kind = loss_verdict(f1, limit)
+        if kind:
+            inc.append(True)
+            losses.append(f1 if math.isfinite(f1) else math.inf)
+            out["status"] = "diverged"
+            out["reason"] = (f"loss {f1:.3g} beyond {limit:.3g} at step {n}" if math.isfinite(f1)
+                             else f"non-finite loss at step {n}")
+            extra["diverging_loss_recorded"] = True
+            extra["divergence"] = kind
+            return kind
+        inc.append(bool(f1 > last["f"] + INCREASE_RTOL * max(1.0, abs(last["f"]))))
+        losses.append(f1)
+        last.update(theta=th, f=f1)
+        if keep_path:
+            path.append(to_numpy(th).copy())  # type: ignore[union-attr]
+        return ""
+
+    def observe(n: int, x: Any, _g: Any) -> dict | None:
+        if n and arrive(n, x[0, ...]):
+            return {"stop": "diverged"}
+        gn = float(xp.linalg.vector_norm(now["g"]))
+        if gn == 0.0:
+            out["status"], out["reason"] = "converged", f"zero gradient at step {n}"
+            return {"stop": "converged"}
+        hh = float(xp.linalg.vector_norm(obj.hvp(x[0, ...], now["g"] / gn))) if need_h else math.nan
+        lr = rule.rate(hh) if rule.adaptive else rule.rate(0.0)
+        if not math.isfinite(lr):
+            out["status"], out["reason"] = "undefined", (f"||H g_hat|| = {hh:g} at step {n}: the {rule.name} step is "
+                                                         "infinite (give max_lr to cap it)")
+            return {"stop": "undefined"}
+        lrs.append(lr)
+        gns.append(gn)
+        hhs.append(hh)
+        hgs.append(hh * gn)
+        return None
+
+    if steps:
+        # (20)-(21) with a per-step rate is heavy-ball momentum; momentum 0 is plain GD
+        scheme = resolve("heavy-ball", 1.0, {"mu": m}) if m else "gd"
+        res = step_run(scheme, grad, xp.reshape(theta, (1, -1)), lambda n, th, gb: lrs[n], steps, criterion=crit,
+                       observe=observe, indexed=True)
+        if res.reason[0] == "nonfinite":
+            t = len(drs)
+            out["status"], out["reason"] = "diverged", f"non-finite iterate at step {t + 1} (lr {lrs[t]:.3g})"
+            extra["divergence"] = "nonfinite-iterate"
+            for v in (lrs, gns, hhs, hgs):
+                del v[t:]
+        elif not res.extra["stopped"]:                   # ran to the end: the loss at θ_N
+            now["f"], now["g"] = obj.value_and_gradient(res.theta[0, ...])
+            arrive(steps, res.theta[0, ...])
+        ups = [float(v) for v in res.increments[:len(lrs), 0]]
+    else:
+        ups = []
 
     def arr(v: list) -> np.ndarray:
         return np.asarray(v, dtype=float)
 
     return DALRun(rule, arr(losses), arr(lrs), np.asarray(inc, dtype=bool), arr(gns), arr(hhs), arr(hgs), arr(drs),
-                  arr(ups), theta, done, status, reason, None if path is None else np.asarray(path), extra,
-                  str(extra.get("divergence", "")))
+                  arr(ups), last["theta"], out["done"], out["status"], out["reason"],
+                  None if path is None else np.asarray(path), extra, str(extra.get("divergence", "")))

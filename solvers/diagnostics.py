@@ -35,6 +35,7 @@ import numpy as np
 
 from .backend import quiet_overflow, to_numpy
 from .checks import ParameterError, check_positive
+from .divergence import LOSS_KINDS, DivergenceCriterion, loss_limit, loss_verdict
 
 __all__ = [
     "Quantity",
@@ -459,8 +460,15 @@ class Theorem2Recorder(Recorder):
 
 
 #: How a recorded run can diverge: a non-finite iterate, a non-finite loss, or a loss above
-#: its blow-up limit (:mod:`solvers.sgd_diagnostics`, :mod:`solvers.dal`).
-DIVERGENCE_KINDS = ("nonfinite-iterate", "nonfinite-loss", "blowup")
+#: its blow-up limit (:data:`solvers.divergence.LOSS_KINDS`, thresholds there).
+DIVERGENCE_KINDS = LOSS_KINDS
+
+
+def loss_criterion(blowup: float | None) -> DivergenceCriterion:
+    """The criterion of a loss-watched run: increment checks off, loss limit ``blowup`` (default the module's)."""
+    if blowup is None:
+        return DivergenceCriterion(blowup=math.inf)
+    return DivergenceCriterion(blowup=math.inf, loss_blowup=check_positive("blowup", blowup))
 
 
 class RecordedRun:
@@ -496,47 +504,70 @@ class GDRun(RecordedRun):
 
 
 def run_gd(obj: Any, theta0: Any, eta: float, steps: int, recorders: Sequence[Recorder] = (), *,
-           blowup: float = 1e12, keep_path: bool = False) -> GDRun:
+           blowup: float | None = None, keep_path: bool = False) -> GDRun:
     """Plain full-batch gradient descent θₜ₊₁ = θₜ − η∇f(θₜ) with per-iteration recorders.
 
-    One ``value_and_gradient`` per step. After computing (f, ∇f) at θₜ₊₁ the recorders are
-    called with the state of step t (so RP(θₜ) and L(θₜ; η∇f(θₜ)) reuse the next step's
-    work). Divergence is detected on purpose: a non-finite or > ``blowup``·max(1, f₀) loss
-    stops the run with ``diverged=True`` (no overflow warning escapes).
+    The iteration is :func:`solvers.stepper.run` of the registered ``gd`` on a batch of
+    one, with one ``value_and_gradient`` per step. At step t+1 the observer calls the
+    recorders with the state of step t (so RP(θₜ) and L(θₜ; η∇f(θₜ)) reuse the next
+    step's work). Divergence is detected on purpose (:mod:`solvers.divergence`, loss-watched):
+    a non-finite iterate, or a non-finite or > ``blowup``·max(1, f₀) loss (default
+    ``loss_blowup`` = 1e12) stops the run with ``diverged=True`` (no overflow warning escapes).
 
     Raises
     ------
     ParameterError
         η ≤ 0, ``steps`` < 0.
     """
+    from .stepper import run as step_run
+
     eta = _check_eta(eta)
     if isinstance(steps, bool) or int(steps) < 0:
         raise ParameterError(f"steps: must be an integer >= 0, got {steps!r}")
     steps = int(steps)
+    crit = loss_criterion(blowup)
     xp = obj.xp
     theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
     f, g = obj.value_and_gradient(theta)
-    limit = blowup * max(1.0, abs(f))
+    limit = loss_limit(f, crit)
     losses, gnorms = [f], [math.sqrt(_dot(xp, g, g))]
     path = [to_numpy(theta).copy()] if keep_path else None
-    diverged, reason, done = False, "", 0
-    with quiet_overflow():
-        for t in range(steps):
-            nxt = theta - eta * g
-            if not bool(xp.all(xp.isfinite(nxt))):
-                diverged, reason = True, f"non-finite iterate at step {t + 1}"
-                break
-            f1, g1 = obj.value_and_gradient(nxt)
+    now = {"f": f, "g": g}                          # f(θₙ), ∇f(θₙ) of the step being taken
+
+    def grad(x: Any, n: int) -> Any:
+        if n:
+            now["f"], now["g"] = obj.value_and_gradient(x[0, ...])
+        return xp.reshape(now["g"], (1, -1))
+
+    prev: dict = {}
+
+    def arrive(th: Any, f1: float, g1: Any) -> str:
+        """θₙ reached: the recorders of step n − 1, the loss, the path; the loss verdict."""
+        if prev:
             for r in recorders:
-                r(StepState(t, theta, f, g, f1, g1, eta, obj))
-            theta, f, g = nxt, f1, g1
-            done = t + 1
-            losses.append(f)
-            gnorms.append(math.sqrt(_dot(xp, g, g)) if math.isfinite(f) else math.nan)
+                r(StepState(len(losses) - 1, prev["theta"], prev["f"], prev["g"], f1, g1, eta, obj))
+            losses.append(f1)
+            gnorms.append(math.sqrt(_dot(xp, g1, g1)) if math.isfinite(f1) else math.nan)
             if keep_path:
-                path.append(to_numpy(theta).copy())
-            if not math.isfinite(f) or abs(f) > limit:
-                diverged, reason = True, f"loss {f:.3g} beyond {limit:.3g} at step {t + 1}"
-                break
-    return GDRun(np.asarray(losses), np.asarray(gnorms), theta, done, diverged, reason, list(recorders),
+                path.append(to_numpy(th).copy())
+        prev.update(theta=th, f=f1, g=g1)
+        return loss_verdict(f1, limit)
+
+    def observe(n: int, th: Any, _g: Any) -> dict | None:
+        kind = arrive(th[0, ...] if n else theta, now["f"], now["g"])
+        return {"stop": kind} if kind else None
+
+    diverged, reason = False, ""
+    if steps:
+        res = step_run("gd", grad, xp.reshape(theta, (1, -1)), eta, steps, criterion=crit, observe=observe, indexed=True)
+        theta = res.theta[0, ...]
+        kind = res.extra["stopped"]
+        if res.reason[0] == "nonfinite":
+            diverged, reason = True, f"non-finite iterate at step {len(losses)}"
+        elif not kind:                                  # ran to the end: f and ∇f at θ_N for the last records
+            f1, g1 = obj.value_and_gradient(theta)
+            kind = arrive(theta, f1, g1)
+        if kind:
+            diverged, reason = True, f"loss {losses[-1]:.3g} beyond {limit:.3g} at step {len(losses) - 1}"
+    return GDRun(np.asarray(losses), np.asarray(gnorms), theta, len(losses) - 1, diverged, reason, list(recorders),
                  None if path is None else np.asarray(path))

@@ -24,11 +24,14 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from array_api_compat import array_namespace
 
 from .checks import ParameterError, check_positive
 
 __all__ = [
+    "DiffusionUpdate",
+    "SplitDiffusionUpdate",
     "BOUNDARIES",
     "ApdeScheme",
     "DiffusionNesterov",
@@ -283,12 +286,108 @@ class DiffusionNesterov:
         self.L = self._lap(self.v)
         return theta - lr * ((g + mu * self.v) + self.beta * self.L)
 
-    def run(self, theta0: Any, grad: Callable[[Any], Any], steps: int) -> Any:
-        """``steps`` iterations from θ^0 with ``grad(θ)``; returns θ^steps."""
-        th = theta0
-        for _ in range(int(steps)):
-            th = self.step(th, grad(th))
-        return th
+
+class DiffusionUpdate:
+    """Algorithm 1 as a batched :class:`solvers.stepper.Update`: one β per member, the Laplacian on the grid axes.
+
+    The same operations as :meth:`DiffusionNesterov.step` with β > 0 (its Laplacian form),
+    on a batch (B, …) whose leading axis holds the members; ``beta`` is one value or one
+    per member.  State ``(θ, v, L = ∇²v)``; ``v0`` the starting buffer (Algorithm 1's v⁰,
+    zero by default), broadcast to every member.
+    """
+
+    def __init__(self, momentum: float, beta: Any, boundary: str = "neumann", dx: float = 1.0, v0: Any = None,
+                 lr: float = 1.0) -> None:
+        self.momentum = _check_momentum(momentum)
+        b = np.asarray(beta, dtype=np.float64).reshape(-1)
+        if b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 0):
+            raise ParameterError(f"beta: every diffusion coefficient must be finite and >= 0, got {beta!r}")
+        self.beta = b
+        self.boundary = _check_boundary(boundary)
+        self.dx = check_positive("dx", dx)
+        self.v0 = v0
+        self.lr = float(lr)
+
+    def start(self, theta0: Any) -> list:
+        xp = array_namespace(theta0)
+        B = theta0.shape[0]
+        if self.beta.size not in (1, B):
+            raise ParameterError(f"beta: expected one value or one per member ({B}), got {self.beta.size}")
+        self._axes = tuple(range(1, theta0.ndim))
+        self._b = (float(self.beta[0]) if self.beta.size == 1 else
+                   xp.reshape(xp.asarray(self.beta, dtype=theta0.dtype), (B,) + (1,) * (theta0.ndim - 1)))
+        v = xp.zeros_like(theta0) if self.v0 is None else theta0 * 0 + xp.asarray(self.v0, dtype=theta0.dtype)
+        return [theta0, v, laplacian(v, self._axes, self.boundary, self.dx)]
+
+    def point(self, state: list) -> Any:
+        return state[0]
+
+    def step(self, state: list, x: Any, g: Any, eta: Any) -> list:
+        th, v, L = state
+        v = (self.momentum * v + g) + self._b * L
+        L = laplacian(v, self._axes, self.boundary, self.dx)
+        return [th - eta * ((g + self.momentum * v) + self._b * L), v, L]
+
+    def to_dict(self) -> dict:
+        return {"scheme": "diffusion-nesterov", "momentum": self.momentum, "boundary": self.boundary}
+
+
+class SplitDiffusionUpdate:
+    """Algorithm 1 on one block of a flat parameter vector (a conv kernel), SGD-Nesterov (14) on the rest.
+
+    A :class:`solvers.stepper.Update` for a batch (B, P) of flat parameter vectors: the
+    block ``[offset, offset + prod(shape))`` is read as a tensor of ``shape`` and updated by
+    :meth:`DiffusionNesterov.step` with the Laplacian on ``axes`` of it; every other entry
+    by PyTorch's SGD(nesterov=True), operation for operation.  State ``(θ, v, L = ∇²v_block)``;
+    ``current`` is the latest state (for observers that follow the velocity).
+    """
+
+    def __init__(self, momentum: float, beta: float, offset: int, shape: Sequence[int], axes: Sequence[int] | int,
+                 boundary: str = "neumann", dx: float = 1.0, lr: float = 1.0) -> None:
+        self.momentum = _check_momentum(momentum)
+        self.beta = _check_nonneg("beta", beta)
+        self.shape = tuple(int(n) for n in shape)
+        self.axes = check_axes(axes, len(self.shape))
+        self.offset, self.size = int(offset), int(np.prod(self.shape))
+        self.boundary = _check_boundary(boundary)
+        self.dx = check_positive("dx", dx)
+        self.lr = float(lr)
+        self.current: list | None = None
+
+    def block(self, x: Any) -> Any:
+        """The block of a batch (B, P) as (B, *shape)."""
+        return x[:, self.offset:self.offset + self.size] if x.ndim == 2 else x
+
+    def start(self, theta0: Any) -> list:
+        xp = array_namespace(theta0)
+        v = xp.zeros_like(theta0)
+        self.current = [theta0, v, xp.zeros((theta0.shape[0],) + self.shape, dtype=theta0.dtype)]
+        return self.current
+
+    def point(self, state: list) -> Any:
+        return state[0]
+
+    def step(self, state: list, x: Any, g: Any, eta: Any) -> list:
+        xp = array_namespace(x)
+        th, v, L = state
+        mu = self.momentum
+        v1 = mu * v + g                                    # (14) everywhere; the block is replaced below
+        th1 = th - eta * (g + mu * v1)
+        if self.beta != 0.0:
+            B, a, b = th.shape[0], self.offset, self.offset + self.size
+            full = (B,) + self.shape
+            vk, gk = xp.reshape(v[:, a:b], full), xp.reshape(g[:, a:b], full)
+            vk = (mu * vk + gk) + self.beta * L
+            L = laplacian(vk, tuple(ax + 1 for ax in self.axes), self.boundary, self.dx)
+            thk = xp.reshape(th[:, a:b], full) - eta * ((gk + mu * vk) + self.beta * L)
+            v1 = xp.concat([v1[:, :a], xp.reshape(vk, (B, -1)), v1[:, b:]], axis=1)
+            th1 = xp.concat([th1[:, :a], xp.reshape(thk, (B, -1)), th1[:, b:]], axis=1)
+        self.current = [th1, v1, L]
+        return self.current
+
+    def to_dict(self) -> dict:
+        return {"scheme": "diffusion-nesterov (block)", "momentum": self.momentum, "beta": self.beta,
+                "boundary": self.boundary}
 
 
 class ApdeScheme:

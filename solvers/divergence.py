@@ -16,6 +16,39 @@ which takes about log(1/(ρ−1))/γ steps (γ the decay rate of the other modes
 mode that grows by less than that within N steps counts as stable: simulated bounds
 are finite-horizon measurements.  Diverged members are frozen at their last finite
 state, so nothing overflows and nothing warns.
+
+**Loss-watched runs** (the recorded GD/SGD/DAL runs of the third and fourth papers,
+:mod:`solvers.diagnostics`, :mod:`solvers.sgd_diagnostics`, :mod:`solvers.dal`) watch the
+loss instead: a run stops at a non-finite iterate (``nonfinite-iterate``), a non-finite
+loss (``nonfinite-loss``) or a loss above ``loss_blowup`` · max(1, |f(θ₀)|) (``blowup``),
+see :func:`loss_verdict`; there the increment checks are off (``blowup=inf``).
+
+The thresholds, stated once (a case that needs another value passes its own
+:class:`DivergenceCriterion` and says why beside it):
+
+==================  =========  ==================================================
+``blowup``          1e8        increment relative to the first (``inf``: off)
+``window``          0.1        growth window, fraction of the run
+``converged``       100        increments at rounding level, in units of ε·‖θ‖
+``loss_blowup``     1e12       loss relative to max(1, |f(θ₀)|)
+==================  =========  ==================================================
+
+Where another value is used, it is passed as a criterion beside its reason:
+
+* :data:`solvers.onset.LOCAL_CRITERION` (``blowup`` 1e4) and the ``multilayer-dt-bound``
+  case (``blowup`` 1e3, ``window`` 0.5): a perturbation of an unstable equilibrium of a
+  nonlinear map may settle into a bounded orbit whose increments stop growing, so the
+  run counts as unstable once the perturbation leaves the linear regime;
+* :func:`solvers.dal.run` (``loss_blowup`` 1e6): DAL's comparisons stop a run once its
+  loss is a million times the start (the third paper's figures clip there);
+* :func:`solvers.perturbation.run_perturbed` keeps ``blowup`` and ``converged`` but has
+  its own growth test (‖K‖ rising over the whole window), since the restrained
+  oscillations of the nonlinear scheme have irregular increments.
+
+Absolute norm bounds that end a *trajectory* (``blowup`` of
+:func:`solvers.flows.integrate` and :func:`solvers.flows.gradient_descent`, the
+``diffusion-training`` case's 1e6·‖θ⁰‖) are not divergence classifications: they
+cut GD and the flows it is compared with at the same norm.
 """
 from __future__ import annotations
 
@@ -27,10 +60,12 @@ import numpy as np
 
 from .checks import ParameterError
 
-__all__ = ["DivergenceCriterion", "RunResult", "KINDS", "classify"]
+__all__ = ["DivergenceCriterion", "RunResult", "KINDS", "LOSS_KINDS", "classify", "loss_limit", "loss_verdict"]
 
 #: the kinds a diverged member is labelled with ("" for a member that did not diverge)
 KINDS = ("nonfinite", "blowup", "growth")
+#: the kinds of a loss-watched run (:func:`loss_verdict`; a non-finite iterate is found by the stepper)
+LOSS_KINDS = ("nonfinite-iterate", "nonfinite-loss", "blowup")
 
 
 @dataclass(frozen=True)
@@ -40,10 +75,14 @@ class DivergenceCriterion:
     blowup: float = 1e8
     window: float = 0.1
     converged: float = 100.0
+    loss_blowup: float = 1e12
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.blowup, (int, float)) and math.isfinite(self.blowup) and self.blowup > 1):
-            raise ParameterError(f"blowup: must be a finite number > 1, got {self.blowup!r}")
+        if not (isinstance(self.blowup, (int, float)) and not math.isnan(self.blowup) and self.blowup > 1):
+            raise ParameterError(f"blowup: must be a number > 1 (inf: no increment check), got {self.blowup!r}")
+        if not (isinstance(self.loss_blowup, (int, float)) and not math.isnan(self.loss_blowup)
+                and self.loss_blowup > 1):
+            raise ParameterError(f"blowup: the loss blow-up factor must be > 1, got {self.loss_blowup!r}")
         if not (isinstance(self.window, (int, float)) and 0 < self.window <= 0.5):
             raise ParameterError(f"window: the growth window is a fraction of the run in (0, 0.5], got {self.window!r}")
         if not (isinstance(self.converged, (int, float)) and math.isfinite(self.converged) and self.converged >= 0):
@@ -89,14 +128,29 @@ class RunResult:
         return self.theta
 
 
+def loss_limit(f0: float, crit: DivergenceCriterion) -> float:
+    """The loss above which a loss-watched run has blown up: ``loss_blowup`` · max(1, |f(θ₀)|)."""
+    return crit.loss_blowup * max(1.0, abs(float(f0)))
+
+
+def loss_verdict(f: float, limit: float) -> str:
+    """``""``, ``"nonfinite-loss"`` or ``"blowup"`` for a loss ``f`` against :func:`loss_limit`."""
+    if not math.isfinite(f):
+        return "nonfinite-loss"
+    return "blowup" if abs(f) > limit else ""
+
+
 def classify(inc: np.ndarray, norms: np.ndarray, nonfinite: np.ndarray, blown: np.ndarray, eps: float,
              crit: DivergenceCriterion) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """``(diverged, reason, growth, converged)`` from the recorded increments and early flags."""
     steps = inc.shape[0]
     m = max(1, int(math.ceil(crit.window * steps)))
     m = min(m, steps - 1)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        growth = (inc[-1] / inc[-1 - m]) ** (1.0 / m)
+    if m < 1:                                                    # a one-step run has no growth window
+        growth = np.full(inc.shape[1:], np.nan)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            growth = (inc[-1] / inc[-1 - m]) ** (1.0 / m)
     conv = inc[-1] <= crit.converged * eps * norms[-1]
     early = nonfinite | blown
     grow = ~early & ~conv & (growth > 1.0)

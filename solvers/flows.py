@@ -451,15 +451,32 @@ def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Seq
 
 
 def gradient_descent(problem: FlowProblem, h: float, theta0: Any, steps: int, blowup: float = 1e8) -> np.ndarray:
-    """GD iterates θ₀ … θ_steps (1); stops early (fewer rows) once ‖θ‖ > ``blowup``."""
+    """GD iterates θ₀ … θ_steps (1); stops early (fewer rows) once ‖θ‖ > ``blowup``.
+
+    :func:`solvers.stepper.run` of the registered ``gd``; ``blowup`` is the absolute norm
+    bound that :func:`integrate` stops the flows at, so GD and the flows it is compared
+    with end on the same rule.
+    """
+    from .divergence import DivergenceCriterion
+    from .stepper import run
+
     hv = _check_h(h)
     th = np.asarray(to_numpy(theta0), dtype=float)
     out = [th]
-    for _ in range(int(steps)):
-        th = th - hv * problem.grad(th)
-        if not np.all(np.isfinite(th)) or float(np.linalg.norm(th)) > blowup:
-            break
-        out.append(th)
+
+    def observe(n: int, x: np.ndarray, _g: np.ndarray) -> dict | None:
+        if n:
+            if float(np.linalg.norm(x[0])) > blowup:
+                return {"stop": "norm"}
+            out.append(x[0].copy())
+        return None
+
+    if int(steps) > 0:
+        res = run("gd", lambda x: problem.grad(x[0])[None], th[None], hv, int(steps),
+                  criterion=DivergenceCriterion(blowup=math.inf), observe=observe)
+        last = res.theta[0]
+        if not res.extra["stopped"] and res.reason[0] != "nonfinite" and float(np.linalg.norm(last)) <= blowup:
+            out.append(last.copy())
     return np.array(out)
 
 

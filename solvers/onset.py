@@ -13,7 +13,7 @@ at the linearization point; what loses stability is its equilibrium ``K*(α)``,
    ``K*`` also where the scheme is unstable);
 2. :func:`local_stability` -- the scheme (13) with step Δt started from
    ``K* + ε v`` (``v`` a seeded random direction, ``ε`` a tiny fraction of
-   ``‖K*‖``) and classified by :class:`~solvers.schemes.DivergenceCriterion` with
+   ``‖K*‖``) and classified by :class:`~solvers.divergence.DivergenceCriterion` with
    ``blowup = 1e4`` (:data:`LOCAL_CRITERION`): the perturbation decays (stable) or
    grows (unstable).  The map linearized at ``K*`` is symmetric (a Hessian), so in
    the stable case the increments never grow; in the unstable case they either

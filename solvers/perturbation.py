@@ -33,7 +33,7 @@ float32 or float64, deterministic) and measures, per iteration and member:
   stay small. ρ_n bounds log γ_n from above (‖I − lrH‖ = ρ_n), which makes mean log ρ
   a looser, cheaper upper bound.
 
-Divergence (reusing the thresholds of :class:`solvers.schemes.DivergenceCriterion`):
+Divergence (reusing the thresholds of :class:`solvers.divergence.DivergenceCriterion`):
 a member diverges when an iterate or its loss is non-finite (``nonfinite``), when an
 increment ‖K_{n+1} − K_n‖ exceeds ``blowup``·‖K_1 − K_0‖ (``blowup``), or when ‖K_n‖
 increased at every one of the last m = ⌈``window``·N⌉ steps and by a factor > 2 in

@@ -205,4 +205,6 @@ def run_cnn(
         grad = lambda K: nonlinear_gradient(op, K, al, beta, b, y)[0]  # noqa: E731
     else:
         raise ParameterError(f"force: unknown {force!r}; use {' or '.join(FORCES)}")
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps < 2:
+        raise ParameterError(f"steps: need at least 2 time steps to classify growth, got {steps}")
     return stepper.run(res, grad, K0, steps=steps, criterion=criterion, members=host)

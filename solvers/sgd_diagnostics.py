@@ -33,10 +33,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backend import quiet_overflow, to_numpy
+from .backend import to_numpy
 from .checks import ParameterError, check_positive
+from .divergence import loss_limit, loss_verdict
+from .stepper import run as step_run
 from .diagnostics import (
     DIVERGENCE_KINDS,
+    loss_criterion,
     RecordedRun,
     Recorder,
     approximation5,
@@ -176,9 +179,13 @@ class SGDRun(RecordedRun):
 def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
             recorders: Sequence[Recorder] = (), *, seed: int = 0,
             batch_gradient: Callable[[Any, np.ndarray], Any] | None = None,
-            batches: Sequence[np.ndarray] | None = None, loss_every: int = 1, blowup: float = 1e12,
+            batches: Sequence[np.ndarray] | None = None, loss_every: int = 1, blowup: float | None = None,
             keep_path: bool = False) -> SGDRun:
     """Seeded mini-batch SGD θₜ₊₁ = θₜ − η·g_{Bₜ}(θₜ) (4th paper, §5) with per-step recorders.
+
+    The iteration is :func:`solvers.stepper.run` of the registered ``gd`` with a force
+    that takes the step index (batch Bₜ at step t); divergence is loss-watched
+    (:mod:`solvers.divergence`).
 
     Parameters
     ----------
@@ -203,8 +210,9 @@ def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
     loss_every : int
         Compute the full loss every this many steps (and at the end); divergence of the
         iterate itself is checked every step.
-    blowup : float
-        A full loss above ``blowup``·max(1, |f(θ₀)|) stops the run (``divergence="blowup"``).
+    blowup : float, optional
+        A full loss above ``blowup``·max(1, |f(θ₀)|) stops the run (``divergence="blowup"``);
+        default :class:`solvers.divergence.DivergenceCriterion`'s ``loss_blowup`` (1e12).
     keep_path : bool
         Keep every iterate on the host.
 
@@ -227,7 +235,6 @@ def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
         raise ParameterError(f"batch_size: must divide the number of samples {n}, got {batch_size!r}")
     epochs = _check_int("epochs", epochs)
     loss_every = _check_int("loss_every", loss_every)
-    blowup = check_positive("blowup", blowup)
     if batch_gradient is None:
         if not hasattr(obj, "net"):
             raise ParameterError("batch_gradient: required for an objective that is not a network objective")
@@ -237,36 +244,58 @@ def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
     elif len(batches) == 0:
         raise ParameterError("batches: need at least one mini-batch")
     xp = obj.xp
+    crit = loss_criterion(blowup)
     theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
     f = obj.value(theta)
-    limit = blowup * max(1.0, abs(f))
+    limit = loss_limit(f, crit)
     losses, loss_steps = [f], [0]
     path = [to_numpy(theta).copy()] if keep_path else None
-    diverged, kind, reason, done = False, "", "", 0
-    with quiet_overflow():
-        for t, idx in enumerate(batches):
-            if recorders:
-                ft = f if loss_steps[-1] == t else math.nan
-                state = SGDState(t, theta, eta, obj, idx, B, batch_gradient, ft)
-                for r in recorders:
-                    r(state)
-            nxt = theta - eta * batch_gradient(theta, idx)
-            if not bool(xp.all(xp.isfinite(nxt))):
-                diverged, kind, reason = True, "nonfinite-iterate", f"non-finite iterate at step {t + 1}"
-                break
-            theta = nxt
-            done = t + 1
-            if keep_path:
-                path.append(to_numpy(theta).copy())
-            if done % loss_every == 0 or done == len(batches):
-                f = obj.value(theta)
-                losses.append(f)
-                loss_steps.append(done)
-                if not math.isfinite(f):
-                    diverged, kind, reason = True, "nonfinite-loss", f"non-finite loss at step {done}"
-                    break
-                if abs(f) > limit:
-                    diverged, kind, reason = True, "blowup", f"loss {f:.3g} beyond {limit:.3g} at step {done}"
-                    break
-    return SGDRun(np.asarray(losses), np.asarray(loss_steps), theta, done, diverged, kind, reason, list(recorders),
+    last = len(batches)
+    now = {"done": 0, "kind": ""}
+
+    def grad(x: Any, n: int) -> Any:
+        th = x[0, ...]
+        if n and n % loss_every == 0:                    # the full loss at θₙ before its batch gradient
+            fn = obj.value(th)
+            losses.append(fn)
+            loss_steps.append(n)
+            now["kind"] = loss_verdict(fn, limit)
+            if now["kind"]:
+                return xp.zeros_like(x)                  # the run stops here: no batch gradient at θₙ
+        return xp.reshape(batch_gradient(th, batches[n]), (1, -1))
+
+    def observe(n: int, x: Any, _g: Any) -> dict | None:
+        th = x[0, ...]
+        now["done"] = n
+        if n and keep_path:
+            path.append(to_numpy(th).copy())
+        if now["kind"]:
+            return {"stop": now["kind"]}
+        if recorders:
+            state = SGDState(n, th, eta, obj, batches[n], B, batch_gradient, f if n == 0 else
+                             (losses[-1] if loss_steps[-1] == n else math.nan))
+            for r in recorders:
+                r(state)
+        return None
+
+    res = step_run("gd", grad, xp.reshape(theta, (1, -1)), eta, last, criterion=crit, observe=observe, indexed=True)
+    theta = res.theta[0, ...]
+    kind, done = res.extra["stopped"], now["done"]
+    if res.reason[0] == "nonfinite":
+        kind, reason = "nonfinite-iterate", f"non-finite iterate at step {done + 1}"
+    elif not kind:                                       # ran to the end: the loss at θ_N
+        done = last
+        if keep_path:
+            path.append(to_numpy(theta).copy())
+        fn = obj.value(theta)
+        losses.append(fn)
+        loss_steps.append(done)
+        kind = loss_verdict(fn, limit)
+    if kind == "nonfinite-loss":
+        reason = f"non-finite loss at step {done}"
+    elif kind == "blowup":
+        reason = f"loss {losses[-1]:.3g} beyond {limit:.3g} at step {done}"
+    elif kind != "nonfinite-iterate":
+        reason = ""
+    return SGDRun(np.asarray(losses), np.asarray(loss_steps), theta, done, bool(kind), kind, reason, list(recorders),
                   B, int(seed), None if path is None else np.asarray(path))

@@ -127,6 +127,20 @@ def test_run_gd_detects_divergence_quietly():
     assert r.diverged and r.steps_done < 10000 and r.reason
 
 
+def test_run_gd_stops_at_the_loss_limit_step():
+    """|1 - eta*4| = 3: f_t = 18 * 9^(t-1) from f_0 = 2.5 passes 1e12 * 2.5 at t = 13 (1e6 * 2.5: t = 7)."""
+    obj = SympyObjective(quadratic(((4, 0), (0, 1))))
+    r = run_gd(obj, [1.0, 1.0], 1.0, 100, [RPRecorder()], keep_path=True)
+    assert r.diverged and r.steps_done == 13 and len(r.losses) == 14 and r.path.shape == (14, 2)
+    assert r.losses[-1] == pytest.approx(18 * 9.0 ** 12, rel=1e-12) and "beyond" in r.reason
+    assert np.array_equal(np.asarray(r.theta), [(-3.0) ** 13, 0.0])
+    assert list(r.record("rp")["step"]) == list(range(13))   # the step that blew up is still recorded
+    assert run_gd(obj, [1.0, 1.0], 1.0, 100, blowup=1e6).steps_done == 7
+    ok = run_gd(obj, [1.0, 1.0], 0.25, 5)                      # 1 - 4 eta = 0: converges in one step on theta_1
+    assert not ok.diverged and ok.steps_done == 5 and np.array_equal(np.asarray(ok.theta), [0.0, 0.75 ** 5])
+    assert run_gd(obj, [1.0, 1.0], 0.25, 0).steps_done == 0
+
+
 def test_sgd_relative_progress_exact_form_and_fraction():
     xp = get_namespace("numpy")
     d = spirals(32, classes=2, seed=0, xp=xp)

@@ -82,6 +82,32 @@ def test_beta_zero_matches_first_paper_nesterov_stepper(rng):
 
 
 @pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_batched_update_on_the_stepper_is_algorithm_1_exactly(xp, rng, boundary):
+    """DiffusionUpdate on solvers.stepper, one β per member, equals DiffusionNesterov.step bit for bit."""
+    from solvers import stepper
+    from solvers.diffusion import DiffusionUpdate
+
+    shape, betas, gamma, eta = (6, 5), [0.05, 0.12, 0.2], 0.9, 0.1
+    th0, v0 = rng.standard_normal(shape), rng.standard_normal(shape)
+    grad = lambda x: 0.5 * x + 0.1 * xp.tanh(x)  # noqa: E731  (non-linear on purpose)
+    batch = xp.asarray(np.stack([th0] * len(betas)))
+    r = stepper.run(DiffusionUpdate(gamma, betas, boundary, v0=xp.asarray(v0)), grad, batch, eta, 40, members=betas)
+    assert r.extra["scheme"] == "diffusion-nesterov" and r.steps == 40
+    for i, b in enumerate(betas):
+        opt = DiffusionNesterov(eta, gamma, b, boundary=boundary)
+        opt.v = xp.asarray(v0)
+        th = xp.asarray(th0)
+        for _ in range(40):
+            th = opt.step(th, grad(th))
+        assert np.array_equal(to_numpy(r.theta[i, ...]), to_numpy(th))
+        assert np.array_equal(to_numpy(r.state[1][i, ...]), to_numpy(opt.v))
+    with pytest.raises(ParameterError, match=r"^beta:"):
+        DiffusionUpdate(gamma, [-0.1])
+    with pytest.raises(ParameterError, match=r"^beta:"):
+        stepper.run(DiffusionUpdate(gamma, [0.1, 0.2]), grad, xp.asarray(np.zeros((3, 4))), eta, 3)
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
 def test_scheme_4_matches_optimizer_through_map_8(xp, rng, boundary):
     dt, a, b = 0.3, 0.7, 0.4
     p = sgd_params(dt, a, b)
@@ -140,3 +166,27 @@ def test_bad_input_names_the_parameter(kwargs, name):
         laplacian(np.zeros(4), boundary="reflect")
     with pytest.raises(ParameterError, match=r"^dx:"):
         ApdeScheme(0.1, 1.0, 0.1, dx=0)
+
+
+def test_split_update_is_algorithm_1_on_the_block_and_nesterov_elsewhere(rng):
+    """SplitDiffusionUpdate on the stepper equals DiffusionNesterov on the block plus (14) on the rest, bit for bit."""
+    from solvers import stepper
+    from solvers.diffusion import SplitDiffusionUpdate
+
+    off, shape, axes, eta, mu, beta = 3, (2, 3, 3), (1, 2), 0.05, 0.9, 0.2
+    nk, P = 18, 27
+    th0 = rng.standard_normal(P)
+    grad = lambda x: 0.3 * x + 0.05 * np.sin(x)  # noqa: E731
+    upd = SplitDiffusionUpdate(mu, beta, off, shape, axes)
+    r = stepper.run(upd, grad, th0[None], eta, 25)
+    opt_k = DiffusionNesterov(eta, mu, beta, axes=axes, boundary="neumann")
+    v_r, th = np.zeros(P), th0.copy()
+    for _ in range(25):
+        g = grad(th)
+        wk = opt_k.step(np.reshape(th[off:off + nk], shape), np.reshape(g[off:off + nk], shape))
+        v_r = mu * v_r + g
+        rest = th - eta * (g + mu * v_r)
+        th = np.concatenate([rest[:off], np.reshape(wk, -1), rest[off + nk:]])
+    assert np.array_equal(r.theta[0], th)
+    assert np.array_equal(upd.current[1][0, off:off + nk], np.reshape(opt_k.v, -1))
+    assert float(np.abs(r.theta[0, off:off + nk] - th0[off:off + nk]).max()) > 1e-3   # it moved

@@ -208,7 +208,8 @@ def test_nonlinear_nesterov_converges_inside_and_diverges_outside():
 
 @pytest.mark.parametrize("kw, match", [
     ({"blowup": 1.0}, "blowup"), ({"window": 5}, "window"), ({"window": 0}, "window"),
-    ({"converged": float("nan")}, "converged"),
+    ({"converged": float("nan")}, "converged"), ({"blowup": float("nan")}, "blowup"),
+    ({"loss_blowup": 0.5}, "blowup"),
 ])
 def test_divergence_criterion_checks(kw, match):
     with pytest.raises(ParameterError, match=match):
@@ -220,6 +221,64 @@ def test_stepper_refuses_huge_record_and_fractional_steps():
         stepper.run("gd", lambda x: x, npx.ones((4, 2)), 0.1, steps=999999999999)
     with pytest.raises(ParameterError, match="steps: expected an integer"):
         stepper.run("gd", lambda x: x, npx.ones((1, 2)), 0.1, steps=2.7)
+
+
+def test_loss_verdict_and_disabled_increment_check():
+    from solvers.divergence import loss_limit, loss_verdict
+
+    crit = DivergenceCriterion(blowup=float("inf"), loss_blowup=1e6)
+    lim = loss_limit(-3.0, crit)
+    assert lim == 3e6 and loss_limit(0.5, crit) == 1e6           # max(1, |f0|)
+    assert loss_verdict(2.9e6, lim) == "" and loss_verdict(3.1e6, lim) == "blowup"
+    assert loss_verdict(float("nan"), lim) == "nonfinite-loss" and loss_verdict(-float("inf"), lim) == "nonfinite-loss"
+    # increments growing 1e9-fold are not a blow-up when the check is off; growth still is
+    r = stepper.run("gd", lambda x: -0.5 * x, npx.ones((1, 3)), 1.0, 60, criterion=crit)
+    assert r.reason == ["growth"] and r.norms[-1, 0] == pytest.approx(np.sqrt(3) * 1.5 ** 60)
+
+
+def test_indexed_force_rule_and_observer_stop_against_a_hand_loop(rng):
+    """A force that changes per step, a step-size rule, and a requested stop: the same numbers as a plain loop."""
+    H = np.diag([1.0, 2.0, 3.0])
+    c = 1.0 + rng.random(12)
+    th0 = rng.standard_normal((2, 3))
+
+    def force(x, n):
+        return c[n] * (x @ H)
+
+    def rule(n, th, g):
+        return 0.3 / (1.0 + n)
+
+    seen = []
+
+    def observe(n, th, g):
+        seen.append(n)
+        return {"stop": "enough"} if n == 7 else {"norm": float(np.linalg.norm(th))}
+
+    r = stepper.run("gd", force, npx.asarray(th0), rule, 12, observe=observe, indexed=True)
+    ref = th0.copy()
+    for n in range(7):
+        ref = ref - (0.3 / (1.0 + n)) * (c[n] * (ref @ H))
+    assert np.array_equal(np.asarray(r.theta), ref)
+    assert seen == list(range(8)) and len(r.records) == 7 and r.records[-1]["step"] == 6
+    assert r.extra["stopped"] == "enough" and r.extra["steps_done"] == 7 and r.increments.shape == (7, 2)
+    # a non-finite rate ends the run before that step's update
+    r2 = stepper.run("gd", force, npx.asarray(th0), lambda n, th, g: 0.1 if n < 3 else float("inf"), 12, indexed=True)
+    assert r2.extra["stopped"] == "lr" and r2.extra["steps_done"] == 3
+    ref = th0.copy()
+    for n in range(3):
+        ref = ref - 0.1 * (c[n] * (ref @ H))
+    assert np.array_equal(np.asarray(r2.theta), ref)
+
+
+def test_observed_run_ends_once_every_member_diverged():
+    calls = []
+
+    def force(x):
+        calls.append(1)
+        return -x
+
+    r = stepper.run("gd", force, npx.ones((1, 2)), 1e300, 500, observe=lambda n, th, g: None)
+    assert r.reason == ["nonfinite"] and r.extra["steps_done"] == len(calls) < 10
 
 
 @example(name="qhm", seed=0, n=8, w=2)

@@ -9,76 +9,70 @@
 * ``diffusion-joint-region``: beyond the paper, the gradient kept -- a quadratic loss
   ``J = ½λ|θ|²`` (h = ηλ): simulated β_max(h) vs :func:`derivations.diffusion.joint_beta_max`.
 
-Divergence criterion (stated in each case's notes): with ``inc_n = ‖θ^{n+1} - θ^n‖`` a run
-diverges if an iterate is non-finite, if ``inc_n > 1e8·inc_0``, or if the largest increment over
-the last 5% of the run exceeds the largest over the 85-90% window (growth), unless it fell
-below ``1e-13·inc_0`` (converged).  Finite horizon: a mode growing too slowly to show counts
-as stable; the bisection tolerance is sized to the horizon.
+Divergence criterion (stated in each case's notes): :mod:`solvers.divergence` with its
+defaults -- a non-finite iterate, an increment above 1e8× the first, or increments still
+growing over the last 10% of the run, unless at rounding level (converged).  Finite
+horizon: a mode growing too slowly to show counts as stable; the bisection tolerance is
+sized to the horizon.  The largest stable β comes from :func:`solvers.bisect.largest_stable`
+seeded by the prediction.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
 
 from derivations import diffusion as D
-from solvers.diffusion import DiffusionNesterov, beta_max, kappa_max, pde_params
+from solvers import stepper
+from solvers.bisect import largest_stable
+from solvers.divergence import DivergenceCriterion
+from solvers.diffusion import DiffusionUpdate, beta_max, kappa_max, pde_params
 
 from ..plots import pyplot
 from ..registry import Context, case
 
-CRITERION = ("non-finite iterate, or increment > 1e8 x the first, or max increment over the last 5% of the run > max "
-             "over the 85-90% window, unless below 1e-13 x the first (converged)")
+CRITERION = DivergenceCriterion().describe()
 
 
-def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boundary: str, steps: int,
-             lam: float = 0.0, seed: int = 0, grad: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
-    """Run Algorithm 1 from a random (θ^0, v^0) with the module's ``CRITERION``; True if it diverges.
+def diverging(betas: Any, gamma: float, eta: float, shape: tuple[int, ...], boundary: str, steps: int,
+              lam: float = 0.0, seed: int = 0, grad: Callable[[Any], Any] | None = None) -> np.ndarray:
+    """Algorithm 1 from one random (θ^0, v^0) at every β of ``betas`` (one batch); True where it diverges.
 
-    The loss is ``J = ½λ|θ|²`` (λ = 0: the homogeneous part), or the one whose gradient is
-    ``grad`` when given (the Laplacian acts on every axis of ``shape``).
+    :func:`solvers.stepper.run` of :class:`solvers.diffusion.DiffusionUpdate`, classified by
+    :mod:`solvers.divergence` (``CRITERION``).  The loss is ``J = ½λ|θ|²`` (λ = 0: the
+    homogeneous part), or the one whose gradient is ``grad`` (batched over the leading axis)
+    when given; the Laplacian acts on every axis of ``shape``.
     """
     rng = np.random.default_rng(seed)
     th = rng.standard_normal(shape)
-    opt = DiffusionNesterov(eta, gamma, beta, axes=None, boundary=boundary)
-    opt.v = rng.standard_normal(shape)
-    w = max(steps // 20, 1)
-    incs = np.empty(steps)
-    inc0 = None
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps):
-            new = opt.step(th, lam * th if grad is None else grad(th))
-            inc = float(np.linalg.norm(new - th))
-            th = new
-            if inc0 is None:
-                inc0 = inc
-            if not math.isfinite(inc) or inc > 1e8 * inc0:
-                return True
-            incs[k] = inc
-            if inc < 1e-13 * inc0:
-                return False
-    return bool(incs[-w:].max() > incs[-3 * w:-2 * w].max())
+    v0 = rng.standard_normal(shape)
+    betas = np.asarray(betas, dtype=np.float64).reshape(-1)
+    theta0 = np.broadcast_to(th, (betas.size,) + tuple(shape)).copy()
+    force = (lambda x: lam * x) if grad is None else grad
+    return stepper.run(DiffusionUpdate(gamma, betas, boundary, v0=v0), force, theta0, eta, steps,
+                       members=betas).diverged
 
 
-def bisect_beta(ref: float, rtol: float, test: Callable[..., bool] = diverges, **kw: Any) -> tuple[float, list[float]]:
-    """Largest stable β by bisection from a bracket around ``ref``; returns (β, [unstable, stable] bracket).
+def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boundary: str, steps: int,
+             lam: float = 0.0, seed: int = 0, grad: Callable[[Any], Any] | None = None) -> bool:
+    """:func:`diverging` at one β."""
+    return bool(diverging([beta], gamma, eta, shape, boundary, steps, lam, seed, grad)[0])
 
-    ``test(β, **kw)`` says whether the run at β diverges (default :func:`diverges`).
+
+def bisect_beta(ref: float, rtol: float, test: Callable[..., np.ndarray] = diverging,
+                **kw: Any) -> tuple[float, list[float]]:
+    """Largest stable β by :func:`solvers.bisect.largest_stable`; returns (β, [unstable, stable] bracket).
+
+    ``test(betas, **kw)`` says where the batched run diverges (default :func:`diverging`).
+    The predicted ``ref`` is confirmed in one batch of two (β = ref·(1 ∓ rtol/2)); if it is
+    not, a scan of [ref/4, 4 ref] and batched bisection find the edge from the runs alone.
     """
-    lo, hi = 0.5 * ref, 2.0 * ref
-    while test(lo, **kw):
-        lo /= 2
-    while not test(hi, **kw):
-        lo, hi = hi, hi * 2
-    while hi - lo > rtol * lo:
-        mid = 0.5 * (lo + hi)
-        if test(mid, **kw):
-            hi = mid
-        else:
-            lo = mid
-    return lo, [hi, lo]
+    edge = largest_stable(lambda b: ~np.asarray(test(b, **kw), dtype=bool), ref / 4.0, ref * 4.0, guess=ref,
+                          rtol=rtol, spacing="log", scan=16, points=3)
+    if not edge.found:
+        raise RuntimeError(f"no stable/unstable beta pair around {ref:g}: {'; '.join(edge.notes)}")
+    return edge.value, list(edge.bracket)
 
 
 @case("diffusion-cfl",

@@ -19,7 +19,8 @@ The reproduction, on a problem that runs on CPU in seconds:
 * network -- :func:`solvers.networks.small_cnn`: one conv layer (8 filters, 3×3, valid), tanh,
   flatten, one dense layer to 3 logits; cross-entropy, no weight decay;
 * optimizer -- SGD with seeded mini-batches of 16, reshuffled every epoch; the conv kernel
-  ``(filters, 1, 3, 3)`` is updated by :class:`solvers.diffusion.DiffusionNesterov` with the
+  ``(filters, 1, 3, 3)`` is updated by Algorithm 1 (:class:`solvers.diffusion.SplitDiffusionUpdate` on
+  :func:`solvers.stepper.run`) with the
   Laplacian (5) along either its two spatial axes (N = 2, the paper's "Conv Spatial") or its
   output-channel axis (N = 1, "Conv Output"), Neumann boundary (appendix C); every other
   parameter by plain SGD-Nesterov (14) with the same (η, γ), as in the paper;
@@ -43,9 +44,11 @@ from typing import Any
 import numpy as np
 
 from solvers.checks import ParameterError
+from solvers.divergence import DivergenceCriterion
 from solvers.datasets import image_blobs
+from solvers import stepper
 from solvers.diffusion import (
-    DiffusionNesterov,
+    SplitDiffusionUpdate,
     beta_max,
     kappa_max,
     laplacian,
@@ -145,52 +148,93 @@ def train_run(prob: dict[str, Any], eta: float, momentum: float, beta: float, ax
     nk = int(np.prod(shape))
     theta = np.asarray(net.init(seed), dtype=np.float64)
     norm0 = float(np.linalg.norm(theta))
-    opt_k = DiffusionNesterov(eta, momentum, beta, axes=axes, boundary="neumann")
-    opt_r = DiffusionNesterov(eta, momentum, 0.0)
-    v_ref = np.zeros_like(theta)
+    upd = _PyTorchNesterov(momentum) if reference else SplitDiffusionUpdate(momentum, beta, off, shape, axes)
     rng = np.random.default_rng(seed + 1000)
+    nb = n // batch
+    perms = [rng.permutation(n) for _ in range(epochs)]
     out: dict[str, Any] = {"train_loss": [], "test_loss": [], "test_acc": [], "v_norm": [], "diverged": False,
                            "reason": "", "steps": 0}
+    raising = dict(over="raise", invalid="raise", divide="raise", under="ignore")
 
-    def record() -> None:
-        tl, te, acc = _evaluate(prob, theta)
+    def record(th: np.ndarray) -> None:
+        tl, te, acc = _evaluate(prob, th)
         out["train_loss"].append(tl)
         out["test_loss"].append(te)
         out["test_acc"].append(acc)
 
-    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        record()
+    def fail(exc: FloatingPointError) -> None:
+        out["diverged"], out["reason"] = True, f"floating-point error: {exc}"
+
+    def force(x: np.ndarray, k: int) -> np.ndarray:
+        perm = perms[k // nb]
+        idx = perm[(k % nb) * batch:(k % nb + 1) * batch]
         try:
-            for _ in range(epochs):
-                perm = rng.permutation(n)
-                for b in range(n // batch):
-                    idx = perm[b * batch:(b + 1) * batch]
-                    g = prob["train"].subset(idx).gradient(theta)
-                    if reference:                      # PyTorch SGD(nesterov=True), (14), on the flat vector
-                        v_ref = momentum * v_ref + g
-                        theta = theta - eta * (g + momentum * v_ref)
-                        vk = v_ref[off:off + nk]
-                    else:
-                        wk = opt_k.step(np.reshape(theta[off:off + nk], shape), np.reshape(g[off:off + nk], shape))
-                        rest = opt_r.step(np.concatenate([theta[:off], theta[off + nk:]]),
-                                          np.concatenate([g[:off], g[off + nk:]]))
-                        theta = np.concatenate([rest[:off], np.reshape(wk, (-1,)), rest[off:]])
-                        vk = opt_k.v
-                    out["steps"] += 1
-                    out["v_norm"].append(float(np.linalg.norm(vk)))
-                    if not float(np.linalg.norm(theta)) <= BLOWUP * norm0:
-                        out["diverged"], out["reason"] = True, f"||theta|| > {BLOWUP:g} ||theta^0||"
-                        break
-                if out["diverged"]:
-                    break
-                record()
+            with np.errstate(**raising):
+                return prob["train"].subset(idx).gradient(x[0])[None]
+        except FloatingPointError as exc:             # the run stops here: a non-finite step ends it
+            fail(exc)
+            return np.full_like(x, np.nan)
+
+    def arrive(k: int, th: np.ndarray) -> bool:
+        """θ after k steps: the kernel velocity, the blow-up bound, the epoch's evaluation; False to stop."""
+        try:
+            with np.errstate(**raising):
+                out["steps"] = k
+                out["v_norm"].append(float(np.linalg.norm(upd.current[1][0, off:off + nk])))
+                if not float(np.linalg.norm(th)) <= BLOWUP * norm0:
+                    out["diverged"], out["reason"] = True, f"||theta|| > {BLOWUP:g} ||theta^0||"
+                    return False
+                if k % nb == 0:
+                    record(th)
         except FloatingPointError as exc:
-            out["diverged"], out["reason"] = True, f"floating-point error: {exc}"
+            fail(exc)
+            return False
+        return True
+
+    def observe(k: int, th: np.ndarray, _g: np.ndarray) -> dict | None:
+        if k and not arrive(k, th[0]):
+            return {"stop": out["reason"]}
+        return None
+
+    with np.errstate(**raising):
+        record(theta)
+    res = stepper.run(upd, force, theta[None], eta, epochs * nb, criterion=DivergenceCriterion(blowup=math.inf),
+                      observe=observe, indexed=True)
+    theta = res.theta[0]
+    if res.reason[0] == "nonfinite" and not out["diverged"]:
+        out["diverged"], out["reason"] = True, "floating-point error: non-finite update"
+    elif not res.extra["stopped"] and not out["diverged"]:
+        arrive(epochs * nb, theta)
     if not out["diverged"] or "floating" not in out["reason"]:
-        vk = np.reshape(v_ref[off:off + nk] if reference else opt_k.v, shape)
+        vk = np.reshape(res.state[1][0, off:off + nk], shape)
         out["rayleigh"] = float(-np.sum(vk * laplacian(vk, axes, "neumann")) / np.sum(vk * vk))
     out["theta"] = theta
     return out
+
+
+class _PyTorchNesterov:
+    """The slow reference of the β = 0 path: PyTorch's SGD(nesterov=True), (14), inline on the flat vector."""
+
+    lr = 1.0
+
+    def __init__(self, momentum: float) -> None:
+        self.momentum = momentum
+        self.current: list = []
+
+    def start(self, theta0: np.ndarray) -> list:
+        self.current = [theta0, np.zeros_like(theta0)]
+        return self.current
+
+    def point(self, state: list) -> np.ndarray:
+        return state[0]
+
+    def step(self, state: list, x: np.ndarray, g: np.ndarray, eta: float) -> list:
+        v = self.momentum * state[1] + g
+        self.current = [state[0] - eta * (g + self.momentum * v), v]
+        return self.current
+
+    def to_dict(self) -> dict:
+        return {"scheme": "pytorch-nesterov"}
 
 
 def growth_check(v_norm: list[float], predicted: float, last: int = 3) -> float:

@@ -217,12 +217,12 @@ def pf_stability_coefficients(ctx: Context) -> dict:
     obj = _regression(sizes, n_data, 1)
     P = FlowProblem.from_network(obj)
     th = np.asarray(obj.initial(0), dtype=float)
-    for _ in range(warm):  # plain GD, no Hessians: the progressive-sharpening phase
-        th = th - h * P.grad(th)
+    th = gradient_descent(P, h, th, warm, blowup=math.inf)[-1]  # plain GD, no Hessians: progressive sharpening
+    path = gradient_descent(P, h, th, rec + 1, blowup=math.inf)
     lam0s, sc0s, gu0s, dEdt, dE, losses = [], [], [], [], [], []
     n_unstable = []
     E = obj.value(th)
-    for _ in range(rec + 1):
+    for th1 in path[1:]:
         s = stability_coefficients(P, th, h)
         lam0s.append(float(s["lambda"][0]))
         sc0s.append(complex(s["sc"][0]))
@@ -230,7 +230,7 @@ def pf_stability_coefficients(ctx: Context) -> dict:
         dEdt.append(float(np.sum(s["alpha_pf"].real * s["grad_dot_u"] ** 2)))
         n_unstable.append(int(np.sum(h * s["lambda"] > 2.0)))
         losses.append(E)
-        th = th - h * P.grad(th)
+        th = th1
         E1 = obj.value(th)
         dE.append(E1 - E)
         E = E1
