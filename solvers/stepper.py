@@ -160,7 +160,7 @@ def run(
     B = int(theta0.shape[0])
     per_member = int(np.prod(theta0.shape[1:])) if theta0.ndim > 1 else 1
     check_memory("steps", run_memory(steps, B, 1, theta0.dtype.itemsize if hasattr(theta0.dtype, "itemsize") else 8)
-                 + 8 * (len(res.kinds) + 3) * B * per_member)
+                 + 8 * (len(getattr(res, "kinds", ())) + 3) * B * per_member)
     rule = lr if callable(lr) else None
     eta, _ = _lr(res.lr if lr is None or rule is not None else lr, B, xp, theta0)
     if custom is not None:
