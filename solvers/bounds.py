@@ -50,7 +50,7 @@ from .optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
 from .schemes import run_cnn
 from .spectrum import gram_extremes
 
-__all__ = ["alpha_bounds_from_spectrum", "z_region", "theory_bounds", "exact_bounds", "simulated_bounds",
+__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "theory_bounds", "exact_bounds", "simulated_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
@@ -213,6 +213,21 @@ def simulated_bounds(
     if notes:
         out["note"] = "; ".join(notes)
     return out
+
+
+def edge_gap(simulated: dict, exact: dict, side: str) -> float:
+    """How far the simulated edge can be from the exact bound, relative to it.
+
+    The simulation places the edge inside its bracket (unstable side, stable side), so
+    ``max(|u − e|, |s − e|)/|e|`` bounds the distance; for a confirmed seeded bracket
+    this is rtol/2 (not 0: the midpoint equals the prediction by construction, the
+    bracket is what was measured).  ``inf`` when the simulation found no edge.
+    """
+    e = exact[f"alpha_{side}"]
+    u, s = simulated.get(f"bracket_{side}", [None, None])
+    if u is None or s is None or not math.isfinite(e) or e == 0:
+        return math.inf if u is None or s is None else max(abs(u - e), abs(s - e))
+    return max(abs(u - e), abs(s - e)) / abs(e)
 
 
 def compute_bounds(

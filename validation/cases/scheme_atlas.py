@@ -101,6 +101,9 @@ def scheme_atlas(ctx: Context) -> dict:
                          "simulated upper", "largest rel. gap"], "rows": sim_rows},
         ],
         "notes": "Adding a scheme is one entry in derivations/optimizer_entries.py; this case picks it up. "
-                 "Regions without a closed form (QHM, AggMo) are found from the real roots of the Jury "
-                 "conditions, which are polynomials in h because BC has rank one.",
+                 "Regions without a closed form (QHM, AggMo) are found where a root crosses the unit circle: "
+                 "p(xi) = a(xi) + h b(xi) is affine in h because BC has rank one, so the crossings are the real "
+                 "h = -a/b at the unit-circle roots of a*rev(b) - rev(a)*b; root sampling uses the eigenvalues of "
+                 "A - hBC instead (LAPACK), an independent computation. The simulated bounds here are unseeded "
+                 "(scan and bisection) so that they do not start from the prediction.",
     }
