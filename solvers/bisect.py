@@ -29,7 +29,7 @@ import numpy as np
 
 from .checks import ParameterError
 
-__all__ = ["Edge", "Search", "stable_interval", "largest_stable"]
+__all__ = ["Edge", "Search", "stable_interval", "largest_stable", "bracket_gap"]
 
 
 @dataclass
@@ -222,3 +222,16 @@ def largest_stable(classify: Callable[[np.ndarray], np.ndarray], lo: float, hi: 
     edge = s.upper
     edge.notes, edge.runs, edge.rounds, edge.empty = s.notes, s.runs, s.rounds, s.empty
     return edge
+
+
+def bracket_gap(bracket: Sequence[float | None], reference: float) -> float:
+    """Largest relative distance from ``reference`` to the ends of a measured bracket.
+
+    The edge lies inside the bracket, so this bounds |edge − reference|/|reference|.  Use
+    it, not the midpoint, when the search was seeded by ``reference``: a confirmed seeded
+    bracket has the reference as its midpoint by construction, and rtol/2 is what was
+    measured.  ``inf`` for a missing end.
+    """
+    if any(b is None for b in bracket) or not math.isfinite(reference) or reference == 0:
+        return math.inf
+    return max(abs(float(b) - reference) for b in bracket) / abs(reference)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from solvers.bisect import bracket_gap
 from solvers.checks import ParameterError
 from solvers.diffusion import beta_max
 from solvers.lambdify import lambdify
@@ -157,7 +158,7 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
         paper = beta_max(gamma, 2)
         sim, br = bisect_beta(pr["beta_max"], rtol, cnn_diverging, gamma=gamma, eta=eta, image=img, alpha=alpha, c=c,
                               steps=steps)
-        rel = abs(sim - pr["beta_max"]) / pr["beta_max"]
+        rel = bracket_gap(br, pr["beta_max"])                   # the measured bracket vs the prediction
         good = pr["feasible"] and rel <= 2 * rtol
         ok &= good
         rows.append({"image": name, "c": c, "alpha": alpha, "eta": eta, "gamma": gamma, "h_min": float(np.min(h)),
