@@ -64,6 +64,21 @@ def test_dense_gram_matches(xp, rng):
     np.testing.assert_allclose(to_numpy(dg.gram(k)), to_numpy(op.gram(k)), atol=1e-11)
 
 
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_dense_gram_from_crops_equals_fft_columns(xp, rng, mode):
+    """The crop/autocorrelation construction equals G applied to every unit kernel (4 FFTs each)."""
+    img = rng.standard_normal((13, 10))
+    op = CnnOperator(xp.asarray(img), 5, mode)
+    eye = xp.reshape(xp.eye(25, dtype=xp.float64), (25, 5, 5))
+    g = to_numpy(xp.reshape(op.gram(eye), (25, 25)))
+    ref = 0.5 * (g + g.T)
+    for kw in ({}, {"chunk": 3}, {"max_bytes": 1}):                     # one chunk, several, one column each
+        dg = DenseGram(op, **kw)
+        np.testing.assert_allclose(to_numpy(dg.matrix), ref, rtol=0, atol=1e-14 * np.abs(ref).max())
+    np.testing.assert_allclose(to_numpy(DenseGram(op).matrix), op.gram_dense(), rtol=0,
+                               atol=1e-13 * np.abs(ref).max())
+
+
 def test_float32_stays_float32(rng):
     op = CnnOperator(npx.asarray(rng.standard_normal((16, 16)), dtype=npx.float32), 4)
     out = op.gram(npx.asarray(rng.standard_normal((4, 4)), dtype=npx.float32))
