@@ -16,13 +16,13 @@ without CuPy never touches it:
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Iterator
 
 import numpy as np
 from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
 
 from .checks import BackendUnavailable, ParameterError
+from .threads import fft_workers
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 
@@ -132,10 +132,6 @@ def float_dtype(xp: Any, precision: str | Any) -> Any:
     raise ParameterError(f"dtype: {precision!r} is not float32 or float64")
 
 
-def _default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 class Fft:
     """Real 2-D FFTs over the last two axes, for one namespace.
 
@@ -151,20 +147,30 @@ class Fft:
     impl : {"auto", "scipy", "numpy"}
         FFT library on the NumPy backend; ignored elsewhere.
     workers : int, optional
-        Threads for :mod:`scipy.fft` (default: all cores).
+        Threads for :mod:`scipy.fft`. Default: the process-wide setting of
+        :mod:`solvers.threads` at the time of each call (``--threads``, one in sweep
+        and validation workers, else the cores this process may run on), so one
+        ``threads.limit(n)`` governs every operator already built.
     """
 
     def __init__(self, xp: Any, impl: str = "auto", workers: int | None = None):
         if impl not in ("auto", "scipy", "numpy"):
             raise ParameterError(f"fft: unknown implementation {impl!r}; use auto, scipy or numpy")
         self.xp = xp
-        self.workers = _default_workers() if workers is None else int(workers)
+        if workers is not None and (isinstance(workers, bool) or int(workers) != workers or int(workers) < 1):
+            raise ParameterError(f"workers: must be a positive integer, got {workers!r}")
+        self._workers = None if workers is None else int(workers)
         self._scipy = None
         if is_numpy_namespace(xp) and impl in ("auto", "scipy"):
             import scipy.fft
 
             self._scipy = scipy.fft
         self.impl = "scipy" if self._scipy is not None else ("numpy" if is_numpy_namespace(xp) else backend_name(xp))
+
+    @property
+    def workers(self) -> int:
+        """FFT threads used by the next call (the fixed count, or the process-wide setting)."""
+        return self._workers if self._workers is not None else fft_workers()
 
     def rfft2(self, x: Any, s: tuple[int, int]) -> Any:
         """Zero-padded real FFT of the last two axes to shape ``s``."""

@@ -309,6 +309,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``workbench`` (usage errors raise :class:`UsageError`)."""
     p = _Parser(prog=PROG, description="Numerical stability workbench (one-layer CNN, first paper).")
+    p.add_argument("--threads", default=None, metavar="N",
+                   help="BLAS and FFT threads (default: the cores this process may use; sweep and validation "
+                        "workers always use 1 each)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     d = sub.add_parser("derive", help="print a symbolic derivation")
@@ -393,6 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     try:
+        from solvers.threads import set_threads
+
+        set_threads(_positive_int("threads", args.threads) if args.threads is not None else None)
         with _quiet():
             code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
