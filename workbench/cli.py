@@ -262,11 +262,18 @@ BENCH_COLUMNS = ["name", "ours", "baseline", "ours_s", "baseline_s", "ratio", "n
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import _bench_module
+    from .timing import format_report
 
-    rows = [dict(r) for r in _bench_module().run_bench(quick=args.quick)]
+    mod = _bench_module()
+    rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
+    floor = getattr(mod, "LAST_FLOOR", None)
+    from solvers.threads import fft_workers
+
     doc = {"meta": {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "quick": bool(args.quick), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "threads": fft_workers(),
+                    "floor": None if floor is None else vars(floor),
+                    "part_s": dict(getattr(mod, "LAST_PARTS", {}))},
            "rows": rows}
     if args.out:
         from .io import atomic_write_text
@@ -275,7 +282,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(_dumps(doc))
     else:
-        _print_table(BENCH_COLUMNS, [[r.get(c) for c in BENCH_COLUMNS] for r in rows])
+        print(format_report(rows, floor))
     return 0
 
 

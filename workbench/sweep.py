@@ -305,7 +305,7 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[A
     # MALLOC_TRIM_THRESHOLD_=65536 makes every FFT buffer a fresh mmap: 2.5x slower points)
     env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster
 
 
