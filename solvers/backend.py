@@ -173,16 +173,46 @@ class Fft:
         return self._workers if self._workers is not None else fft_workers()
 
     def rfft2(self, x: Any, s: tuple[int, int]) -> Any:
-        """Zero-padded real FFT of the last two axes to shape ``s``."""
+        """Zero-padded real FFT of the last two axes to shape ``s``.
+
+        On SciPy, an input with fewer rows than ``s[0]`` (a w×w kernel on the H×W grid)
+        is transformed row-wise first (``rfft`` over its own rows only) and then along
+        the columns (``fft`` with ``n = s[0]``): the same two passes pocketfft's 2-D
+        transform makes, minus the real FFTs of the H − w rows of zeros, so the result
+        is bit-for-bit the 2-D one (tested) at up to half the cost.
+        """
         if self._scipy is not None:
-            return self._scipy.rfft2(x, s=s, axes=(-2, -1), workers=self.workers)
+            w = self.workers
+            if x.shape[-2] < s[0]:
+                rows = self._scipy.rfft(x, n=s[1], axis=-1, workers=w)
+                return self._scipy.fft(rows, n=s[0], axis=-2, workers=w)
+            return self._scipy.rfft2(x, s=s, axes=(-2, -1), workers=w)
         return self.xp.fft.rfftn(x, s=s, axes=(-2, -1))
 
-    def irfft2(self, x: Any, s: tuple[int, int]) -> Any:
-        """Inverse of :meth:`rfft2` for a real signal of shape ``s``."""
+    def irfft2(self, x: Any, s: tuple[int, int], rows: int | None = None) -> Any:
+        """Inverse of :meth:`rfft2` for a real signal of shape ``s``; only its first ``rows`` rows if given.
+
+        On SciPy with ``rows < s[0]`` the column pass runs on the whole spectrum and the
+        row pass (``irfft``) only on the rows kept, with the 1/(HW) normalisation applied
+        once at the end exactly as pocketfft's 2-D inverse does (same long-double
+        reciprocal, one multiply per element): bit-for-bit the cropped 2-D inverse.
+        """
         if self._scipy is not None:
-            return self._scipy.irfft2(x, s=s, axes=(-2, -1), workers=self.workers)
-        return self.xp.fft.irfftn(x, s=s, axes=(-2, -1))
+            w = self.workers
+            if rows is not None and rows < s[0]:
+                cols = self._scipy.ifft(x, axis=-2, norm="forward", workers=w)[..., :rows, :]
+                out = self._scipy.irfft(cols, n=s[1], axis=-1, norm="forward", workers=w)
+                out *= _inverse_scale(s)
+                return out
+            out = self._scipy.irfft2(x, s=s, axes=(-2, -1), workers=w)
+        else:
+            out = self.xp.fft.irfftn(x, s=s, axes=(-2, -1))
+        return out if rows is None else out[..., :rows, :]
+
+
+def _inverse_scale(s: tuple[int, int]) -> float:
+    """pocketfft's backward normalisation 1/N, computed as it does (``T(1/long double(N))``)."""
+    return float(np.longdouble(1) / np.longdouble(int(s[0]) * int(s[1])))
 
 
 @contextlib.contextmanager

@@ -104,28 +104,35 @@ class CnnOperator:
         self._patch_sum = None
 
     # -- the three maps -------------------------------------------------------------
-    def _correlate_full(self, x: Any) -> Any:
-        """Σ_y x(y) I(y + ·) on the whole H×W grid: one real FFT pair (x zero-padded)."""
+    def _correlate_full(self, x: Any, rows: int | None = None) -> Any:
+        """Σ_y x(y) I(y + ·) on the H×W grid (its first ``rows`` rows): one real FFT pair (x zero-padded)."""
         spec = self.xp.conj(self.fft.rfft2(x, self.shape)) * self._ihat
-        return self.fft.irfft2(spec, self.shape)
+        return self.fft.irfft2(spec, self.shape, rows=rows)
 
     def response(self, kernel: Any) -> Any:
         """K⋆I on the output grid; ``kernel`` has shape (..., w, w)."""
         ho, wo = self.out_shape
-        return self._correlate_full(kernel)[..., :ho, :wo]
+        return self._correlate_full(kernel, rows=ho)[..., :ho, :wo]
 
     def backproject(self, u: Any) -> Any:
         """(u⋆I)(z) = Σ_x u(x) I(x+z) for z in the w×w window; u on the output grid."""
-        return self._correlate_full(u)[..., :self.w, :self.w]
+        return self._correlate_full(u, rows=self.w)[..., :self.w, :self.w]
 
     def gram(self, kernel: Any) -> Any:
-        """G K = backproject(response(K)); two FFTs in periodic mode, four in valid mode."""
+        """G K = backproject(response(K)); two FFTs in periodic mode, four in valid mode.
+
+        Only the rows that are used are transformed back (the response's Ho rows, the
+        window's w rows), and the w×w kernel's zero rows are not transformed forward;
+        the numbers are those of the full-grid transforms (:class:`~solvers.backend.Fft`).
+        """
+        w = self.w
         if self._power is not None:
-            full = self.fft.irfft2(self._power * self.fft.rfft2(kernel, self.shape), self.shape)
+            full = self.fft.irfft2(self._power * self.fft.rfft2(kernel, self.shape), self.shape, rows=w)
         else:
             # mask to the valid output instead of crop + re-pad: same numbers, no copies
-            full = self._correlate_full(self._correlate_full(kernel) * self._mask)
-        return full[..., :self.w, :self.w]
+            ho = self.out_shape[0]
+            full = self._correlate_full(self._correlate_full(kernel, rows=ho) * self._mask[:ho, :], rows=w)
+        return full[..., :w, :w]
 
     # -- derived quantities ---------------------------------------------------------
     @property

@@ -100,3 +100,32 @@ def test_kernel_larger_than_image():
         CnnOperator(npx.asarray(np.ones((5, 8))), 6)
     with pytest.raises(ParameterError, match="mode: unknown"):
         CnnOperator(npx.asarray(np.ones((5, 8))), 2, mode="same")
+
+
+@pytest.mark.parametrize("shape,w", [((32, 32), 8), ((13, 10), 5), ((40, 24), 7), ((16, 16), 1)])
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_pruned_fft_paths_bit_identical_to_full_grid(rng, shape, w, mode):
+    """response/backproject/gram skip zero rows and unused output rows, yet equal the full 2-D FFTs bit for bit."""
+    import scipy.fft as sf
+
+    img = rng.standard_normal(shape)
+    op = CnnOperator(npx.asarray(img), w, mode)
+    s = tuple(shape)
+    ihat = sf.rfft2(img, s=s)
+
+    def full(x):
+        return sf.irfft2(np.conj(sf.rfft2(x, s=s, axes=(-2, -1))) * ihat, s=s, axes=(-2, -1))
+
+    k = rng.standard_normal((3, w, w))
+    ho, wo = op.out_shape
+    assert np.array_equal(to_numpy(op.response(npx.asarray(k))), full(k)[..., :ho, :wo])
+    u = rng.standard_normal((3, ho, wo))
+    assert np.array_equal(to_numpy(op.backproject(npx.asarray(u))), full(u)[..., :w, :w])
+    if mode == "periodic":
+        power = np.real(ihat * np.conj(ihat))
+        ref = sf.irfft2(power * sf.rfft2(k, s=s, axes=(-2, -1)), s=s, axes=(-2, -1))[..., :w, :w]
+        assert np.array_equal(to_numpy(op.gram(npx.asarray(k))), ref)
+    else:
+        mask = np.zeros(s)
+        mask[:ho, :wo] = 1.0
+        assert np.array_equal(to_numpy(op.gram(npx.asarray(k))), full(full(k) * mask)[..., :w, :w])
