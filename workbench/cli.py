@@ -261,14 +261,14 @@ BENCH_COLUMNS = ["name", "ours", "baseline", "ours_s", "baseline_s", "ratio", "n
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from solvers.threads import fft_workers
+
     from . import _bench_module
     from .timing import format_report
 
     mod = _bench_module()
     rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
     floor = getattr(mod, "LAST_FLOOR", None)
-    from solvers.threads import fft_workers
-
     doc = {"meta": {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "quick": bool(args.quick), "python": platform.python_version(),
                     "platform": platform.platform(), "threads": fft_workers(),
