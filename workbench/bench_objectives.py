@@ -46,7 +46,7 @@ def _cost_rows(quick: bool, repeat: int, floor: Floor | None) -> list[dict]:
     obj = _problem(xp, sizes, n)
     th = obj.initial(0)
     v = xp.asarray(np.random.default_rng(1).standard_normal(obj.size))
-    reps = 5 if quick else 20
+    reps = 3 if quick else 20
     h_ex, h_fd = obj.hvp(th, v), obj.hvp_fd(th, v)
     err = float(xp.linalg.vector_norm(h_ex - h_fd) / xp.linalg.vector_norm(h_ex))
     what = f"MLP {'-'.join(map(str, sizes))} tanh, CE, N={n}, {obj.size} parameters"
@@ -87,7 +87,7 @@ def _sharpness_rows(quick: bool, repeat: int, floor: Floor | None) -> list[dict]
     xp = get_namespace("numpy")
     rows = []
     # ~1e5 parameters: our array-API Lanczos vs scipy's ARPACK, both on exact HVPs
-    sizes, n = ((32, 64, 64, 10), 128) if quick else ((100, 256, 256, 10), 512)
+    sizes, n = ((16, 32, 32, 10), 64) if quick else ((100, 256, 256, 10), 512)
     obj = _problem(xp, sizes, n)
     th = obj.initial(0)
     lz = top_eigenpairs(obj, th, 1, method="lanczos", tol=1e-8)
@@ -100,7 +100,7 @@ def _sharpness_rows(quick: bool, repeat: int, floor: Floor | None) -> list[dict]
                      f"(|diff| {abs(lz.value - es.value):.1e}, residual {lz.error:.1e}); {lz.matvecs} vs "
                      f"{es.matvecs} HVPs"))
     # small enough for a dense Hessian: Lanczos vs dense eigh
-    sizes, n = ((8, 16, 16, 3), 64) if quick else ((16, 32, 32, 4), 128)
+    sizes, n = ((6, 12, 12, 3), 48) if quick else ((16, 32, 32, 4), 128)
     obj = _problem(xp, sizes, n)
     th = obj.initial(0)
     lz = top_eigenpairs(obj, th, 1, method="lanczos", tol=1e-10)
