@@ -124,7 +124,8 @@ def _gpu_rows(quick: bool, repeat: int, floor: Floor | None) -> list[dict]:
     og, oc = _problem(cp, sizes, n), _problem(npx, sizes, n)
     tg, tc = og.initial(0), oc.initial(0)
     return [compare("sharpness on GPU vs CPU", "Lanczos, CuPy", "Lanczos, NumPy",
-                    lambda: top_eigenpairs(og, tg, 1, method="lanczos"), lambda: top_eigenpairs(oc, tc, 1, method="lanczos"),
+                    lambda: top_eigenpairs(og, tg, 1, method="lanczos"),
+                    lambda: top_eigenpairs(oc, tc, 1, method="lanczos"),
                     repeat, note=f"MLP {'-'.join(map(str, sizes))}, {oc.size} parameters")]
 
 

@@ -50,7 +50,8 @@ def _sweep_rows(xp: Any, backend: str, quick: bool, repeat: int, floor: Floor | 
             f"perturbed sweep lr x k x precision ({backend})",
             f"{members} members, 2 batches (one per dtype)", f"{members} single-member runs, nested loops",
             batched, looped, max(1, repeat - 1) if n > 64 else repeat,
-            note=f"checkerboard:{n} (the case's image), w={w}, {steps} iterations, lr {lrs[0]}..{lrs[-1]} ({len(lrs)}) x k {{1,3}} x float32/float64, "
+            note=f"checkerboard:{n} (the case's image), w={w}, {steps} iterations, "
+                 f"lr {lrs[0]}..{lrs[-1]} ({len(lrs)}) x k {{1,3}} x float32/float64, "
                  "histories kept; same FFT work in both paths",
             work={"member_steps": members * steps, "ffts": 4 * members * steps,
                   "flops": fft_flops(n * n, 4 * members * steps)}, floor=floor, floor_kind="fft",

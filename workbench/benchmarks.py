@@ -108,7 +108,8 @@ def _batch_rows(quick: bool, repeat: int, floor: Floor | None = None) -> list[di
     alphas = list(np.linspace(1.0, 2.0, B) / 1e-3)
     rows.append(compare(
         "alpha batch vs loop", f"{B} alphas in one FFT batch", "one alpha at a time",
-        lambda: run_linear(op, alphas, 1e-3, steps=steps), lambda: [run_linear(op, [a], 1e-3, steps=steps) for a in alphas],
+        lambda: run_linear(op, alphas, 1e-3, steps=steps),
+        lambda: [run_linear(op, [a], 1e-3, steps=steps) for a in alphas],
         repeat, note=f"noise:{n}, w={w}, {steps} steps, FFT operator, same arithmetic",
         work={"member_steps": B * steps, "ffts": 4 * B * steps, "flops": fft_flops(n * n, 4 * B * steps)},
         floor=floor, floor_kind="fft"))
