@@ -65,8 +65,8 @@ def bench_rows(quick: bool = False, repeat: int = 3, floor: Floor | None = None)
                         "scipy.linalg.logm + solve", lambda: f_eig(th), via_logm, repeat,
                         work={"flops": 9.0 * D ** 3}, floor=floor, floor_kind="gemm",
                         note=f"{what}; h*max|lambda| = 0.5; hH a = log(I - hH) g to {resid:.1e}; the two results "
-                             f"differ "
-                          f"by {rel:.1e} relative, the logm route's error from its solve with hH (cond {cond:.1e})"))
+                             f"differ by {rel:.1e} relative, the logm route's error from its solve with hH "
+                             f"(cond {cond:.1e})"))
     rows[-1]["residual"] = resid  # eigh result satisfies hH a = log(I - hH) g (checked by tests)
     rows[-1]["rel_diff"] = rel
 
