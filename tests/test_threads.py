@@ -79,3 +79,15 @@ def test_cli_threads_option(capsys):
         if ctl is not None:
             ctl.restore_original_limits()
         threads._state.update(saved)
+
+
+def test_tune_allocator_reports_whether_it_applied():
+    import sys
+
+    ok = threads.tune_allocator()
+    assert isinstance(ok, bool)
+    if sys.platform.startswith("linux"):
+        import platform
+
+        if platform.libc_ver()[0] == "glibc":
+            assert ok
