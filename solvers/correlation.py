@@ -104,28 +104,35 @@ class CnnOperator:
         self._patch_sum = None
 
     # -- the three maps -------------------------------------------------------------
-    def _correlate_full(self, x: Any) -> Any:
-        """Σ_y x(y) I(y + ·) on the whole H×W grid: one real FFT pair (x zero-padded)."""
+    def _correlate_full(self, x: Any, rows: int | None = None) -> Any:
+        """Σ_y x(y) I(y + ·) on the H×W grid (its first ``rows`` rows): one real FFT pair (x zero-padded)."""
         spec = self.xp.conj(self.fft.rfft2(x, self.shape)) * self._ihat
-        return self.fft.irfft2(spec, self.shape)
+        return self.fft.irfft2(spec, self.shape, rows=rows)
 
     def response(self, kernel: Any) -> Any:
         """K⋆I on the output grid; ``kernel`` has shape (..., w, w)."""
         ho, wo = self.out_shape
-        return self._correlate_full(kernel)[..., :ho, :wo]
+        return self._correlate_full(kernel, rows=ho)[..., :ho, :wo]
 
     def backproject(self, u: Any) -> Any:
         """(u⋆I)(z) = Σ_x u(x) I(x+z) for z in the w×w window; u on the output grid."""
-        return self._correlate_full(u)[..., :self.w, :self.w]
+        return self._correlate_full(u, rows=self.w)[..., :self.w, :self.w]
 
     def gram(self, kernel: Any) -> Any:
-        """G K = backproject(response(K)); two FFTs in periodic mode, four in valid mode."""
+        """G K = backproject(response(K)); two FFTs in periodic mode, four in valid mode.
+
+        Only the rows that are used are transformed back (the response's Ho rows, the
+        window's w rows), and the w×w kernel's zero rows are not transformed forward;
+        the numbers are those of the full-grid transforms (:class:`~solvers.backend.Fft`).
+        """
+        w = self.w
         if self._power is not None:
-            full = self.fft.irfft2(self._power * self.fft.rfft2(kernel, self.shape), self.shape)
+            full = self.fft.irfft2(self._power * self.fft.rfft2(kernel, self.shape), self.shape, rows=w)
         else:
             # mask to the valid output instead of crop + re-pad: same numbers, no copies
-            full = self._correlate_full(self._correlate_full(kernel) * self._mask)
-        return full[..., :self.w, :self.w]
+            ho = self.out_shape[0]
+            full = self._correlate_full(self._correlate_full(kernel, rows=ho) * self._mask[:ho, :], rows=w)
+        return full[..., :w, :w]
 
     # -- derived quantities ---------------------------------------------------------
     @property
@@ -182,24 +189,52 @@ class CnnOperator:
 class DenseGram:
     """The Gram operator of a :class:`CnnOperator` as an explicit w²×w² matrix.
 
-    Built once from FFT matrix-vector products of the unit kernels (in batches of
-    ``chunk``), then applied by a matrix product: for the repeated runs of a bisection
+    Built once, then applied by a matrix product: for the repeated runs of a bisection
     on small windows that is far cheaper than four full-image FFTs per step. Same
     interface as :class:`CnnOperator` for :func:`~solvers.schemes.linear_step`
     (``gram``, ``patch_sum``, ``w``, ``xp``, ``dtype``, ``image``).
+
+    Construction (first paper, appendix D: (GK)(z) = Σ_x I(x+z) Σ_z′ K(z′) I(x+z′)).
+    Column z′ of G is G applied to the unit kernel e_z′, whose response is just the
+    shifted crop I(· + z′) of the image, so in valid mode each column costs one
+    backprojection (2 FFTs on the H×W grid) instead of the 4 of :meth:`CnnOperator.gram`;
+    the crops are stacked ``chunk`` at a time, fewer when a chunk would exceed
+    ``max_bytes`` (crops plus their spectra), so memory stays bounded for large images.
+    In periodic mode G(z, z′) = R(z′ − z), R the circular autocorrelation of the image
+    (one inverse FFT of |Î|²), so the matrix is read off R.
     """
 
-    def __init__(self, op: CnnOperator, chunk: int = 256):
+    def __init__(self, op: CnnOperator, chunk: int = 256, max_bytes: int = 256 * 2 ** 20):
         xp = op.xp
         self.op, self.xp, self.w, self.dtype, self.image, self.mode = op, xp, op.w, op.dtype, op.image, op.mode
-        n = op.w * op.w
-        eye = xp.eye(n, dtype=op.dtype)
-        cols = []
-        for start in range(0, n, chunk):
-            block = xp.reshape(eye[start:min(start + chunk, n), :], (-1, op.w, op.w))
-            cols.append(xp.reshape(op.gram(block), (-1, n)))
-        g = xp.concat(cols, axis=0)
+        w = op.w
+        n = w * w
+        if op.mode == "periodic":
+            g = self._periodic(op)
+        else:
+            hh, ww = op.shape
+            ho, wo = op.out_shape
+            per_col = 8 * (ho * wo + 2 * hh * (ww // 2 + 1) + hh * ww)   # crop, its spectrum, the product, output
+            step = max(1, min(int(chunk), n, int(max_bytes) // per_col))
+            cols = []
+            for start in range(0, n, step):
+                idx = range(start, min(start + step, n))
+                crops = xp.stack([op.image[z // w:z // w + ho, z % w:z % w + wo] for z in idx], axis=0)
+                cols.append(xp.reshape(op.backproject(crops), (-1, n)))
+            g = xp.concat(cols, axis=0)
         self.matrix = 0.5 * (g + xp.matrix_transpose(g))  # symmetric to rounding
+
+    @staticmethod
+    def _periodic(op: CnnOperator) -> Any:
+        """G(z, z′) = R(z′ − z mod (H, W)) with R = irfft2(|Î|²), the circular autocorrelation."""
+        xp, w = op.xp, op.w
+        hh, ww = op.shape
+        r = np.fft.irfft2(to_numpy(op.power_spectrum()).astype(np.float64), s=op.shape)  # host: G is w²×w²
+        d = np.arange(w)
+        d1 = (d[None, :] - d[:, None]) % hh                       # z1′ − z1
+        d2 = (d[None, :] - d[:, None]) % ww                       # z2′ − z2
+        g = r[d1[:, None, :, None], d2[None, :, None, :]]          # [z1, z2, z1′, z2′]
+        return xp.asarray(np.ascontiguousarray(g.reshape(w * w, w * w)), dtype=op.dtype)
 
     def gram(self, kernel: Any) -> Any:
         xp, w = self.xp, self.w

@@ -55,6 +55,44 @@ __all__ = [
 LOSSES = ("mse", "ce")
 
 
+class _NumpyFast:
+    """NumPy's own functions for the few array-API calls on the hot path of small networks.
+
+    ``array_api_compat.numpy``'s ``sum``/``matmul``/``permute_dims``/``reshape`` add
+    2–6 µs of Python per call (argument normalisation, ``numpy.sum``'s dispatch), which
+    for networks of a few hundred parameters is most of a gradient's cost (issue 18:
+    554 597 gradient calls of the multilayer case). The replacements call the same
+    ufuncs with the same arguments (``np.add.reduce`` is what ``np.sum`` ends in), so
+    every result is bit-for-bit the same; every other name is the wrapped namespace's.
+    """
+
+    def __init__(self, xp: Any) -> None:
+        self._xp = xp
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._xp, name)
+        setattr(self, name, value)  # cached: later lookups skip __getattr__
+        return value
+
+    matmul = staticmethod(np.matmul)
+    permute_dims = staticmethod(np.transpose)
+
+    @staticmethod
+    def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def reshape(x: Any, shape: Any) -> Any:
+        return x.reshape(shape)           # what np.reshape calls, without its dispatch
+
+
+def _fast(xp: Any) -> Any:
+    """:class:`_NumpyFast` over ``xp`` on NumPy; ``xp`` itself on every other backend."""
+    from array_api_compat import is_numpy_namespace
+
+    return _NumpyFast(xp) if is_numpy_namespace(xp) else xp
+
+
 # -- network -----------------------------------------------------------------------------
 
 
@@ -86,12 +124,16 @@ class Network:
         shape = self.input_shape
         off = 0
         self.slices: list[list[tuple[int, tuple[int, ...]]]] = []
+        self._spans: list[list[tuple[int, int, tuple[int, ...]]]] = []   # (start, stop, shape): no np.prod per call
         for layer in self.layers:
-            sl = []
+            sl, sp = [], []
             for s in layer.shapes(shape):
+                n = int(np.prod(s))
                 sl.append((off, s))
-                off += int(np.prod(s))
+                sp.append((off, off + n, tuple(s)))
+                off += n
             self.slices.append(sl)
+            self._spans.append(sp)
             shape = layer.out_shape(shape)
         self.output_shape = tuple(shape)
         self.size = off
@@ -101,7 +143,7 @@ class Network:
 
     def unflatten(self, xp: Any, theta: Any) -> list[list[Any]]:
         """Per-layer parameter arrays (views/reshapes of slices of θ)."""
-        return [[xp.reshape(theta[o:o + int(np.prod(s))], s) for o, s in sl] for sl in self.slices]
+        return [[xp.reshape(theta[a:b], s) for a, b, s in sp] for sp in self._spans]
 
     def flatten(self, xp: Any, parts: list[list[Any]]) -> Any:
         """Inverse of :meth:`unflatten`: concatenate per-layer arrays into one vector."""
@@ -236,6 +278,7 @@ class NetworkObjective(BaseObjective):
         except TypeError as exc:
             raise ParameterError(f"X, Y: must be arrays of one supported backend ({exc})") from None
         self.xp = xp
+        self._fx = _fast(xp)
         self.dtype = X.dtype if dtype is None else float_dtype(xp, dtype)
         if not xp.isdtype(self.dtype, "real floating"):
             raise ParameterError(f"X: expected real floating data, got dtype {X.dtype}")
@@ -298,7 +341,7 @@ class NetworkObjective(BaseObjective):
     # -- loss and its derivatives w.r.t. the output ------------------------------------
     def _loss(self, out: Any) -> tuple[Any, Any]:
         """ℓ and ∂ℓ/∂out (and, for CE, the softmax, cached for the R-pass)."""
-        xp, N = self.xp, self.n_samples
+        xp, N = self._fx, self.n_samples
         if self.loss == "mse":
             r = out - self.Y
             return xp.sum(r * r) / (2.0 * N), (r / N, None)
@@ -315,22 +358,23 @@ class NetworkObjective(BaseObjective):
         """R{∂ℓ/∂out}: the output-space Hessian of ℓ applied to R{out}."""
         if self.loss == "mse":
             return rout / self.n_samples
-        xp = self.xp
+        xp = self._fx
         p = aux
         w = xp.sum(self.Y, axis=-1, keepdims=True)
         return w * (p * rout - p * xp.sum(p * rout, axis=-1, keepdims=True)) / self.n_samples
 
     def _decay(self, theta: Any) -> Any:
-        return 0.5 * self.alpha * self.xp.sum(theta * theta)
+        return 0.5 * self.alpha * self._fx.sum(theta * theta)
 
     # -- Objective ---------------------------------------------------------------------------
     def _value(self, theta: Any) -> float:
-        out = self.net.forward(theta, self.X)
+        xp, net = self._fx, self.net
+        out, _ = net._forward_cached(xp, net.unflatten(xp, theta), self.X)
         val, _ = self._loss(out)
         return float(val + self._decay(theta))
 
     def _value_and_gradient(self, theta: Any) -> tuple[float, Any]:
-        xp, net = self.xp, self.net
+        xp, net = self._fx, self.net
         ps = net.unflatten(xp, theta)
         out, caches = net._forward_cached(xp, ps, self.X)
         val, (dout, _) = self._loss(out)
@@ -343,7 +387,7 @@ class NetworkObjective(BaseObjective):
         return self._value_and_gradient(theta)[1]
 
     def _hvp(self, theta: Any, v: Any) -> Any:
-        xp, net = self.xp, self.net
+        xp, net = self._fx, self.net
         ps = net.unflatten(xp, theta)
         vs = net.unflatten(xp, v)
         out, caches = net._forward_cached(xp, ps, self.X)

@@ -302,8 +302,10 @@ def test_bench(monkeypatch, capsys, tmp_path):
     stub(monkeypatch, "workbench.benchmarks", run_bench=lambda quick=False: seen.append(quick) or ROWS)
     assert main(["bench", "--quick"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["name", "ours", "baseline"]
-    assert lines[2].split() == ["fft-correlation", "scipy.fft", "direct", "sum", "0.0012", "0.25", "208.3", "w=7"]
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "row"])
+    assert lines[head + 2].split()[:5] == ["1", "fft-correlation", "1.2", "-", "250"]
+    assert "208× faster" in lines[head + 2]
+    assert any(line.startswith("[1] fft-correlation: ours = scipy.fft; baseline = direct sum; w=7") for line in lines)
     assert main(["bench", "--json", "--out", str(tmp_path / "b.json")]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == ROWS
     assert json.loads((tmp_path / "b.json").read_text())["rows"] == ROWS

@@ -64,6 +64,21 @@ def test_dense_gram_matches(xp, rng):
     np.testing.assert_allclose(to_numpy(dg.gram(k)), to_numpy(op.gram(k)), atol=1e-11)
 
 
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_dense_gram_from_crops_equals_fft_columns(xp, rng, mode):
+    """The crop/autocorrelation construction equals G applied to every unit kernel (4 FFTs each)."""
+    img = rng.standard_normal((13, 10))
+    op = CnnOperator(xp.asarray(img), 5, mode)
+    eye = xp.reshape(xp.eye(25, dtype=xp.float64), (25, 5, 5))
+    g = to_numpy(xp.reshape(op.gram(eye), (25, 25)))
+    ref = 0.5 * (g + g.T)
+    for kw in ({}, {"chunk": 3}, {"max_bytes": 1}):                     # one chunk, several, one column each
+        dg = DenseGram(op, **kw)
+        np.testing.assert_allclose(to_numpy(dg.matrix), ref, rtol=0, atol=1e-14 * np.abs(ref).max())
+    np.testing.assert_allclose(to_numpy(DenseGram(op).matrix), op.gram_dense(), rtol=0,
+                               atol=1e-13 * np.abs(ref).max())
+
+
 def test_float32_stays_float32(rng):
     op = CnnOperator(npx.asarray(rng.standard_normal((16, 16)), dtype=npx.float32), 4)
     out = op.gram(npx.asarray(rng.standard_normal((4, 4)), dtype=npx.float32))
@@ -85,3 +100,32 @@ def test_kernel_larger_than_image():
         CnnOperator(npx.asarray(np.ones((5, 8))), 6)
     with pytest.raises(ParameterError, match="mode: unknown"):
         CnnOperator(npx.asarray(np.ones((5, 8))), 2, mode="same")
+
+
+@pytest.mark.parametrize("shape,w", [((32, 32), 8), ((13, 10), 5), ((40, 24), 7), ((16, 16), 1)])
+@pytest.mark.parametrize("mode", ["valid", "periodic"])
+def test_pruned_fft_paths_bit_identical_to_full_grid(rng, shape, w, mode):
+    """response/backproject/gram skip zero rows and unused output rows, yet equal the full 2-D FFTs bit for bit."""
+    import scipy.fft as sf
+
+    img = rng.standard_normal(shape)
+    op = CnnOperator(npx.asarray(img), w, mode)
+    s = tuple(shape)
+    ihat = sf.rfft2(img, s=s)
+
+    def full(x):
+        return sf.irfft2(np.conj(sf.rfft2(x, s=s, axes=(-2, -1))) * ihat, s=s, axes=(-2, -1))
+
+    k = rng.standard_normal((3, w, w))
+    ho, wo = op.out_shape
+    assert np.array_equal(to_numpy(op.response(npx.asarray(k))), full(k)[..., :ho, :wo])
+    u = rng.standard_normal((3, ho, wo))
+    assert np.array_equal(to_numpy(op.backproject(npx.asarray(u))), full(u)[..., :w, :w])
+    if mode == "periodic":
+        power = np.real(ihat * np.conj(ihat))
+        ref = sf.irfft2(power * sf.rfft2(k, s=s, axes=(-2, -1)), s=s, axes=(-2, -1))[..., :w, :w]
+        assert np.array_equal(to_numpy(op.gram(npx.asarray(k))), ref)
+    else:
+        mask = np.zeros(s)
+        mask[:ho, :wo] = 1.0
+        assert np.array_equal(to_numpy(op.gram(npx.asarray(k))), full(full(k) * mask)[..., :w, :w])

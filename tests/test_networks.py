@@ -178,3 +178,24 @@ def test_subset_is_the_objective_on_those_rows():
     for bad in (np.array([], dtype=int), np.array([0.5]), np.array([40]), np.array([-1])):
         with pytest.raises(ParameterError, match="idx"):
             obj.subset(bad)
+
+
+def test_numpy_fast_path_is_bit_identical():
+    """The NumPy hot-path shim (networks._NumpyFast) changes no bit of value, gradient or HVP."""
+    import array_api_compat.numpy as npx
+
+    from solvers.networks import NetworkObjective, mlp, small_cnn
+
+    rng = np.random.default_rng(3)
+    cases = [(mlp([3, 7, 5, 2], "tanh"), rng.standard_normal((9, 3)), np.eye(2)[rng.integers(0, 2, 9)], "ce"),
+             (small_cnn((1, 6, 6), (2,), 3, (4,), 3, "swish"), rng.standard_normal((5, 1, 6, 6)),
+              rng.standard_normal((5, 3)), "mse")]
+    for net, X, Y, loss in cases:
+        o = NetworkObjective(net, npx.asarray(X), npx.asarray(Y), loss, alpha=1e-2)
+        th, v = o.initial(1), npx.asarray(rng.standard_normal(o.size))
+        fast = (o.value(th), o.gradient(th), o.hvp(th, v))
+        assert type(o._fx).__name__ == "_NumpyFast"
+        o._fx = o.xp                                     # the plain array-api-compat namespace
+        plain = (o.value(th), o.gradient(th), o.hvp(th, v))
+        assert fast[0] == plain[0]
+        assert np.array_equal(fast[1], plain[1]) and np.array_equal(fast[2], plain[2])

@@ -9,7 +9,7 @@ from solvers.backend import to_numpy
 from solvers.checks import ParameterError
 from solvers.correlation import CnnOperator
 from solvers.images import checkerboard, noise, smooth
-from solvers.spectrum import gram_extremes, lanczos_extremes
+from solvers.spectrum import alpha_extremes, gram_extremes, lanczos_extremes
 
 
 @pytest.mark.parametrize("make", [lambda: noise(24, 3), lambda: smooth(24, 1), lambda: checkerboard(24)])
@@ -52,3 +52,42 @@ def test_bad_method():
 
     with pytest.raises(ParameterError, match="method"):
         gram_extremes(CnnOperator(npx.asarray(noise(8)), 2), method="qr")
+
+
+@pytest.mark.parametrize("make", [lambda: noise(40, 5), lambda: smooth(40, 2)])
+@pytest.mark.parametrize("s", [-0.25, 0.25])
+def test_alpha_extremes_fix_each_bound_to_rtol(make, s):
+    """Each α bound computed from alpha_extremes is within rtol of the one from the dense spectrum."""
+    import array_api_compat.numpy as npx
+
+    op = CnnOperator(npx.asarray(make()), 12)
+    ev = np.linalg.eigvalsh(op.gram_dense())
+    lmin, lmax = max(ev[0], 0.0), ev[-1]
+    for z_hi, rtol in [(4 * abs(s) * lmax, 1e-6), (1e4 * abs(s) * lmax, 1e-9)]:
+        e = alpha_extremes(op, s, z_hi, rtol=rtol, method="lanczos")
+        assert e.converged
+
+        def bounds(lo: float, hi: float) -> tuple[float, float]:
+            return max(-s * lo, -s * hi), z_hi - max(s * lo, s * hi)
+
+        ref, got = bounds(lmin, lmax), bounds(max(e.lambda_min, 0.0), e.lambda_max)
+        floor = abs(s) * lmax
+        for r, g in zip(ref, got):
+            assert abs(g - r) <= rtol * max(abs(r), floor) * (1 + 1e-9)
+        # certified: the reported values bracket the true ones within their error bounds
+        assert abs(e.lambda_min - ev[0]) <= e.error_min + 1e-12 * lmax
+        assert abs(e.lambda_max - ev[-1]) <= e.error_max + 1e-12 * lmax
+
+
+def test_loose_lambda_min_tolerance_stops_early():
+    """A loose λ_min tolerance stops long before the tight one (and λ_max still meets tol)."""
+    import array_api_compat.numpy as npx
+
+    op = CnnOperator(npx.asarray(noise(48, 1)), 16)
+    tight = gram_extremes(op, method="lanczos", tol=1e-10, tol_min=1e-10)
+    loose = gram_extremes(op, method="lanczos", tol=1e-10, tol_min=1e-2)
+    ev = np.linalg.eigvalsh(op.gram_dense())
+    assert loose.converged and loose.steps < tight.steps
+    assert abs(loose.lambda_max - ev[-1]) <= 1e-9 * ev[-1]
+    assert 0.0 <= ev[0] <= loose.lambda_min + 1e-12 * ev[-1]      # θ_min is an upper bound (PSD)
+    assert loose.lambda_min - ev[0] <= 1e-2 * ev[-1]

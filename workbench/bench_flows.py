@@ -1,10 +1,7 @@
 """Benchmark rows: backward error analysis and the principal flow (third paper; ``workbench bench``).
 
-Rosca et al. 2023. Rows (ratio = baseline_s / ours_s, > 1: ours is faster):
-
-* ``BEA order 5 (1-D): cached vs cold`` — :func:`derivations.bea.bea_1d` to order 5, the
-  first call after clearing its ``lru_cache`` and SymPy's cache (cold) against a repeat call
-  (cached). Work: five Lie-series expansions of polynomials in E₁…E₇ (tens of terms).
+Rosca et al. 2023. Rows of :func:`workbench.timing.compare` (interleaved repetitions,
+ratio = baseline min / ours min, > 1: ours is faster):
 * ``PF matrix function: eigh vs logm`` — α_PF(hH)∇E = log(I − hH)(hH)⁻¹∇E (12) for a fixed dense
   D×D Hessian: one symmetric eigendecomposition (``numpy.linalg.eigh``, ≈ 9D³ flops) against
   the obvious alternative ``scipy.linalg.logm`` (Schur + inverse scaling and squaring,
@@ -15,7 +12,7 @@ Rosca et al. 2023. Rows (ratio = baseline_s / ours_s, > 1: ours is faster):
   series of log(1 − z)/z there and never divides by λ ≈ 0).
 * ``PF field vs NGF field`` — one full PF evaluation on a network (dense Hessian from D exact
   Hessian-vector products, each ≈ 2.4 gradients, plus the eigendecomposition) against one
-  gradient (the NGF's whole cost): ratio = 1 / (the PF's cost in gradients).
+  gradient (the NGF's whole cost); ``kind = "factor"``: the PF's cost in gradients.
 * ``PF field: real (eigh) vs complex (eig)`` — the same evaluation at a real θ and at a
   complex θ (θ + 10⁻³ i·ξ: complex Hessian, ``numpy.linalg.eig`` and a solve instead of eigh).
 """
@@ -23,39 +20,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timing import bench_row, best_of
+from .timing import Floor, compare
 
 __all__ = ["bench_rows"]
 
 
-def _bea_rows(repeat: int) -> list[dict]:
-    from sympy.core.cache import clear_cache
-
-    from derivations.bea import bea_1d
-
-    def cold() -> None:
-        bea_1d.cache_clear()
-        clear_cache()
-        bea_1d(5)
-
-    t_cold = best_of(cold, max(1, min(repeat, 3)))
-    bea_1d(5)
-    t_hot = best_of(lambda: bea_1d(5), max(repeat, 5))
-    return [bench_row("BEA order 5 (1-D): cached vs cold", "bea_1d(5), cached", "bea_1d(5), cold caches",
-                      t_hot, t_cold, f"f_1..f_5 of the modified field in E_1..E_7; cold {t_cold:.3g} s")]
-
-
-def bench_rows(quick: bool = False, repeat: int = 3) -> list[dict]:
-    """BEA cache and PF evaluation rows; ``quick`` uses a smaller network."""
+def bench_rows(quick: bool = False, repeat: int = 3, floor: Floor | None = None) -> list[dict]:
+    """PF evaluation rows; ``quick`` uses a smaller network."""
     from scipy.linalg import logm
 
     from solvers.backend import get_namespace
     from solvers.flows import FlowProblem, vector_field
     from solvers.networks import NetworkObjective, mlp
 
-    rows = _bea_rows(repeat)
+    rows: list[dict] = []
     xp = get_namespace("numpy")
-    sizes, n = ([2, 8, 8, 1], 16) if quick else ([2, 14, 14, 1], 32)
+    sizes, n = ([2, 6, 6, 1], 16) if quick else ([2, 14, 14, 1], 32)
     rng = np.random.default_rng(0)
     obj = NetworkObjective(mlp(sizes, "tanh"), xp.asarray(rng.standard_normal((n, 2))),
                            xp.asarray(rng.standard_normal((n, 1))), "mse")
@@ -81,25 +61,23 @@ def bench_rows(quick: bool = False, repeat: int = 3) -> list[dict]:
     Lg = logm(np.eye(D) - h * H) @ g
     resid = float(np.linalg.norm(h * H @ a - Lg) / np.linalg.norm(Lg))
     cond = float(np.max(np.abs(lam)) / max(np.min(np.abs(lam)), 1e-300))
-    t_e = best_of(lambda: f_eig(th), repeat)
-    t_l = best_of(via_logm, repeat)
-    rows.append(bench_row("PF matrix function: eigh vs logm", "eigh + Table-1 coefficients",
-                          "scipy.linalg.logm + solve", t_e, t_l,
-                          f"{what}; h*max|lambda| = 0.5; hH a = log(I - hH) g to {resid:.1e}; the two results differ "
-                          f"by {rel:.1e} relative, the logm route's error from its solve with hH (cond {cond:.1e})"))
+    rows.append(compare("PF matrix function: eigh vs logm", "eigh + Table-1 coefficients",
+                        "scipy.linalg.logm + solve", lambda: f_eig(th), via_logm, repeat,
+                        work={"flops": 9.0 * D ** 3}, floor=floor, floor_kind="gemm",
+                        note=f"{what}; h*max|lambda| = 0.5; hH a = log(I - hH) g to {resid:.1e}; the two results "
+                             f"differ by {rel:.1e} relative, the logm route's error from its solve with hH "
+                             f"(cond {cond:.1e})"))
     rows[-1]["residual"] = resid  # eigh result satisfies hH a = log(I - hH) g (checked by tests)
     rows[-1]["rel_diff"] = rel
 
     f_pf = vector_field(P, "pf", h)
     f_ngf = vector_field(P, "ngf", h)
-    t_pf = best_of(lambda: f_pf(th), repeat)
-    t_ngf = best_of(lambda: f_ngf(th), max(repeat, 5))
-    rows.append(bench_row("PF field vs NGF field", "PF field (D HVPs + eigh)", "NGF field (one gradient)",
-                          t_pf, t_ngf, f"{what}; one PF evaluation costs {t_pf / t_ngf:.0f} gradients "
-                          "(ratio < 1: the PF is that much slower)"))
+    rows.append(compare("PF field vs NGF field", "PF field (D HVPs + eigh)", "NGF field (one gradient)",
+                        lambda: f_pf(th), lambda: f_ngf(th), repeat, kind="factor",
+                        note=f"{what}; the PF's cost in gradients"))
 
     thc = th + 1e-3j * rng.standard_normal(D)
-    t_c = best_of(lambda: f_pf(thc), repeat)
-    rows.append(bench_row("PF field: real (eigh) vs complex (eig)", "real theta, eigh", "complex theta, eig + solve",
-                          t_pf, t_c, f"{what}; the PF is complex once h*lambda > 1 (§3.1)"))
+    rows.append(compare("PF field: real (eigh) vs complex (eig)", "real theta, eigh", "complex theta, eig + solve",
+                        lambda: f_pf(th), lambda: f_pf(thc), repeat,
+                        note=f"{what}; the PF is complex once h*lambda > 1 (§3.1)"))
     return rows

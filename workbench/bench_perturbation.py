@@ -1,7 +1,7 @@
 """Benchmark rows for the perturbed gradient-descent sweep (issue: restrained instabilities).
 
-Same row format as ``workbench.benchmarks._row``: name, ours, baseline, ours_s,
-baseline_s, ratio = baseline_s / ours_s, note. Both paths do the same work: every
+Rows of :func:`workbench.timing.compare` (interleaved repetitions, min/median, ratio of
+minima, noise). Both paths do the same work: every
 (lr, k) member of the sweep for the same number of iterations in both precisions, with
 the same histories (loss, relative L1/L2 per iteration). *Ours* runs each precision as
 one batch (:func:`solvers.perturbation.run_perturbed` over lr × k, one FFT batch per
@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .timing import best_of as _best, bench_row as _row
+from .timing import Floor, compare, fft_flops
 
 __all__ = ["bench_rows"]
 
 
-def _sweep_rows(xp: Any, backend: str, quick: bool, repeat: int) -> list[dict]:
+def _sweep_rows(xp: Any, backend: str, quick: bool, repeat: int, floor: Floor | None) -> list[dict]:
     from solvers.correlation import CnnOperator
     from solvers.images import checkerboard
     from solvers.perturbation import run_perturbed
 
-    lrs = [round(0.01 * i, 2) for i in range(1, 14)]
+    lrs = [round(0.01 * i, 2) for i in (range(1, 14, 3) if quick else range(1, 14))]
     ks = (1, 3)
-    sizes = [(32, 8, 200)] if quick else [(32, 8, 200), (256, 32, 50)]
+    sizes = [(32, 8, 60)] if quick else [(32, 8, 200), (256, 32, 50)]
     rows = []
     for n, w, steps in sizes:
         ops = {p: CnnOperator(xp.asarray(checkerboard(n), dtype=getattr(xp, p)), w) for p in ("float32", "float64")}
@@ -45,25 +45,25 @@ def _sweep_rows(xp: Any, backend: str, quick: bool, repeat: int) -> list[dict]:
                     for k in ks:
                         run_perturbed(op, [lr], [k], 20.0, 0, steps=steps, reference_k=k)
 
-        batched()  # warm-up (FFT plans, first-touch allocations)
-        t_b = _best(batched, repeat)
-        t_l = _best(looped, max(1, repeat // 2) if n > 64 else repeat)
         members = len(lrs) * len(ks) * 2
-        rows.append(_row(
+        rows.append(compare(
             f"perturbed sweep lr x k x precision ({backend})",
             f"{members} members, 2 batches (one per dtype)", f"{members} single-member runs, nested loops",
-            t_b, t_l,
-            f"checkerboard:{n}, w={w}, {steps} iterations, lr 0.01..0.13 x k {{1,3}} x float32/float64, "
-            f"histories kept; same FFT work in both paths",
+            batched, looped, max(1, repeat - 1) if n > 64 else repeat,
+            note=f"checkerboard:{n} (the case's image), w={w}, {steps} iterations, "
+                 f"lr {lrs[0]}..{lrs[-1]} ({len(lrs)}) x k {{1,3}} x float32/float64, "
+                 "histories kept; same FFT work in both paths",
+            work={"member_steps": members * steps, "ffts": 4 * members * steps,
+                  "flops": fft_flops(n * n, 4 * members * steps)}, floor=floor, floor_kind="fft",
         ))
     return rows
 
 
-def bench_rows(quick: bool, repeat: int) -> list[dict]:
+def bench_rows(quick: bool, repeat: int, floor: Floor | None = None) -> list[dict]:
     """Batched vs looped perturbed sweep; a CuPy row is added when a GPU is present."""
     from solvers.backend import get_namespace, gpu_available
 
-    rows = _sweep_rows(get_namespace("numpy"), "numpy", quick, repeat)
+    rows = _sweep_rows(get_namespace("numpy"), "numpy", quick, repeat, floor)
     if gpu_available():
-        rows += _sweep_rows(get_namespace("cupy"), "cupy", quick, repeat)
+        rows += _sweep_rows(get_namespace("cupy"), "cupy", quick, repeat, floor)
     return rows
