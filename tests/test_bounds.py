@@ -128,3 +128,12 @@ def test_compute_bounds_bad_input(kw, msg):
 def test_kernel_too_large():
     with pytest.raises(ParameterError, match="kernel: size 20 is larger"):
         compute_bounds(checkerboard(16), 20, 1e-5)
+
+
+def test_unresolvable_edge_is_reported_as_finite_horizon():
+    # a generic image at a tiny step: one step moves a mode at the lower edge by ~1e-7, 400 steps cannot show it
+    r = compute_bounds(noise(16, 0), 4, 1e-6, steps=400, rtol=1e-3)
+    sim = r["simulated"]
+    assert sim["horizon_steps"]["lower"] > 1e6 and sim["horizon_steps"]["upper"] < 400 * 5
+    assert "finite-horizon estimate" in sim["note"] and not sim["seeded"]
+    assert sim["alpha_upper"] == r["exact"]["alpha_upper"]          # the upper edge is confirmed
