@@ -76,8 +76,14 @@ class DivergenceCriterion:
     window: float = 0.1
     converged: float = 100.0
     loss_blowup: float = 1e12
+    #: "ratio": ρ̂ = (‖δ_N‖/‖δ_{N−m}‖)^{1/m} > 1 (exact for symmetric linear maps, whose increments are
+    #: monotone); "max": max ‖δ‖ over the last window > max over the window two windows earlier, which an
+    #: oscillating (complex-root) mode near the edge cannot fool (the second paper's Algorithm 1)
+    growth_test: str = "ratio"
 
     def __post_init__(self) -> None:
+        if self.growth_test not in ("ratio", "max"):
+            raise ParameterError(f"growth_test: use 'ratio' or 'max', got {self.growth_test!r}")
         if not (isinstance(self.blowup, (int, float)) and not math.isnan(self.blowup) and self.blowup > 1):
             raise ParameterError(f"blowup: must be a number > 1 (inf: no increment check), got {self.blowup!r}")
         if not (isinstance(self.loss_blowup, (int, float)) and not math.isnan(self.loss_blowup)
@@ -89,8 +95,11 @@ class DivergenceCriterion:
             raise ParameterError(f"converged: must be a finite number >= 0, got {self.converged!r}")
 
     def describe(self) -> str:
-        return (f"non-finite iterate, increment > {self.blowup:.0e} x the first, or increment growth over the last "
-                f"{self.window:.0%} of the run (unless converged to {self.converged:g} eps)")
+        growth = (f"increment growth over the last {self.window:.0%} of the run" if self.growth_test == "ratio" else
+                  f"a larger maximum increment over the last {self.window:.0%} of the run than over the window two "
+                  "windows earlier")
+        return (f"non-finite iterate, increment > {self.blowup:.0e} x the first, or {growth} "
+                f"(unless converged to {self.converged:g} eps)")
 
 
 @dataclass
@@ -148,6 +157,9 @@ def classify(inc: np.ndarray, norms: np.ndarray, nonfinite: np.ndarray, blown: n
     m = min(m, steps - 1)
     if m < 1:                                                    # a one-step run has no growth window
         growth = np.full(inc.shape[1:], np.nan)
+    elif crit.growth_test == "max" and 3 * m <= steps:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            growth = (inc[-m:].max(axis=0) / inc[-3 * m:-2 * m].max(axis=0)) ** (1.0 / (2 * m))
     else:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             growth = (inc[-1] / inc[-1 - m]) ** (1.0 / m)

@@ -297,3 +297,19 @@ def test_every_scheme_exact_bounds_equal_simulated_on_random_images(name, seed, 
                        rtol=rtol, steps=2000, seeded=False)
     for k in ("alpha_lower", "alpha_upper"):
         assert abs(r["simulated"][k] - r["exact"][k]) <= rtol * abs(r["exact"][k]), (name, k, r)
+
+
+def test_max_growth_test_is_not_fooled_by_an_oscillating_mode():
+    # a rotation by 0.9 rad scaled by 1.0005 per step: increments oscillate, the mode grows slowly
+    c, s_ = np.cos(0.9), np.sin(0.9)
+    R = 1.0005 * np.array([[c, -s_], [s_, c]])
+    grad = lambda x: x - x @ R.T  # noqa: E731  (gd with lr 1: x' = R x)
+    th0 = npx.asarray(np.array([[1.0, 0.0], [1.0, 0.0]]))
+    crit_max = DivergenceCriterion(window=0.05, growth_test="max")
+    r = stepper.run("gd", grad, th0, 1.0, 2000, criterion=crit_max)
+    assert r.diverged.tolist() == [True, True] and r.reason == ["growth", "growth"]
+    R2 = R / 1.0005 * 0.9995                                   # the same rotation, slowly decaying
+    r2 = stepper.run("gd", lambda x: x - x @ R2.T, th0, 1.0, 2000, criterion=crit_max)
+    assert r2.diverged.tolist() == [False, False]
+    with pytest.raises(ParameterError, match="growth_test"):
+        DivergenceCriterion(growth_test="mean")
