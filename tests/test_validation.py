@@ -15,7 +15,7 @@ def test_registry_lists_the_cases():
 
 
 def test_gd_bounds_quick(tmp_path):
-    res = run_case("cnn-gd-bounds", tmp_path, quick=True)
+    res = run_case("cnn-gd-bounds", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "refined"
     n = res["numbers"]
     assert n["theory_stable_set_empty"] is True  # paper's w -> inf bounds: lower > upper on the checkerboard
@@ -33,7 +33,7 @@ def test_failed_check_gives_exit_1(tmp_path, monkeypatch, capsys):
 
     def failing(cid, out, quick=False):
         res = real(cid, out, quick=quick)
-        res["passed"] = False
+        res.passed = False
         return res
 
     monkeypatch.setattr(reg, "run_case", failing)
@@ -51,5 +51,5 @@ def test_missing_cupy_is_one_line(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", ["cnn-gd-bounds", "cnn-linearization"])
 def test_full_cases(tmp_path, cid):
-    res = run_case(cid, tmp_path, quick=False)
+    res = run_case(cid, tmp_path, quick=False).to_dict()
     assert res["passed"], res["notes"]

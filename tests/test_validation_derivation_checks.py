@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from validation.cases import derivation_checks as dc
+from validation.cases import derivation_identities as dc
 from validation.registry import Context, list_cases
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from validation.cases.diffusion import diverges
+from validation.shared.diffusion import diverges
 from validation.registry import list_cases, run_case
 
 
@@ -24,7 +24,7 @@ def test_divergence_criterion_separates_both_sides_of_beta_max():
 
 @pytest.mark.parametrize("cid", ["diffusion-cfl", "diffusion-joint-region"])
 def test_quick_case(tmp_path, cid):
-    res = run_case(cid, tmp_path, quick=True)
+    res = run_case(cid, tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"
     rows = res["numbers"]["rows"]
     assert rows and all(r["rel_diff_exact" if cid == "diffusion-cfl" else "rel_diff"] <= 2e-2 for r in rows)
@@ -36,7 +36,7 @@ def test_quick_case(tmp_path, cid):
 
 @pytest.mark.slow
 def test_full_cfl_case(tmp_path):
-    res = run_case("diffusion-cfl", tmp_path, quick=False)
+    res = run_case("diffusion-cfl", tmp_path, quick=False).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"
     assert {r["N"] for r in res["numbers"]["rows"]} == {1, 2, 3}
     neu = [r for r in res["numbers"]["rows"] if r["boundary"] == "neumann"]
@@ -45,5 +45,5 @@ def test_full_cfl_case(tmp_path):
 
 @pytest.mark.slow
 def test_full_joint_case(tmp_path):
-    res = run_case("diffusion-joint-region", tmp_path, quick=False)
+    res = run_case("diffusion-joint-region", tmp_path, quick=False).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"

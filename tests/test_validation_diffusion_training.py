@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-import validation.cases.diffusion_cnn_region as CR
+import validation.cases.diffusion_cnn_joint_region as CR
 import validation.cases.diffusion_training as DT
 from solvers.checks import ParameterError
 from solvers.diffusion import (
@@ -133,7 +133,7 @@ def test_paired_t_test():
 # -- the case ----------------------------------------------------------------------------------
 
 def test_quick_case(tmp_path):
-    res = run_case(CID, tmp_path, quick=True)
+    res = run_case(CID, tmp_path, quick=True).to_dict()
     assert res["passed"], res["numbers"]
     n = res["numbers"]
     assert n["reference_nesterov_bit_equal"] and all(n["bounded"].values())
@@ -161,7 +161,7 @@ def test_quick_case(tmp_path):
 
 @pytest.mark.slow
 def test_full_case(tmp_path):
-    res = run_case(CID, tmp_path, quick=False)
+    res = run_case(CID, tmp_path, quick=False).to_dict()
     assert res["passed"] and res["numbers"]["trials"] == 10
 
 
@@ -228,7 +228,7 @@ def test_cnn_simulation_brackets_the_per_mode_prediction():
 
 
 def test_quick_cnn_joint_case(tmp_path):
-    res = run_case("diffusion-cnn-joint-region", tmp_path, quick=True)
+    res = run_case("diffusion-cnn-joint-region", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"
     rows = res["numbers"]["rows"]
     assert len(rows) == 2 and all(r["rel_diff"] <= 2e-2 for r in rows)
@@ -239,5 +239,5 @@ def test_quick_cnn_joint_case(tmp_path):
 
 @pytest.mark.slow
 def test_full_cnn_joint_case(tmp_path):
-    res = run_case("diffusion-cnn-joint-region", tmp_path, quick=False)
+    res = run_case("diffusion-cnn-joint-region", tmp_path, quick=False).to_dict()
     assert res["passed"] and len(res["numbers"]["rows"]) == 4

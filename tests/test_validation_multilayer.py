@@ -10,7 +10,7 @@ from solvers.backend import get_namespace
 from solvers.datasets import spirals
 from solvers.hessian import sharpness
 from solvers.networks import NetworkObjective, mlp
-from validation.cases.multilayer import _minimize, gd_is_stable, largest_stable_step
+from validation.cases.multilayer_dt_bound import _minimize, gd_is_stable, largest_stable_step
 from validation.registry import list_cases, run_case
 
 
@@ -34,7 +34,7 @@ def test_criterion_separates_around_the_linear_threshold():
 
 
 def test_quick_case(tmp_path):
-    res = run_case("multilayer-dt-bound", tmp_path, quick=True)
+    res = run_case("multilayer-dt-bound", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"
     n = res["numbers"]
     for name, rows in n["results"].items():
@@ -50,6 +50,6 @@ def test_quick_case(tmp_path):
 
 @pytest.mark.slow
 def test_full_case(tmp_path):
-    res = run_case("multilayer-dt-bound", tmp_path, quick=False)
+    res = run_case("multilayer-dt-bound", tmp_path, quick=False).to_dict()
     assert res["passed"], res["notes"]
     assert res["numbers"]["max_rel_error_sharp"] <= res["numbers"]["tolerance"]

@@ -11,7 +11,7 @@ from validation.registry import list_cases, run_case
 @pytest.mark.parametrize("cid", ["pf-quadratic-exact", "pf-local-stability", "pf-rosenbrock-tracking"])
 def test_quick_case(cid, tmp_path):
     assert cid in list_cases()
-    res = run_case(cid, tmp_path, quick=True)
+    res = run_case(cid, tmp_path, quick=True).to_dict()
     assert res["passed"]
     json.dumps(res)
     n = res["numbers"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import validation.cases.principal_flow_networks  # noqa: F401  (registers the cases)
 from solvers.checks import ParameterError
 from solvers.flows import FlowProblem, gradient_descent, integrate, stability_coefficients, vector_field
 from solvers.networks import NetworkObjective, mlp
@@ -79,7 +78,7 @@ def _check_common(r):
 
 
 def test_case_mlp_tracking_quick(tmp_path):
-    r = run_case("pf-mlp-tracking", tmp_path, quick=True)
+    r = run_case("pf-mlp-tracking", tmp_path, quick=True).to_dict()
     _check_common(r)
     assert (tmp_path / r["figures"][0]).exists()
     res = r["numbers"]["results"]
@@ -93,7 +92,7 @@ def test_case_mlp_tracking_quick(tmp_path):
 
 
 def test_case_stability_coefficients_quick(tmp_path):
-    r = run_case("pf-stability-coefficients", tmp_path, quick=True)
+    r = run_case("pf-stability-coefficients", tmp_path, quick=True).to_dict()
     _check_common(r)
     n = r["numbers"]
     t = n["contingency_re_sc0_positive"]
@@ -109,7 +108,7 @@ def test_case_stability_coefficients_quick(tmp_path):
 
 
 def test_case_dal_quick(tmp_path):
-    r = run_case("dal-vs-fixed", tmp_path, quick=True)
+    r = run_case("dal-vs-fixed", tmp_path, quick=True).to_dict()
     _check_common(r)
     n = r["numbers"]
     assert n["dal_rate_check_rel_error"] < 1e-10
@@ -129,5 +128,5 @@ def test_case_dal_quick(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", ["pf-mlp-tracking", "pf-stability-coefficients", "dal-vs-fixed"])
 def test_full_case_passes_its_checks(tmp_path, cid):
-    res = run_case(cid, tmp_path, quick=False)
+    res = run_case(cid, tmp_path, quick=False).to_dict()
     assert res["passed"] and res["verdict"] in VERDICTS and res["figures"]

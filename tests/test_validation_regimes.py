@@ -134,7 +134,7 @@ def test_cases_registered():
 
 
 def test_d4_case_quick(tmp_path):
-    res = run_case("linearization-d4-onset", tmp_path, quick=True)
+    res = run_case("linearization-d4-onset", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "refined"
     row = res["numbers"]["results"][0]
     rel = row["relative_to_simulated"]
@@ -148,7 +148,7 @@ def test_d4_case_quick(tmp_path):
 
 
 def test_d5_case_quick(tmp_path):
-    res = run_case("activated-d5-onset", tmp_path, quick=True)
+    res = run_case("activated-d5-onset", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "refuted"
     row = res["numbers"]["results"][0]
     rel = row["relative_to_simulated"]
@@ -164,12 +164,12 @@ def test_d5_case_quick(tmp_path):
 
 @pytest.mark.slow
 def test_full_cases(tmp_path):
-    d4 = run_case("linearization-d4-onset", tmp_path, quick=False)
+    d4 = run_case("linearization-d4-onset", tmp_path, quick=False).to_dict()
     assert d4["passed"] and d4["verdict"] == "refined" and len(d4["numbers"]["results"]) == 3
     for row in d4["numbers"]["results"]:
         assert abs(row["relative_to_simulated"]["d4_windowed"]) <= 2e-3
         assert abs(row["simulated_vs_reference"]) <= 2e-5
-    d5 = run_case("activated-d5-onset", tmp_path, quick=False)
+    d5 = run_case("activated-d5-onset", tmp_path, quick=False).to_dict()
     assert d5["passed"] and d5["verdict"] == "refuted" and len(d5["numbers"]["results"]) == 3
     for row in d5["numbers"]["results"]:
         assert abs(row["relative_to_simulated"]["corrected_r1"]) <= 2e-5

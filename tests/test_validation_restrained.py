@@ -16,7 +16,7 @@ def test_cases_are_registered():
 
 
 def test_power_of_two_quick(tmp_path):
-    res = run_case("cnn-power-of-two", tmp_path, quick=True)
+    res = run_case("cnn-power-of-two", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "confirmed"
     for prec in ("float32", "float64"):
         d = res["numbers"]["by_precision"][prec]
@@ -31,7 +31,7 @@ def test_power_of_two_quick(tmp_path):
 
 
 def test_restrained_and_precision_quick(tmp_path):
-    res = run_case("cnn-restrained-instabilities", tmp_path, quick=True)
+    res = run_case("cnn-restrained-instabilities", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] in ("confirmed", "refined", "refuted")
     rows = {r["lr"]: r for r in res["numbers"]["rows"]}
     # above 2/alpha the weights blow up, every check has rho > 1, and the relative divergence stays tiny
@@ -45,7 +45,7 @@ def test_restrained_and_precision_quick(tmp_path):
     curves = res["numbers"]["curves"]
     assert len(curves["iterations"]) == len(curves["lr=0.07"]["rel_l1"])
     assert (tmp_path / "cnn_restrained_instabilities.png").exists()
-    pre = run_case("cnn-precision-amplification", tmp_path, quick=True)
+    pre = run_case("cnn-precision-amplification", tmp_path, quick=True).to_dict()
     assert pre["passed"]
     num = pre["numbers"]
     assert num["predicted_time_ratio"] == pytest.approx(np.log(1e-3 / 2.0 ** -23) / np.log(1e-3 / 2.0 ** -52))
@@ -55,7 +55,7 @@ def test_restrained_and_precision_quick(tmp_path):
 
 
 def test_spread_quick(tmp_path):
-    res = run_case("cnn-perturbation-spread", tmp_path, quick=True)
+    res = run_case("cnn-perturbation-spread", tmp_path, quick=True).to_dict()
     assert res["passed"]
     by = res["numbers"]["by_lr"]
     L = np.array(by["0.07"]["final_loss"])
@@ -67,7 +67,7 @@ def test_spread_quick(tmp_path):
 
 @pytest.mark.slow
 def test_restrained_full_size(tmp_path):
-    res = run_case("cnn-restrained-instabilities", tmp_path, quick=False)
+    res = run_case("cnn-restrained-instabilities", tmp_path, quick=False).to_dict()
     assert res["passed"]
     rows = {r["lr"]: r for r in res["numbers"]["rows"]}
     assert rows[0.01]["class"] == "rounding"  # the paper's smallest learning rate

@@ -7,7 +7,7 @@ from validation.registry import run_case
 
 
 def test_table5_quick(tmp_path):
-    res = run_case("cnn-nesterov-table5", tmp_path, quick=True)
+    res = run_case("cnn-nesterov-table5", tmp_path, quick=True).to_dict()
     assert res["passed"] and res["verdict"] == "refined"
     n = res["numbers"]
     # exact region vs (45) at mu = 0.9: factor 3/(1 + 2 mu) = 15/14
@@ -25,7 +25,7 @@ def test_table5_quick(tmp_path):
 
 @pytest.mark.slow
 def test_table5_full(tmp_path):
-    res = run_case("cnn-nesterov-table5", tmp_path, quick=False)
+    res = run_case("cnn-nesterov-table5", tmp_path, quick=False).to_dict()
     assert res["passed"], res["notes"]
     cols = res["numbers"]["columns"]
     assert cols["alpha_min (Fourier lower, (47))"]["verdict"] == "confirmed"

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from validation.cases.unstable_convergence import C_STAR, Q_STAR, _tanh_map
+from validation.shared.unstable_convergence import C_STAR, Q_STAR, tanh_gd_map
 from validation.registry import list_cases, run_case
 
 CASES = ["uc-example1-fact1", "uc-example2-invariant", "uc-example3-single-neuron", "uc-example4-smoothness",
@@ -21,12 +21,12 @@ def test_two_cycle_of_example2():
     import numpy as np
 
     amp = math.sqrt(Q_STAR / 20)
-    assert _tanh_map(np.array([amp, 0.0]))[0] == pytest.approx(-amp, rel=1e-12)
+    assert tanh_gd_map(np.array([amp, 0.0]))[0] == pytest.approx(-amp, rel=1e-12)
     assert C_STAR == pytest.approx((41 / 39) ** 2 * Q_STAR)
 
 
 def test_quick_toy_cases(tmp_path):
-    res = {c: run_case(c, tmp_path, quick=True) for c in CASES[:5]}
+    res = {c: run_case(c, tmp_path, quick=True).to_dict() for c in CASES[:5]}
     for c, r in res.items():
         assert r["passed"] and r["verdict"] == "confirmed", c
         json.dumps(r)
@@ -42,7 +42,7 @@ def test_quick_toy_cases(tmp_path):
 
 
 def test_quick_edge_of_stability(tmp_path):
-    r = run_case("uc-edge-of-stability", tmp_path, quick=True)
+    r = run_case("uc-edge-of-stability", tmp_path, quick=True).to_dict()
     assert r["passed"] and r["verdict"] in ("confirmed", "refined")
     for run in r["numbers"]["runs"]:
         if run["regime"] == "unstable":
@@ -58,5 +58,5 @@ def test_quick_edge_of_stability(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", CASES)
 def test_full_cases(tmp_path, cid):
-    r = run_case(cid, tmp_path, quick=False)
+    r = run_case(cid, tmp_path, quick=False).to_dict()
     assert r["passed"], r["notes"]

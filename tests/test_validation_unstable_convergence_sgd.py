@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-import validation.cases.unstable_convergence_sgd as ucs
+import validation.cases.uc_sgd_expected_rp as ucs
 from validation.registry import run_case
 
 CID = "uc-sgd-expected-rp"
@@ -17,7 +17,7 @@ CID = "uc-sgd-expected-rp"
 def quick_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("uc_sgd")
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        return run_case(CID, out, quick=True), out
+        return run_case(CID, out, quick=True).to_dict(), out
 
 
 def test_quick_case_passes_with_a_verdict(quick_result):
@@ -70,6 +70,6 @@ def test_settings_reduced_in_quick():
 
 @pytest.mark.slow
 def test_full_case(tmp_path):
-    r = run_case(CID, tmp_path, quick=False)
+    r = run_case(CID, tmp_path, quick=False).to_dict()
     assert r["passed"], r["notes"]
     assert sum(run["regime"] == "unstable" for run in r["numbers"]["runs"]) >= 2

@@ -1,7 +1,8 @@
 """Registry of validation cases: one case per claim of a paper.
 
-A case is a function ``f(ctx: Context) -> dict`` registered with :func:`case`. It
-returns the claim's prediction and measurement with a verdict:
+A case is a function ``f(ctx: Context) -> dict`` registered with :func:`case`, one per
+module of :mod:`validation.cases`. It returns the claim's prediction and measurement
+with a verdict (:func:`run_case` wraps it into a :class:`~validation.result.CaseResult`):
 
 * ``confirmed`` — the claim holds as stated, within the stated tolerance;
 * ``refined``   — it holds with a correction the case states (e.g. a w → ∞ bound
@@ -22,10 +23,13 @@ from typing import Any, Callable
 
 from solvers.checks import ParameterError
 
-__all__ = ["Case", "Context", "case", "list_cases", "get_case", "run_case", "VERDICTS"]
+from .result import VERDICTS, CaseResult
 
-VERDICTS = ("confirmed", "refined", "refuted")
+__all__ = ["Case", "CaseResult", "Context", "case", "list_cases", "get_case", "run_case", "VERDICTS"]
+
 REQUIRED = ("prediction", "measurement", "tolerance", "verdict", "passed")
+#: what a case function may return besides :data:`REQUIRED`
+OPTIONAL = ("numbers", "tables", "notes")
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def _load() -> None:
 
 
 def list_cases() -> list[str]:
-    """Ids of all registered cases, in registration order."""
+    """Ids of all registered cases, in registration order: by case module name (one case per
+    module of :mod:`validation.cases`, imported alphabetically)."""
     _load()
     return list(_CASES)
 
@@ -100,26 +105,25 @@ def get_case(id: str) -> Case:
         raise ParameterError(f"case: unknown case {id!r}; available: {', '.join(_CASES)}") from None
 
 
-def run_case(id: str, out_dir: str | Path, quick: bool = False, progress: Callable[..., Any] | None = None) -> dict:
-    """Run one case; returns its result dict (JSON-ready) with id, claim, source and timing.
+def run_case(id: str, out_dir: str | Path, quick: bool = False,
+             progress: Callable[..., Any] | None = None) -> CaseResult:
+    """Run one case; returns its :class:`~validation.result.CaseResult` with id, claim, source and timing.
 
     ``progress(iterable, total=, desc=)`` wraps the loops a case passes to :meth:`Context.track`.
+    ``CaseResult.to_dict()`` is the JSON form the report folder holds.
     """
     c = get_case(id)
     ctx = Context(Path(out_dir), quick=quick, progress=progress)
     t0 = time.perf_counter()
     res = c.func(ctx)
     missing = [k for k in REQUIRED if k not in res]
-    if missing or res.get("verdict") not in VERDICTS:
-        raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, verdict {res.get('verdict')!r})")
-    out = {"id": c.id, "claim": c.claim, "source": c.source}
-    out.update(res)
-    out.setdefault("numbers", {})
-    out.setdefault("tables", [])
-    out.setdefault("notes", "")
-    out["figures"] = list(ctx.figures)
-    out["captions"] = dict(ctx.captions)
-    out["passed"] = bool(out["passed"])
-    out["quick"] = bool(quick)
-    out["seconds"] = round(time.perf_counter() - t0, 3)
-    return out
+    unknown = [k for k in res if k not in REQUIRED + OPTIONAL]
+    if missing or unknown or res.get("verdict") not in VERDICTS:
+        raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, unknown {unknown}, "
+                           f"verdict {res.get('verdict')!r})")
+    return CaseResult(id=c.id, claim=c.claim, source=c.source,
+                      prediction=res["prediction"], measurement=res["measurement"], tolerance=res["tolerance"],
+                      verdict=res["verdict"], passed=bool(res["passed"]),
+                      numbers=res.get("numbers", {}), tables=res.get("tables", []), notes=res.get("notes", ""),
+                      figures=list(ctx.figures), captions=dict(ctx.captions), quick=bool(quick),
+                      seconds=round(time.perf_counter() - t0, 3))

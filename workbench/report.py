@@ -1,8 +1,8 @@
 """Validation reports: ``results.json``, ``report.md`` and ``report.html`` (GUIDE section 7).
 
 One report folder holds the three files and the PNG figures the cases wrote. Each
-case is a dict (``validation.registry.run_case`` result) with the keys of
-:data:`CASE_KEYS`. The reports are one document model (:func:`build_document`)
+case is a :class:`validation.result.CaseResult` (what ``validation.registry.run_case``
+returns) or its ``to_dict()`` form, with the keys of :data:`CASE_KEYS`. The reports are one document model (:func:`build_document`)
 rendered through two Jinja2 templates (``workbench/templates/report.{html,md}.j2``):
 
 * ``results.json`` -- ``{"meta": meta, "cases": cases}``, strict JSON (NaN and

@@ -117,6 +117,12 @@ def _load_case(out: Path, case_id: str, quick: bool) -> dict | None:
     if (not isinstance(rec, dict) or rec.get("id") != case_id or rec.get("quick") is not bool(quick)
             or not isinstance(rec.get("case"), dict) or rec["case"].get("verdict") in (None, "error")):
         return None
+    from validation.result import CaseResult
+
+    try:  # a record of another layout (or a hand-edited one) is recomputed, not trusted
+        CaseResult.from_dict(rec["case"])
+    except (TypeError, ValueError):
+        return None
     return rec["case"]
 
 
@@ -282,7 +288,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
                 t0 = time.perf_counter()
                 ticker = _CaseBar(cid, progress)
                 try:
-                    case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))
+                    case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))  # CaseResult.to_dict()
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:  # a broken case must not lose the others' results

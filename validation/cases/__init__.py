@@ -1,7 +1,16 @@
-"""Validation cases; importing this package registers them (see :mod:`validation.registry`)."""
-from . import (  # noqa: F401
-    cnn_bounds, diffusion, diffusion_cnn_region, diffusion_training, linearization, linearized_regimes, multilayer,
-    nesterov_table5, principal_flow, principal_flow_networks, restrained, scheme_atlas, unstable_convergence,
-    unstable_convergence_sgd,
-)
-from . import derivation_checks  # noqa: F401,E402  (the papers' exact identities, last in the report)
+"""Validation cases, one module per case, named for it; importing this package registers them all.
+
+Every module of this package is imported (sorted by module name), so adding a case is
+adding a file: ``validation/cases/<case_id with _>.py`` holding one function decorated
+with :func:`validation.registry.case`.  Code several cases share lives in
+:mod:`validation.shared`, never in a case module (no case imports another;
+``tests/test_validation_layout.py`` checks both rules).
+"""
+import importlib
+import pkgutil
+
+#: the case modules, in the order their cases are registered (and reported)
+MODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg))
+
+for _name in MODULES:
+    importlib.import_module(f"{__name__}.{_name}")

@@ -1,7 +1,7 @@
 """Case ``diffusion-training``: Algorithm 1 training a small CNN (second paper, section 4, Table 1).
 
 The joint stability region with the one-layer CNN's z(ω) is the case ``diffusion-cnn-joint-region``
-(:mod:`validation.cases.diffusion_cnn_region`).
+(:mod:`validation.cases.diffusion_cnn_joint_region`).
 
 Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs for Construction and Theoretical Analysis of an
 SGD Extension".  Section 4.1 (Figure 1): training with diffusion on one weight tensor's velocity

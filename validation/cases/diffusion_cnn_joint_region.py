@@ -3,7 +3,7 @@
 Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs for Construction and Theoretical Analysis of an
 SGD Extension", (4), (11), (17)-(20) and appendix B footnote 2, with the gradient of the first
 paper's linearized one-layer CNN (appendix D-E, eq. (44)) kept.  The quadratic version is
-``diffusion-joint-region`` (:mod:`validation.cases.diffusion`).
+``diffusion-joint-region`` (:mod:`validation.cases.diffusion_joint_region`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from solvers.lambdify import lambdify
 
 from ..plots import pyplot
 from ..registry import Context, case
-from .diffusion import CRITERION, bisect_beta, diverging
+from ..shared.diffusion import CRITERION, bisect_beta, diverging
 
 __all__ = ["cnn_diverges", "cnn_joint_beta_max", "cnn_mode_spectrum"]
 
@@ -98,7 +98,7 @@ def cnn_diverging(betas: Any, gamma: float, eta: float, image: np.ndarray, alpha
                   seed: int = 0) -> np.ndarray:
     """Algorithm 1 (periodic Laplacian on the whole kernel) with ∇E(K) = αK + c·GK from random (K^0, v^0).
 
-    :func:`validation.cases.diffusion.diverging` with that gradient (one batch over ``betas``),
+    :func:`validation.shared.diffusion.diverging` with that gradient (one batch over ``betas``),
     so the same divergence criterion (``CRITERION`` there); G is
     :meth:`solvers.correlation.CnnOperator.gram` in periodic mode with w = H = W.
     """

@@ -27,7 +27,7 @@ from solvers.sgd_diagnostics import ExpectedRPRecorder, FullBatchRPRecorder, run
 
 from ..plots import pyplot
 from ..registry import Context, case
-from .unstable_convergence import eos_problem
+from ..shared.unstable_convergence import eos_problem
 
 SOURCE = "Ahn, Zhang, Sra (4th paper)"
 

@@ -1,0 +1,50 @@
+"""A case of the fourth paper (Ahn, Zhang, Sra, "Understanding the unstable convergence of GD").
+
+* ``uc-example1-fact1`` — Example 1 / Fact 1: f = 20θ₁² + θ₂² with η = 2/39, 2/40, 2/41
+  diverges, oscillates neutrally, converges; the θ₁ factor per step is |1 − 40η|.
+
+Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+"""
+from __future__ import annotations
+
+from derivations.objectives import quadratic
+from solvers.diagnostics import run_gd
+from solvers.objectives import SympyObjective
+
+from ..registry import Context, case
+from ..shared.unstable_convergence import SOURCE
+
+
+@case("uc-example1-fact1",
+      claim="GD on f = 20 theta_1^2 + theta_2^2 (L = 40) converges for eta = 2/41, oscillates for eta = 2/40 and "
+            "diverges for eta = 2/39 (Fact 1)",
+      source=f"{SOURCE}, Fact 1, Example 1")
+def example1(ctx: Context) -> dict:
+    obj = SympyObjective(quadratic())
+    steps = 200 if ctx.quick else 1000
+    rows, ok = [], True
+    for d in (39, 40, 41):
+        eta = 2.0 / d
+        r = run_gd(obj, [1.0, 1.0], eta, steps, keep_path=True)
+        p = r.path
+        factor = abs(p[-1, 0] / p[-2, 0])
+        pred = abs(1 - 40 * eta)
+        kind = "diverges" if pred > 1 + 1e-12 else ("neutral" if abs(pred - 1) < 1e-12 else "converges")
+        measured = "diverges" if abs(p[-1, 0]) > 10 * abs(p[0, 0]) else (
+            "converges" if abs(p[-1, 0]) < 1e-3 else "neutral")
+        agree = kind == measured and abs(factor - pred) < 1e-9
+        ok &= agree
+        rows.append({"eta": eta, "two_over_eta": d, "predicted_factor": pred, "measured_factor": factor,
+                     "predicted": kind, "measured": measured, "theta1_final": float(p[-1, 0]),
+                     "theta2_final": float(p[-1, 1]), "agrees": bool(agree)})
+    return {"prediction": "|theta_1| is multiplied by |1 - 40 eta| each step: 41/39 (diverges), 1 (neutral), 39/41 "
+                          "(converges)",
+            "measurement": f"{steps} GD steps from (1, 1); per-step factor of |theta_1| at the end",
+            "tolerance": "classification identical and factor within 1e-9",
+            "verdict": "confirmed" if ok else "refuted", "passed": bool(ok),
+            "numbers": {"steps": steps, "rows": rows},
+            "tables": [{"title": "Example 1: f = 20 theta_1^2 + theta_2^2 from (1, 1)",
+                        "columns": ["eta", "predicted |1-40 eta|", "measured factor", "predicted", "measured"],
+                        "rows": [[r["eta"], r["predicted_factor"], r["measured_factor"], r["predicted"],
+                                  r["measured"]] for r in rows]}],
+            "notes": "theta_2 converges in all three runs (factor |1 - 2 eta| < 1)."}
