@@ -68,7 +68,7 @@ def test_cli_threads_option(capsys):
     from workbench.cli import main
 
     assert main(["--threads", "0", "bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0.1"]) == 2
-    assert "workbench: error: threads: must be a positive integer" in capsys.readouterr().err
+    assert "workbench: error: threads: must be >= 1" in capsys.readouterr().err
     saved = dict(threads._state)
     try:
         assert main(["--threads", "1", "bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0.1",
