@@ -19,7 +19,7 @@ and the scheme is stable at that mode iff every root lies in the open unit disk
 (Schur–Cohn / Jury, :func:`derivations.von_neumann.schur_cohn_conditions`).  The
 stable set in ``h`` is an interval ``h_lower < h < h_upper`` (:func:`region`), in
 closed form where SymPy reduces the conditions (:func:`closed_region`), and exactly at
-given numeric hyperparameters otherwise (:func:`region_at`).  The numeric stepper
+given numeric hyperparameters otherwise (:func:`solvers.optimizers.h_interval`).  The numeric stepper
 (:mod:`solvers.stepper`) iterates the very same ``A, B, C``.
 
 Adding a scheme is one :func:`register` call (see the entries at the end).
@@ -37,7 +37,7 @@ from .steps import Derivation, Step
 from .von_neumann import eta, h, mu, schur_cohn_conditions, solve_bound, xi
 
 __all__ = ["Hyper", "Parametrization", "Optimizer", "register", "get", "names", "canonical",
-           "polynomial", "closed_region", "region_at", "describe", "derivation"]
+           "polynomial", "closed_region", "describe", "derivation"]
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     (:func:`derivations.von_neumann.solve_bound`), under the symbols' sign
     assumptions; several lower (upper) bounds are combined with ``Max`` (``Min``).
     Schemes with integer (structural) hyperparameters, and polynomials of degree > 2,
-    are left to :func:`region_at`.
+    are left to the numeric :func:`solvers.optimizers.h_interval`.
     """
     opt = get(name)
     if any(p.integer for p in opt.hypers):
@@ -269,21 +269,6 @@ def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     lo = sp.Max(*lows)
     hi = sp.Min(*[sp.factor(sp.simplify(v)) for v in highs])
     return lo, hi
-
-
-def region_at(name: str, values: dict[str, Any]) -> tuple[sp.Expr, sp.Expr] | None:
-    """Exact ``(h_lower, h_upper)`` of :func:`closed_region` at numeric hyperparameters, or ``None``.
-
-    The floats are taken as the exact rationals they are.  Where no closed form
-    exists, :func:`solvers.optimizers.h_interval` finds the region numerically from
-    the same polynomial (roots of the Jury conditions, checked by root moduli).
-    """
-    opt = get(name)
-    closed = closed_region(opt.name)
-    if closed is None:
-        return None
-    subs = {p.symbol: _exact(values.get(p.name, p.default)) for p in opt.hypers}
-    return sp.simplify(closed[0].subs(subs)), sp.simplify(closed[1].subs(subs))
 
 
 def describe(opt: Optimizer, latex: bool = False, values: dict[str, Any] | None = None) -> str:
