@@ -17,12 +17,12 @@ polynomial is
 
 and the scheme is stable at that mode iff every root lies in the open unit disk
 (Schur–Cohn / Jury, :func:`derivations.von_neumann.schur_cohn_conditions`).  The
-stable set in ``h`` is an interval ``h_lower < h < h_upper`` (:func:`region`), in
-closed form where SymPy reduces the conditions (:func:`closed_region`), and exactly at
+stable set in ``h`` is an interval ``h_lower < h < h_upper`` , in
+closed form where SymPy reduces the conditions (:func:`closed_region`), and numerically at
 given numeric hyperparameters otherwise (:func:`solvers.optimizers.h_interval`).  The numeric stepper
 (:mod:`solvers.stepper`) iterates the very same ``A, B, C``.
 
-Adding a scheme is one :func:`register` call (see the entries at the end).
+Adding a scheme is one :func:`register` call (the entries are in :mod:`derivations.optimizer_entries`).
 """
 from __future__ import annotations
 
