@@ -178,7 +178,9 @@ def simulated_bounds(
     rtol = check_positive("rtol", rtol)
     if rtol >= 1:
         raise ParameterError(f"rtol: must be < 1, got {rtol}")
-    crit = criterion or DivergenceCriterion()
+    # a momentum scheme iterates a non-symmetric map: its increments need not grow monotonically near the edge,
+    # so it is classified by window maxima (same verdict as the ratio test for monotone increments)
+    crit = criterion or DivergenceCriterion(growth_test="ratio" if len(res.kinds) == 1 else "max")
     if operator not in ("auto", "fft", "matrix"):
         raise ParameterError(f"operator: unknown {operator!r}; use auto, fft or matrix")
     use_matrix = operator == "matrix" or (operator == "auto" and op.w <= 32)
