@@ -60,7 +60,8 @@ import numpy as np
 
 from .checks import ParameterError
 
-__all__ = ["DivergenceCriterion", "RunResult", "KINDS", "LOSS_KINDS", "classify", "loss_limit", "loss_verdict"]
+__all__ = ["DivergenceCriterion", "RunResult", "KINDS", "LOSS_KINDS", "classify", "loss_limit", "loss_verdict",
+           "step_flags"]
 
 #: the kinds a diverged member is labelled with ("" for a member that did not diverge)
 KINDS = ("nonfinite", "blowup", "growth")
@@ -147,6 +148,15 @@ def loss_verdict(f: float, limit: float) -> str:
     if not math.isfinite(f):
         return "nonfinite-loss"
     return "blowup" if abs(f) > limit else ""
+
+
+def step_flags(xp: Any, dn: Any, d0: Any, active: Any, crit: DivergenceCriterion) -> tuple[Any, Any]:
+    """``(newly_nonfinite, newly_blown)`` for one step's increment norms ``dn`` (kinds 1 and 2 above).
+
+    Only members still ``active`` can be flagged; ``d0`` is the first step's ‖δ₀‖.
+    """
+    fin = xp.isfinite(dn)
+    return active & ~fin, active & fin & (dn > crit.blowup * d0)
 
 
 def classify(inc: np.ndarray, norms: np.ndarray, nonfinite: np.ndarray, blown: np.ndarray, eps: float,

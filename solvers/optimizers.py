@@ -83,7 +83,7 @@ def _in_range(p: reg.Hyper, v: float, via: str = "") -> float:
 
 
 @lru_cache(maxsize=None)
-def _solve_alt(name: str, alt: str, missing: str, known: tuple[str, ...]) -> sp.Expr | None:
+def _solve_alt(name: str, alt: str, missing: str) -> sp.Expr | None:
     """Express the alternative parameter ``missing`` through ``known`` ones and hyperparameters."""
     opt = reg.get(name)
     par = next(p for p in opt.parametrizations if p.name == alt)
@@ -149,7 +149,7 @@ def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None 
                 _in_range(q, alt_given[q.name])
         missing = [q.name for q in par.params if q.name not in alt_given]
         for m in missing:
-            expr = _solve_alt(opt.name, par.name, m, tuple(sorted(alt_given)))
+            expr = _solve_alt(opt.name, par.name, m)
             known = {q.symbol: alt_given[q.name] for q in par.params if q.name in alt_given}
             known.update({opt.hyper(k).symbol: v for k, v in hyper.items()})
             for p in opt.hypers:                       # e.g. dt alone: the default momentum

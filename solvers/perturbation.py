@@ -56,7 +56,7 @@ from .backend import namespace_of, quiet_overflow, to_numpy
 from .checks import ParameterError, check_finite, check_positive
 from .cnn_hessian import LocalCurvature, step_spectral_radius
 from .correlation import CnnOperator
-from .divergence import DivergenceCriterion
+from .divergence import DivergenceCriterion, step_flags
 from .schemes import check_model, initial_kernel
 
 __all__ = [
@@ -439,9 +439,7 @@ def run_perturbed(
             dn = _norm(Kn - K)
             if d0 is None:
                 d0 = xp.where(dn > 0, dn, xp.ones_like(dn))
-            fin = xp.isfinite(dn)
-            newly_nf = active & ~fin
-            newly_bu = active & fin & (dn > crit.blowup * d0)
+            newly_nf, newly_bu = step_flags(xp, dn, d0, active, crit)
             nonfinite = nonfinite | newly_nf
             blown = blown | newly_bu
             stop = newly_nf | newly_bu

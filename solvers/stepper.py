@@ -28,7 +28,7 @@ from array_api_compat import device as array_device
 
 from .backend import namespace_of, quiet_overflow, to_numpy
 from .checks import ParameterError, check_memory, run_memory
-from .divergence import DivergenceCriterion, RunResult, classify
+from .divergence import DivergenceCriterion, RunResult, classify, step_flags
 from .optimizers import Resolved, resolve
 
 __all__ = ["run", "Update"]
@@ -82,18 +82,19 @@ def _combine(coeffs: Sequence[float], arrays: Sequence[Any]) -> Any:
     return out if out is not None else 0.0 * arrays[0]
 
 
-def _lr(lr: Any, B: int, xp: Any, like: Any) -> tuple[Any, float]:
+def _lr(lr: Any, B: int, xp: Any, like: Any) -> Any:
+    """η as a float, or one per member shaped to broadcast against the iterates."""
     if np.ndim(lr) == 0 and not hasattr(lr, "shape"):
-        return float(lr), float(lr)
+        return float(lr)
     arr = np.asarray(to_numpy(lr) if hasattr(lr, "shape") else lr, dtype=np.float64).reshape(-1)
     if arr.size == 1:
-        return float(arr[0]), float(arr[0])
+        return float(arr[0])
     if arr.size != B:
         raise ParameterError(f"lr: expected one learning rate or one per member ({B}), got {arr.size}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ParameterError("lr: every learning rate must be finite and > 0")
     shape = (B,) + (1,) * (like.ndim - 1)
-    return xp.reshape(xp.asarray(arr, dtype=like.dtype), shape), float(arr[0])
+    return xp.reshape(xp.asarray(arr, dtype=like.dtype), shape)
 
 
 def run(
@@ -162,7 +163,7 @@ def run(
     check_memory("steps", run_memory(steps, B, 1, theta0.dtype.itemsize if hasattr(theta0.dtype, "itemsize") else 8)
                  + 8 * (len(getattr(res, "kinds", ())) + 3) * B * per_member)
     rule = lr if callable(lr) else None
-    eta, _ = _lr(res.lr if lr is None or rule is not None else lr, B, xp, theta0)
+    eta = _lr(res.lr if lr is None or rule is not None else lr, B, xp, theta0)
     if custom is not None:
         A, Bv, C = [[1.0]], [1.0], [1.0]                      # unused: the update supplies the step
     else:
@@ -219,9 +220,7 @@ def run(
             dn = _norms(xp, new[0] - state[0])
             if d0 is None:
                 d0 = xp.where(dn > 0, dn, xp.ones_like(dn))
-            fin = xp.isfinite(dn)
-            newly_nf = active & ~fin
-            newly_bu = active & fin & (dn > crit.blowup * d0)
+            newly_nf, newly_bu = step_flags(xp, dn, d0, active, crit)
             nonfinite = nonfinite | newly_nf
             blown = blown | newly_bu
             active = active & ~newly_nf & ~newly_bu
