@@ -4,7 +4,7 @@ Sun et al. 2022 (first paper), appendix D: the one-layer CNN's gradient PDE,
 its linearization, the forward-Euler scheme, its amplifier and the stability
 bounds on the weight decay α and the step Δt.
 
-The names below are loaded on first access (PEP 562), so ``from derivations import
+The names below are loaded on first access (PEP 562), so ``from workbench.derivations import
 regions`` does not also build the registry of every derivation (start-up time of
 ``workbench bounds``).
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
-
-__stability_workbench__ = True  # marker read by derivations/_shadow.py (name-clash check)
 
 __all__ = [
     "Step", "Derivation", "available", "get",

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from .steps import Derivation, Step
+from workbench.derivations.steps import Derivation, Step
 
 __all__ = [
     "h", "z", "lam", "dsym",

@@ -31,8 +31,8 @@ from typing import Any
 
 import sympy as sp
 
-from .steps import Derivation, Step
-from .symbols import a, alpha, b, beta, g, u, y, yhat
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import a, alpha, b, beta, g, u, y, yhat
 
 __all__ = [
     "swish", "sigmoid", "cross_entropy", "steps", "derivation",

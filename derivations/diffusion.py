@@ -15,7 +15,7 @@ SymPy derives, in paper order:
   (6)-(7) is the scheme (4) under (9) -- both directions substituted and simplified to zero;
   PyTorch's documented form (21) equals (23) = (14) under ``θ' = θ - γηv`` (also with diffusion).
 * Theorem 2 (17)-(20), (10)-(11): the homogeneous part through the Von Neumann analyzer
-  (:mod:`derivations.von_neumann`: :class:`Scheme`, :func:`characteristic_polynomial`,
+  (:mod:`workbench.derivations.von_neumann`: :class:`Scheme`, :func:`characteristic_polynomial`,
   :func:`schur_cohn_conditions`, closed-disk version = the root amplitude lemma (19)).
 * Beyond the paper: the joint region with the gradient term of a quadratic loss (Hessian
   eigenvalue λ sharing the Laplacian's Fourier modes, e.g. ``H = λI``), ``h = ηλ``, strict
@@ -42,9 +42,9 @@ from functools import lru_cache
 import sympy as sp
 from sympy.calculus.euler import euler_equations
 
-from .steps import Derivation, Step
-from .symbols import dt
-from .von_neumann import Scheme, characteristic_polynomial, eta, schur_cohn_conditions, solve_bound, xi
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import dt
+from workbench.derivations.von_neumann import Scheme, characteristic_polynomial, eta, schur_cohn_conditions, solve_bound, xi
 
 __all__ = [
     "a", "b", "dx", "N", "gamma", "eta", "beta", "lam", "h", "kappa", "S", "m",

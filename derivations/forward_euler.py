@@ -28,8 +28,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .steps import Derivation, Step
-from .symbols import P, P_max, P_min, a, alpha, beta, dt
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import P, P_max, P_min, a, alpha, beta, dt
 
 __all__ = [
     "amplifier", "alpha_bounds", "dt_bound", "dt_bound_pointwise", "steps", "derivation",

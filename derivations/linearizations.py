@@ -12,11 +12,11 @@ Sun et al. 2022 (first paper):
   the step bound (50) and its large-α limit ``Δt < 2/α`` (51).
 
 Every scheme goes through the general Von Neumann analyzer
-(:mod:`derivations.von_neumann`): forward Euler with the mode's Fourier symbol,
+(:mod:`workbench.derivations.von_neumann`): forward Euler with the mode's Fourier symbol,
 amplification factor, Schur-Cohn conditions, bounds solved for α or Δt.  The
 paper's printed forms are kept in ``Step.stated`` beside the derived ones.
 
-Conventions as in :mod:`derivations.cnn`: ``Ī = ∫ I(x + z) dx`` (the input sum,
+Conventions as in :mod:`workbench.derivations.cnn`: ``Ī = ∫ I(x + z) dx`` (the input sum,
 ``= Î(0)``), ``K̄ = ∫ K(z) dz`` (``= K̂(0)``), ``C = ((K ⋆ I) ⋆ I)(z)``,
 ``P = |Î(ω)|²``, ``P_0 = |Î(0)|² = Ī²``.  ``s(0)``, ``s'(0)`` are the sigmoid
 (with bias b) and its derivative at ``g = 0``: ``1/(1 + e^b)`` and
@@ -74,11 +74,13 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import cnn, forward_euler
-from . import von_neumann as vn
-from .cnn import swish
-from .steps import Derivation, Step
-from .symbols import P, a, alpha, b, beta, dt, g, u, y, yhat
+from workbench.derivations import cnn
+
+from workbench.derivations import forward_euler
+from workbench.derivations import von_neumann as vn
+from workbench.derivations.cnn import swish
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import P, a, alpha, b, beta, dt, g, u, y, yhat
 
 __all__ = [
     "s0", "s1", "Kbar", "D", "D0", "P0", "Q", "lam", "Fhat", "F_min", "F_max", "wpix",
@@ -192,7 +194,7 @@ def _solve_dt(A: sp.Expr, rate: sp.Symbol) -> sp.Expr:
 def sigmoid_at_zero() -> dict[sp.Symbol, sp.Expr]:
     """``{s(0): 1/(1 + e^b), s'(0): e^b/(1 + e^b)²}`` from the biased sigmoid (first paper, D.1; used in D.4).
 
-    Derived from :func:`derivations.cnn.sigmoid`; at ``b = 0`` they are ``1/2`` and ``1/4``.
+    Derived from :func:`workbench.derivations.cnn.sigmoid`; at ``b = 0`` they are ``1/2`` and ``1/4``.
     """
     v = sp.Symbol("v", real=True)
     return {s0: sp.together(cnn.sigmoid(v).subs(v, 0)),

@@ -10,7 +10,7 @@ SymPy derives, in paper order:
 * the map between (Δt, d) and the (learning rate η, momentum μ) of SGD-Nesterov
   and its inverse;
 * (44) the symbol z(ω) and, through the Von Neumann analyzer
-  (:mod:`derivations.von_neumann`, :mod:`derivations.regions`), the EXACT stability
+  (:mod:`workbench.derivations.von_neumann`, :mod:`workbench.derivations.regions`), the EXACT stability
   region ``0 < z < 4(2 + dΔt)/((6 - dΔt)Δt²)`` beside the paper's (45)
   ``Δt < 2/√(3z)``, and the α bounds (46)-(47) with their exact counterparts.
 
@@ -20,7 +20,7 @@ of z (15/14, i.e. 7.1 %, at μ = 0.9; 3 at μ = 0), so the paper's remark that "
 choice of damping d has no impact on the stability bounds" is true of (45) only.
 (46)-(47) name the upper bound α_min and the lower bound α_max; here they are
 ``alpha_upper`` and ``alpha_lower``.  They hold for a < 0 (general forms in
-:func:`derivations.regions.alpha_interval`).
+:func:`workbench.derivations.regions.alpha_interval`).
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import regions
-from .steps import Derivation, Step
-from .symbols import P, P_max, P_min, a, alpha, beta, d, dt
-from .von_neumann import K_n, K_nm1, K_np1, V_n, nesterov_semi_implicit_scheme, z
+from workbench.derivations import regions
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import P, P_max, P_min, a, alpha, beta, d, dt
+from workbench.derivations.von_neumann import K_n, K_nm1, K_np1, V_n, nesterov_semi_implicit_scheme, z
 
 __all__ = [
     "gradL", "lr_sym", "momentum_sym", "pde", "central_difference", "explicit_update", "semi_implicit", "parameter_map",

@@ -12,11 +12,11 @@ the lambdified form as arguments, never substituted):
   network) or tanh, data (x, y) = (1, 0);
 * :func:`rosenbrock` — (a − θ₁)² + b(θ₂ − θ₁²)²;
 * :func:`mlp_loss` — a tiny fully-connected network written out symbolically, in the
-  parameter layout of :mod:`solvers.networks`, the slow reference of its backprop
+  parameter layout of :mod:`workbench.solvers.nets.networks`, the slow reference of its backprop
   gradient and R-operator Hessian-vector product.
 
 The first paper's appendix F, eqs. (48)–(51), is derived in
-:func:`derivations.linearizations.derivation_f` (registry name ``multilayer-f``).
+:func:`workbench.derivations.linearizations.derivation_f` (registry name ``multilayer-f``).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from .steps import Derivation, Step
+from workbench.derivations.steps import Derivation, Step
 
 __all__ = [
     "SymbolicObjective",
@@ -236,7 +236,7 @@ def mlp_loss(sizes: Sequence[int], activation: str, X: Sequence[Sequence[Any]], 
 
     Layer l maps h ↦ σ(W_l h + b_l) (no activation after the last layer); the flat
     parameter vector is, layer by layer, W_l row-major (shape out×in) then b_l, exactly
-    the layout of :func:`solvers.networks.mlp`.
+    the layout of :func:`workbench.solvers.nets.networks.mlp`.
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def mlp_loss(sizes: Sequence[int], activation: str, X: Sequence[Sequence[Any]], 
             total += sp.log(sum(sp.exp(h[j]) for j in range(len(yv)))) - sum(yv[j] * h[j] for j in range(len(yv)))
     expr = total / len(X) + _num(weight_decay) / 2 * sum(t ** 2 for t in th)
     return SymbolicObjective(f"mlp-{activation}-{loss}", expr, th, (),
-                             "fully-connected network (reference for solvers.networks)")
+                             "fully-connected network (reference for workbench.solvers.nets.networks)")
 
 
 TOYS = {

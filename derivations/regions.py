@@ -6,7 +6,7 @@ windowed Gram operator (finite w) through the scalar symbol
 
     z = α + aβP/2,   P = |Î(ω)|²  or an eigenvalue of G        (eq. (44); (23) for Euler)
 
-so a registered optimizer (:mod:`derivations.optimizers`) with stable interval
+so a registered optimizer (:mod:`workbench.derivations.schemes.registry`) with stable interval
 ``h_lower < h < h_upper`` in ``h = ηz`` has the region ``h_lower/η < z < h_upper/η``,
 and the stable weight decays are those that put every P of the spectrum
 ``[P_min, P_max]`` inside it (:func:`alpha_interval`).  The same expressions serve the
@@ -27,8 +27,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import optimizers
-from .symbols import P, P_max, P_min, a, alpha, beta
+from workbench.derivations.schemes import registry as optimizers
+from workbench.derivations.symbols import P, P_max, P_min, a, alpha, beta
 
 __all__ = ["cnn_symbol", "z_interval", "alpha_interval", "alpha_bounds", "alpha_bounds_z", "z_lo", "z_hi",
            "paper_to_exact_ratio"]
@@ -82,7 +82,7 @@ def alpha_interval(z_lo: sp.Expr, z_hi: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
     The symbol is linear in P, so the binding P are the endpoints; general in the
     sign of a.  With ``(0, 2/Δt)`` this is the first paper's (26)-(27)
-    (:func:`derivations.forward_euler.alpha_bounds`); with the Nesterov regions,
+    (:func:`workbench.derivations.forward_euler.alpha_bounds`); with the Nesterov regions,
     (46)-(47) and their exact counterparts.
 
     Returns

@@ -10,26 +10,27 @@
 * ``"momentum"``: appendix E, eqs. (36)-(47): momentum PDE, central-difference and
   semi-implicit schemes, the (Δt, d) <-> (η, μ) map, exact region vs (45)-(47).
 * ``"linearization-d4"``, ``"activated-d5"``, ``"multilayer-f"``: appendix D.4 (28)-(33),
-  D.5 (34)-(35) and F (48)-(51) (:mod:`derivations.linearizations`).
+  D.5 (34)-(35) and F (48)-(51) (:mod:`workbench.derivations.linearizations`).
 * ``"bea-principal-flow"``: third paper, BEA of GD to order 5, Theorems 3.1/3.2, PF (12)/(14), (16), 6.1
-  (:mod:`derivations.bea`).
+  (:mod:`workbench.derivations.bea`).
 * ``"diffusion"``: second paper, (1)-(23): accelerated PDE with diffusion, scheme (4)-(5), Theorem 1 both
-  ways, CFL (10)-(11) through the analyzer, joint region with a quadratic loss (:mod:`derivations.diffusion`).
+  ways, CFL (10)-(11) through the analyzer, joint region with a quadratic loss (:mod:`workbench.derivations.diffusion`).
 * ``"unstable-convergence"``: fourth paper, RP (Def. 1), directional smoothness (Def. 2),
-  Theorem 2 identity (4), approximation (5) (:mod:`derivations.unstable_convergence`).
-* ``"scheme-<name>"``: a registered optimizer (:mod:`derivations.optimizers`): its state-space
+  Theorem 2 identity (4), approximation (5) (:mod:`workbench.derivations.unstable_convergence`).
+* ``"scheme-<name>"``: a registered optimizer (:mod:`workbench.derivations.schemes.registry`): its state-space
   record, iteration matrix, characteristic polynomial, Schur–Cohn conditions and region.
 * ``"objective-<toy>"``: a symbolic toy objective (quadratic, tanh-quadratic,
-  single-neuron networks, Rosenbrock; :mod:`derivations.objectives`): loss, exact
+  single-neuron networks, Rosenbrock; :mod:`workbench.derivations.objectives`): loss, exact
   gradient, Hessian, sharpness at the minimizer.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import (bea, cnn, diffusion, forward_euler, linearizations, momentum, objectives, optimizers,
-               unstable_convergence, von_neumann)
-from .steps import Derivation
+from workbench.derivations import (bea, cnn, diffusion, forward_euler, linearizations, momentum, objectives,
+                                   unstable_convergence, von_neumann)
+from workbench.derivations.schemes import registry as optimizers
+from workbench.derivations.steps import Derivation
 
 __all__ = ["available", "get"]
 

@@ -3,7 +3,7 @@
 A :class:`Step` holds one SymPy object (an expression, an ``Eq`` or another
 relational) under a name and the paper's equation label; a :class:`Derivation`
 is an ordered chain of steps.  Both print as readable one-line Unicode math
-(``str``, :func:`derivations.unicode_printer.unicode_text`: ``K̂ⁿ⁺¹ = A(ω)·K̂ⁿ``), as
+(``str``, :func:`workbench.derivations.unicode_printer.unicode_text`: ``K̂ⁿ⁺¹ = A(ω)·K̂ⁿ``), as
 LaTeX (``latex()``, ready to paste into a paper), as notebook LaTeX
 (``_repr_latex_``) and as JSON-safe dictionaries (``to_dict()``).
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import sympy as sp
 
-from .unicode_printer import unicode_text
+from workbench.derivations.unicode_printer import unicode_text
 
 __all__ = ["Step", "Derivation", "difference"]
 

@@ -259,7 +259,7 @@ class UnicodePrinter(StrPrinter):
     _print_ImmutableDenseMatrix = _print_MatrixBase
 
 
-# heads that objects with their own ``_sympystr`` print in ASCII (derivations.cnn._fn)
+# heads that objects with their own ``_sympystr`` print in ASCII (workbench.derivations.cnn._fn)
 _HEADS = [(re.compile(r"\bgrad_([A-Za-z]) "), r"∇_\1 "), (re.compile(r"\bdeltaK\("), "δK(")]
 
 

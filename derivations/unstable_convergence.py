@@ -2,7 +2,7 @@
 
 Fourth paper (Ahn, Zhang, Sra, "Understanding the unstable convergence of gradient
 descent"), §4 and appendix C. For an objective f(θ) (a
-:class:`derivations.objectives.SymbolicObjective`) and a step η > 0:
+:class:`workbench.derivations.objectives.SymbolicObjective`) and a step η > 0:
 
 * Definition 1, relative progress: RP(θ) = [f(θ − η∇f(θ)) − f(θ)] / (η‖∇f(θ)‖²);
 * Definition 2, directional smoothness: L(θ; v) = ⟨v, ∇f(θ) − ∇f(θ − v)⟩ / ‖v‖²;
@@ -27,7 +27,7 @@ g is the 1-D fundamental theorem of calculus for φ(τ) = f(θ − ητg); it is
 involves no composition with ∇f, and implies (4) by g = ∇f(θ). :func:`prove_polynomial`
 checks it for generic polynomials of degree up to 8 and in up to 4 variables in well under
 a second. For non-polynomial objectives (tanh) the integral has no closed form; the
-numeric side (:mod:`solvers.diagnostics`) checks (4) there by Gauss–Legendre quadrature.
+numeric side (:mod:`workbench.solvers.dynamics.diagnostics`) checks (4) there by Gauss–Legendre quadrature.
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from typing import Any, Sequence
 import sympy as sp
 from sympy.polys.rings import ring
 
-from .objectives import SymbolicObjective, quadratic, theta_symbols
-from .steps import Derivation, Step
+from workbench.derivations.objectives import SymbolicObjective, quadratic, theta_symbols
+from workbench.derivations.steps import Derivation, Step
 
 __all__ = [
     "eta",
@@ -145,11 +145,11 @@ def _polynomial_ring(obj: SymbolicObjective, extra: Sequence[sp.Symbol]) -> tupl
     ------
     ValueError
         ``obj`` is not a polynomial in its variables (e.g. tanh); use the quadrature of
-        :mod:`solvers.diagnostics` there.
+        :mod:`workbench.solvers.dynamics.diagnostics` there.
     """
     th = list(obj.variables)
     if not obj.expr.is_polynomial(*th):
-        raise ValueError(f"objective: {obj.name!r} is not polynomial; use the quadrature of solvers.diagnostics")
+        raise ValueError(f"objective: {obj.name!r} is not polynomial; use the quadrature of workbench.solvers.dynamics.diagnostics")
     extra = list(extra)
     others = sorted(obj.expr.free_symbols - set(th) - set(extra), key=sp.default_sort_key)
     try:

@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import sympy as sp
 
-from .steps import Derivation, Step
-from .symbols import P, a, alpha, beta, d, dt
+from workbench.derivations.steps import Derivation, Step
+from workbench.derivations.symbols import P, a, alpha, beta, d, dt
 
 __all__ = [
     "Scheme", "xi", "z", "G", "mu", "eta", "h", "n_step", "t_time",

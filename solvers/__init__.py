@@ -1,15 +1,11 @@
-"""Numeric layer of the stability workbench (array API; NumPy, CuPy, array-api-strict)."""
+"""Numeric layer of the stability workbench (array API; NumPy, CuPy, array-api-strict).
 
-__stability_workbench__ = True  # marker read by derivations/_shadow.py (name-clash check)
+By concern, one layer on the next (import-linter checks the order, setup.cfg):
 
-
-def _check_shadowing() -> None:
-    # our own derivations/_shadow.py by path: a foreign `derivations` on sys.path must not answer for it
-    import runpy
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    runpy.run_path(str(root / "derivations" / "_shadow.py"))["check"](__name__, root)
-
-
-_check_shadowing()
+``core``      back ends, threads, input checks, lambdify, objectives
+``linalg``    Lanczos and Hessian spectra of any objective
+``nets``      layers, networks and their data sets
+``stepping``  the optimizer records resolved to numbers, the one stepper, divergence, bisection
+``cnn``       the one-layer CNN of the first paper: correlation, images, bounds, onset, perturbation
+``dynamics``  the papers' dynamics: diffusion, flows, DAL, convergence diagnostics
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.backend import get_namespace, gpu_available
+from workbench.solvers.core.backend import get_namespace, gpu_available
 
 _BACKENDS = ["numpy", "array_api_strict"]
 _GPU = gpu_available()
@@ -34,7 +34,7 @@ def rng():
 def _raise_on_fp_errors():
     """Silent overflow in numeric code is a bug: make NumPy raise (py-pde's habit).
 
-    Code that diverges on purpose silences this itself (solvers.backend.quiet_overflow).
+    Code that diverges on purpose silences this itself (workbench.solvers.core.backend.quiet_overflow).
     """
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         yield

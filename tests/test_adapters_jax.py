@@ -12,8 +12,8 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 import workbench as wb  # noqa: E402
-from solvers.checks import ParameterError  # noqa: E402
-from solvers.hessian import lanczos  # noqa: E402
+from workbench.solvers.core.checks import ParameterError  # noqa: E402
+from workbench.solvers.linalg.hessian import lanczos  # noqa: E402
 
 
 def _mlp_loss(p, X, Y):

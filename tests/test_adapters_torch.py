@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import workbench as wb  # noqa: E402
-from solvers.checks import ParameterError  # noqa: E402
+from workbench.solvers.core.checks import ParameterError  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,6 +1,6 @@
 """Every CLI entry point on bad input: exit 2, one stderr line naming the parameter, no traceback.
 
-The CLI runs in-process (``workbench.cli.main([...])`` with capsys); a few subprocess
+The CLI runs in-process (``workbench.cli.app.main([...])`` with capsys); a few subprocess
 smoke tests check the real entry point. The computational functions that a wrongly
 accepted input would reach (the benchmark, validation cases, the bounds in the
 hypothesis test) are replaced by stubs that fail the test, so a silently accepted bad
@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.cli import NUMERIC, main
+from workbench.cli.app import NUMERIC, main
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ["bounds", "--image", "checkerboard:8", "--kernel", "3", "--dt", "0.1"]
@@ -72,14 +72,14 @@ def no_work(monkeypatch):
     def forbidden(*a, **k):
         raise AssertionError("a bad input reached the computation")
 
-    bench = types.ModuleType("workbench.benchmarks")
+    bench = types.ModuleType("workbench.benchmarks.suite")
     bench.run_bench = forbidden
-    monkeypatch.setitem(sys.modules, "workbench.benchmarks", bench)
-    reg = types.ModuleType("validation.registry")
+    monkeypatch.setitem(sys.modules, "workbench.benchmarks.suite", bench)
+    reg = types.ModuleType("workbench.validation.registry")
     reg.run_case, reg.list_cases = forbidden, lambda: ["a", "b"]
     reg.get_case = lambda cid: SimpleNamespace(id=cid, claim="c")
-    monkeypatch.setitem(sys.modules, "validation.registry", reg)
-    monkeypatch.setattr(importlib.import_module("validation"), "registry", reg, raising=False)
+    monkeypatch.setitem(sys.modules, "workbench.validation.registry", reg)
+    monkeypatch.setattr(importlib.import_module("workbench.validation"), "registry", reg, raising=False)
 
 
 def _one_line(err: str) -> str:
@@ -240,10 +240,10 @@ def test_numeric_flags_any_text(flag, text, capsys, monkeypatch):
         seen.append((w, kw))
         return {"kernel": w, "momentum": 0.9, "d": 1.0, "eta": 1.0, "theory": {"alpha_lower": 0.0, "alpha_upper": 1.0}}
 
-    mod = types.ModuleType("solvers.bounds")
+    mod = types.ModuleType("workbench.solvers.cnn.bounds")
     mod.compute_bounds = fake_bounds
-    monkeypatch.setitem(sys.modules, "solvers.bounds", mod)
-    monkeypatch.setattr(importlib.import_module("solvers"), "bounds", mod, raising=False)
+    monkeypatch.setitem(sys.modules, "workbench.solvers.cnn.bounds", mod)
+    monkeypatch.setattr(importlib.import_module("workbench.solvers.cnn"), "bounds", mod, raising=False)
     args = ["bounds", "--image", "checkerboard:8", "--kernel", "3", "--dt", "1e-3", "--methods", "theory"]
     if flag == "momentum":
         args += ["--scheme", "nesterov"]
@@ -291,24 +291,28 @@ def test_limits_can_be_raised_by_environment(files, monkeypatch, capsys):
     assert "over the limit of 1000 B" in _one_line(capsys.readouterr().err)
 
 
-def test_foreign_package_shadowing_ours_is_named(tmp_path):
-    fake = tmp_path / "fake" / "solvers"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("x = 1\n")
-    env = {"PYTHONPATH": f"{tmp_path / 'fake'}{os.pathsep}{ROOT}"}
-    proc = _run("--help", env=env, cwd=tmp_path)
-    line = _one_line(proc.stderr)
-    assert proc.returncode == 2 and f"'solvers' imported from {fake}" in line and "pip uninstall solvers" in line
-    proc = subprocess.run([sys.executable, "-c", "import validation"], cwd=tmp_path, capture_output=True, text=True,
-                          env=dict(os.environ, **env), timeout=60)
-    assert proc.returncode == 1 and "ShadowedPackageError: validation: the package 'solvers'" in proc.stderr
+def test_users_own_solvers_validation_derivations_do_not_matter(tmp_path):
+    """One installed name: a user's ``solvers.py``, ``validation.py``, ``derivations.py`` (or
+    package folders of those names) in the working folder never answer for ours."""
+    for name in ("solvers", "validation", "derivations"):
+        (tmp_path / f"{name}.py").write_text("raise SystemExit('user module imported')\n")
+    (tmp_path / "pkg" / "solvers").mkdir(parents=True)
+    (tmp_path / "pkg" / "solvers" / "__init__.py").write_text("raise SystemExit('user package imported')\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path / 'pkg'}{os.pathsep}{ROOT}")
+    code = ("import workbench, workbench.solvers.cnn.bounds as b, workbench.validation.registry as r, "
+            "workbench.derivations.regions as g; print(b.__file__, r.__file__, g.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path) not in proc.stdout and proc.stdout.count(str(ROOT)) == 3
+    proc = _run("--help", env={"PYTHONPATH": env["PYTHONPATH"]}, cwd=tmp_path)
+    assert proc.returncode == 0 and "usage: workbench" in proc.stdout
 
 
 # --- the same promise at the API: ParameterError naming the parameter -----------------------------
 
 def _api_cases(files: dict[str, str], tmp: Path) -> list[tuple[str, object]]:
     import workbench as wb
-    from workbench.sweep import run_sweep
+    from workbench.jobs.sweep import run_sweep
 
     spin = {"x": ["1"], "work": ["1"], "size": ["2"]}
     return [
@@ -334,12 +338,12 @@ def _api_cases(files: dict[str, str], tmp: Path) -> list[tuple[str, object]]:
         ("out:", lambda: wb.validate(["a"], out=files["a_file"], verbose=False)),
         ("out:", lambda: wb.validate(["a"], out="", verbose=False)),
         ("case:", lambda: wb.validate(["zz"], out=tmp / "v", verbose=False)),
-        ("mode:", lambda: __import__("workbench.runner").runner.run_validation(["a"], tmp / "v", mode="x")),
+        ("mode:", lambda: importlib.import_module("workbench.jobs.validate").run_validation(["a"], tmp / "v", mode="x")),
     ]
 
 
 def test_api_bad_inputs(files, tmp_path, monkeypatch):
-    from solvers.checks import ParameterError
+    from workbench.solvers.core.checks import ParameterError
 
     monkeypatch.chdir(tmp_path)  # out="" must be refused, not taken as the current folder
 

@@ -1,9 +1,9 @@
-"""workbench.bench_flows: row format and the agreement of the PF paths it times (no timed assertions)."""
+"""workbench.benchmarks.flows: row format and the agreement of the PF paths it times (no timed assertions)."""
 from __future__ import annotations
 
 import math
 
-from workbench.bench_flows import bench_rows
+from workbench.benchmarks.flows import bench_rows
 
 
 def test_bench_rows_quick():

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import array_api_compat.numpy as npx
-from solvers.bounds import alpha_bounds_from_spectrum, compute_bounds, exact_bounds, simulated_bounds, theory_bounds
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, noise, smooth
-from solvers.optimizers import resolve
+from workbench.solvers.cnn.bounds import alpha_bounds_from_spectrum, compute_bounds, exact_bounds, simulated_bounds, theory_bounds
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, noise, smooth
+from workbench.solvers.stepping.optimizers import resolve
 
 
 def G(dt):

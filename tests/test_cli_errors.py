@@ -1,7 +1,7 @@
 """The workbench CLI: one-line errors with exit 2, and the commands wired to stubs.
 
-The computational functions (``solvers.bounds.compute_bounds``, the derivation and
-validation registries, ``workbench.benchmarks.run_bench``) are replaced by stub modules
+The computational functions (``workbench.solvers.cnn.bounds.compute_bounds``, the derivation and
+validation registries, ``workbench.benchmarks.suite.run_bench``) are replaced by stub modules
 so these tests check only the command-line layer.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import workbench as wb
-from solvers.checks import ParameterError
-from workbench.cli import main
+from workbench.solvers.core.checks import ParameterError
+from workbench.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,7 @@ def test_bounds_bad_input(capsys, args, prefix):
 def _fake_bounds(calls):
     def compute_bounds(image, w, dt=None, **kw):
         if isinstance(kw.get("scheme"), str) or "scheme" not in kw:     # the REPL passes names through
-            from solvers.optimizers import resolve_scheme
+            from workbench.solvers.stepping.optimizers import resolve_scheme
             kw["scheme"] = resolve_scheme(kw.get("scheme", "gd"), dt)
         calls.append((image, w, kw["scheme"].lr, kw))
         return {"kernel": w, "scheme": kw["scheme"].name, "lr": kw["scheme"].lr, "a": kw["a"], "beta": kw["beta"],
@@ -143,7 +143,7 @@ def _fake_bounds(calls):
 
 def test_bounds_table_and_arguments(monkeypatch, capsys):
     calls = []
-    stub(monkeypatch, "solvers.bounds", compute_bounds=_fake_bounds(calls))
+    stub(monkeypatch, "workbench.solvers.cnn.bounds", compute_bounds=_fake_bounds(calls))
     rc = main(["bounds", "--image", "checkerboard:6", "--kernel", "3", "--kernel", "4,5", "--dt", "0.1",
                "--a", "-0.25", "--beta", "2", "--mode", "periodic", "--rtol", "1e-4", "--steps", "500",
                "--methods", "exact,theory", "--dtype", "float32"])
@@ -165,7 +165,7 @@ def test_bounds_table_and_arguments(monkeypatch, capsys):
 
 def test_bounds_json_and_defaults(monkeypatch, capsys):
     calls = []
-    stub(monkeypatch, "solvers.bounds", compute_bounds=_fake_bounds(calls))
+    stub(monkeypatch, "workbench.solvers.cnn.bounds", compute_bounds=_fake_bounds(calls))
     assert main(BASE + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out, parse_constant=lambda t: pytest.fail(t))
     assert len(data["results"]) == 1
@@ -183,7 +183,7 @@ def test_overflow_warnings_silenced(monkeypatch, capsys):
         warnings.warn("overflow encountered in multiply", RuntimeWarning)
         return {"kernel": w, "exact": {"alpha_lower": 0.0, "alpha_upper": 1.0}}
 
-    stub(monkeypatch, "solvers.bounds", compute_bounds=compute_bounds)
+    stub(monkeypatch, "workbench.solvers.cnn.bounds", compute_bounds=compute_bounds)
     assert main(BASE + ["--methods", "exact"]) == 0
     assert capsys.readouterr().err == ""
 
@@ -192,7 +192,7 @@ def test_error_raised_inside_solver(monkeypatch, capsys):
     def compute_bounds(image, w, dt=None, **kw):
         raise ParameterError("beta: must be > 0 for Swish,\n got -1")
 
-    stub(monkeypatch, "solvers.bounds", compute_bounds=compute_bounds)
+    stub(monkeypatch, "workbench.solvers.cnn.bounds", compute_bounds=compute_bounds)
     assert main(BASE) == 2
     assert one_error_line(capsys.readouterr().err) == "beta: must be > 0 for Swish, got -1"
 
@@ -216,7 +216,7 @@ def _derive_stub(monkeypatch):
             raise ValueError(f"derivation: unknown {name!r}; available: cnn")
         return FakeDerivation()
 
-    stub(monkeypatch, "derivations.registry", get=get, available=lambda: ["cnn"])
+    stub(monkeypatch, "workbench.derivations.registry", get=get, available=lambda: ["cnn"])
 
 
 def test_derive(monkeypatch, capsys):
@@ -251,8 +251,8 @@ def _validation_stub(monkeypatch, fail=("b",), crash=()):
                 "verdict": "refuted" if cid in fail else "confirmed", "passed": cid not in fail,
                 "numbers": {"quick": quick}, "tables": [], "figures": [fig.name], "notes": ""}
 
-    # the same interface as validation.registry: ids from list_cases, claims from get_case
-    stub(monkeypatch, "validation.registry", run_case=run_case, list_cases=lambda: ["a", "b"],
+    # the same interface as workbench.validation.registry: ids from list_cases, claims from get_case
+    stub(monkeypatch, "workbench.validation.registry", run_case=run_case, list_cases=lambda: ["a", "b"],
          get_case=lambda cid: SimpleNamespace(id=cid, claim=f"claim {cid}"))
 
 
@@ -299,7 +299,7 @@ ROWS = [{"name": "fft-correlation", "ours": "scipy.fft", "baseline": "direct sum
 
 def test_bench(monkeypatch, capsys, tmp_path):
     seen = []
-    stub(monkeypatch, "workbench.benchmarks", run_bench=lambda quick=False: seen.append(quick) or ROWS)
+    stub(monkeypatch, "workbench.benchmarks.suite", run_bench=lambda quick=False: seen.append(quick) or ROWS)
     assert main(["bench", "--quick"]) == 0
     lines = capsys.readouterr().out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "row"])
@@ -311,12 +311,12 @@ def test_bench(monkeypatch, capsys, tmp_path):
     assert json.loads((tmp_path / "b.json").read_text())["rows"] == ROWS
     assert seen == [True, False]
     assert wb.bench() == ROWS and seen[-1] is True
-    assert callable(wb.bench)  # importing workbench.benchmarks did not replace the function
+    assert callable(wb.bench)  # importing workbench.benchmarks.suite did not replace the function
 
 
 def test_repl_bounds_accepts_spec(monkeypatch):
     calls = []
-    stub(monkeypatch, "solvers.bounds", compute_bounds=_fake_bounds(calls))
+    stub(monkeypatch, "workbench.solvers.cnn.bounds", compute_bounds=_fake_bounds(calls))
     res = wb.bounds("checkerboard:4", 3, 0.5, a=-0.5, beta=1.0, mode="valid", rtol=1e-3)
     assert res["kernel"] == 3 and calls[0][0].shape == (4, 4) and calls[0][0][0, 1] == 1
     assert [r["kernel"] for r in wb.bounds(np.ones((5, 5)), [2, 3], 0.5, a=-0.5, beta=1.0,

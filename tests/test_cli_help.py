@@ -6,7 +6,7 @@ import re
 import pytest
 
 import workbench
-from workbench.cli import build_parser, main
+from workbench.cli.app import build_parser, main
 
 COMMANDS = ("derive", "bounds", "validate", "sweep", "bench")
 

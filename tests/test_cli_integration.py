@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from workbench.cli import main
+from workbench.cli.app import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from derivations import optimizers as reg
-from workbench.cli import main
+from workbench.derivations.schemes import registry as reg
+from workbench.cli.app import main
 
 
 def test_schemes_json_lists_the_registry(capsys):

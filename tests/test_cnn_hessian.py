@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.backend import to_numpy
-from solvers.cnn_hessian import (
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.cnn.cnn_hessian import (
     LocalCurvature,
     batched_lanczos_extremes,
     hessian_dense,
@@ -13,9 +13,9 @@ from solvers.cnn_hessian import (
     hvp_fd,
     step_spectral_radius,
 )
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, smooth
-from solvers.schemes import nonlinear_gradient, nonlinear_loss
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, smooth
+from workbench.solvers.cnn.schemes import nonlinear_gradient, nonlinear_loss
 
 BETA, B_BIAS, Y = 1.0, 0.3, 1.0
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import array_api_compat.numpy as npx
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator, DenseGram, correlate_direct, correlate_fft
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator, DenseGram, correlate_direct, correlate_fft
 
 
 @pytest.mark.parametrize("mode", ["valid", "periodic"])

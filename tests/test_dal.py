@@ -1,4 +1,4 @@
-"""solvers.dal: DAL (18), DAL-p (19), DAL with momentum (21) as step rules; drift; divergence; bad input."""
+"""workbench.solvers.dynamics.dal: DAL (18), DAL-p (19), DAL with momentum (21) as step rules; drift; divergence; bad input."""
 from __future__ import annotations
 
 import math
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from derivations.objectives import quadratic
-from solvers import dal as D
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.datasets import teacher
-from solvers.networks import NetworkObjective, mlp
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import quadratic
+from workbench.solvers.dynamics import dal as D
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.nets.datasets import teacher
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.solvers.core.objectives import SympyObjective
 
 
 def _net(xp, seed=0):
@@ -45,7 +45,7 @@ def test_dal_and_dal_p_rates_equal_dense_hessian_formula(xp):
 
 
 def test_flows_keeps_dal_learning_rate():
-    from solvers.flows import dal_learning_rate
+    from workbench.solvers.dynamics.flows import dal_learning_rate
 
     assert dal_learning_rate is D.dal_learning_rate
 

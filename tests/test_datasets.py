@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.datasets import blobs, image_blobs, spirals, teacher
-from solvers.networks import mlp
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.nets.datasets import blobs, image_blobs, spirals, teacher
+from workbench.solvers.nets.networks import mlp
 
 
 def test_same_seed_same_data_on_every_backend(xp):

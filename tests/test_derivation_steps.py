@@ -1,4 +1,4 @@
-"""Printing, lookup and registry of derivations (derivations.steps, derivations.registry)."""
+"""Printing, lookup and registry of derivations (workbench.derivations.steps, workbench.derivations.registry)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ import re
 import pytest
 import sympy as sp
 
-import derivations
-from derivations import Derivation, Step, available, get
-from derivations.steps import difference
-from derivations.symbols import P, a, alpha, beta, dt
+import workbench.derivations as derivations
+from workbench.derivations import Derivation, Step, available, get
+from workbench.derivations.steps import difference
+from workbench.derivations.symbols import P, a, alpha, beta, dt
 
 A = sp.Symbol(r"A(\omega)")
 AMP = sp.Eq(A, 1 - dt * (alpha + a * beta * P / 2))
@@ -181,7 +181,7 @@ def test_each_paper_equation_tagged_once(name):
 def test_range_tag_as_the_paper_writes_it():
     tex = get("momentum").latex()
     assert r"\tag{42–43}" in tex and "42)-(43" not in tex
-    from derivations.steps import _tag
+    from workbench.derivations.steps import _tag
     assert _tag("(42)-(43)") == "42–43" and _tag("(23)") == "23" and _tag("Def. 1") == "Def. 1"
     assert _tag("(45), (46)") == "45, 46"
     two = Derivation("t", "T", "s", [Step("a", "(18)", sp.Eq(alpha, 1)), Step("b", "(18)", sp.Eq(beta, 2)),

@@ -1,11 +1,11 @@
-"""derivations.bea: BEA of gradient descent, Theorem 3.1/3.2, PF, Table 1, (16), Theorem 6.1 (third paper)."""
+"""workbench.derivations.bea: BEA of gradient descent, Theorem 3.1/3.2, PF, Table 1, (16), Theorem 6.1 (third paper)."""
 from __future__ import annotations
 
 import pytest
 import sympy as sp
 
-from derivations import bea
-from derivations.registry import available, get
+from workbench.derivations import bea
+from workbench.derivations.registry import available, get
 
 E1, E2, E3 = bea.dsym(1), bea.dsym(2), bea.dsym(3)
 h = bea.h
@@ -109,7 +109,7 @@ def test_text_is_never_parsed():
     # user text must not reach sympify: a string objective or step is refused, not evaluated
     import sympy as _sp
 
-    from derivations import bea as _bea
+    from workbench.derivations import bea as _bea
 
     x = _sp.Symbol("x")
     with pytest.raises(ValueError, match="E: expected a SymPy expression"):

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import cnn, forward_euler
-from derivations.steps import difference
-from derivations.symbols import a, alpha, b, beta, g, u, y, yhat
+from workbench.derivations import cnn
+
+from workbench.derivations import forward_euler
+from workbench.derivations.steps import difference
+from workbench.derivations.symbols import a, alpha, b, beta, g, u, y, yhat
 
 ERRATA = {"swish_d2"}  # the paper's (16) is wrong; checked separately
 

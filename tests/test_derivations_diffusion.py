@@ -1,12 +1,12 @@
-"""Second paper (accelerated PDE with diffusion), derivations.diffusion: exact symbolic checks."""
+"""Second paper (accelerated PDE with diffusion), workbench.derivations.diffusion: exact symbolic checks."""
 from __future__ import annotations
 
 import pytest
 import sympy as sp
 
-from derivations import diffusion as D
-from derivations.symbols import dt
-from derivations.von_neumann import sample_check, xi
+from workbench.derivations import diffusion as D
+from workbench.derivations.symbols import dt
+from workbench.derivations.von_neumann import sample_check, xi
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_homogeneous_polynomial_has_root_one_and_velocity_root():
 
 
 def test_strict_conditions_fail_closed_ones_give_10():
-    from derivations.von_neumann import schur_cohn_conditions
+    from workbench.derivations.von_neumann import schur_cohn_conditions
     strict = schur_cohn_conditions(D.homogeneous_polynomial(), strict=True)
     assert strict == sp.false          # p(1) = 0: never |ξ| < 1 for all roots
     assert sp.simplify(D.b_max() - D.dx ** 2 / (2 * D.N * dt)) == 0
@@ -69,5 +69,5 @@ def test_beta_max_grows_with_h():
 
 
 def test_registry_has_diffusion():
-    from derivations import registry
+    from workbench.derivations import registry
     assert registry.get("diffusion").name == "diffusion"

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import alpha_bounds, amplifier, dt_bound, forward_euler
-from derivations.symbols import P, P_max, P_min, a, alpha, beta, dt
+from workbench.derivations import alpha_bounds, amplifier, dt_bound
+
+from workbench.derivations import forward_euler
+from workbench.derivations.symbols import P, P_max, P_min, a, alpha, beta, dt
 
 abs_a = sp.Symbol("abs_a", positive=True)
 dP = sp.Symbol("dP", nonnegative=True)

@@ -1,4 +1,4 @@
-"""Appendix D.4, D.5 and F of Sun et al. 2022: exact symbolic checks of derivations.linearizations.
+"""Appendix D.4, D.5 and F of Sun et al. 2022: exact symbolic checks of workbench.derivations.linearizations.
 
 Steps whose printed form the derivation confirms must give ``simplify(derived - stated) == 0``;
 the steps where the paper is wrong must differ, by exactly the amount the module docstring states.
@@ -12,10 +12,12 @@ import random
 import pytest
 import sympy as sp
 
-from derivations import cnn, registry
-from derivations import linearizations as LZ
-from derivations import von_neumann as vn
-from derivations.symbols import P, a, alpha, b, beta, dt, y
+from workbench.derivations import cnn
+
+from workbench.derivations import registry
+from workbench.derivations import linearizations as LZ
+from workbench.derivations import von_neumann as vn
+from workbench.derivations.symbols import P, a, alpha, b, beta, dt, y
 
 Ibar = LZ.Ibar
 

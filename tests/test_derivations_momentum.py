@@ -5,9 +5,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import forward_euler, momentum, regions
-from derivations.symbols import P_max, P_min, a, alpha, beta, d, dt
-from derivations.von_neumann import K_n, K_nm1, K_np1, z
+from workbench.derivations import forward_euler
+
+from workbench.derivations import momentum
+
+from workbench.derivations import regions
+from workbench.derivations.symbols import P_max, P_min, a, alpha, beta, d, dt
+from workbench.derivations.von_neumann import K_n, K_nm1, K_np1, z
 
 
 def test_every_stated_equation_matches_its_derivation():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derivations import registry
-from derivations import unstable_convergence as uc
-from derivations.objectives import SymbolicObjective, quadratic, theta_symbols, toy
+from workbench.derivations import registry
+from workbench.derivations import unstable_convergence as uc
+from workbench.derivations.objectives import SymbolicObjective, quadratic, theta_symbols, toy
 
 
 @pytest.mark.parametrize("degree", [2, 3])

@@ -1,4 +1,4 @@
-"""solvers.diagnostics and solvers.sgd_diagnostics: RP, L, Theorem 2 by quadrature, (5), SGD (6), recorders, run_sgd (4th paper)."""
+"""workbench.solvers.dynamics.diagnostics and workbench.solvers.dynamics.sgd_diagnostics: RP, L, Theorem 2 by quadrature, (5), SGD (6), recorders, run_sgd (4th paper)."""
 from __future__ import annotations
 
 import math
@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from derivations.objectives import SymbolicObjective, quadratic, theta_symbols, toy
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.datasets import spirals
-from solvers.diagnostics import (
+from workbench.derivations.objectives import SymbolicObjective, quadratic, theta_symbols, toy
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.nets.datasets import spirals
+from workbench.solvers.dynamics.diagnostics import (
     RPRecorder,
     SharpnessRecorder,
     SmoothnessRecorder,
@@ -26,9 +26,9 @@ from solvers.diagnostics import (
     sgd_relative_progress,
     theorem2_rhs,
 )
-from solvers.networks import NetworkObjective, mlp
-from solvers.objectives import SympyObjective
-from solvers.sgd_diagnostics import (
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.solvers.core.objectives import SympyObjective
+from workbench.solvers.dynamics.sgd_diagnostics import (
     DIVERGENCE_KINDS,
     ExpectedRPRecorder,
     FullBatchRPRecorder,
@@ -166,7 +166,7 @@ def test_sgd_relative_progress_exact_form_and_fraction():
     assert full.expected_rp.value == pytest.approx(a["rp"].value, rel=1e-10)
 
 
-# -- SGD runner and recorders (solvers.sgd_diagnostics) -------------------------------------
+# -- SGD runner and recorders (workbench.solvers.dynamics.sgd_diagnostics) -------------------------------------
 
 
 def _sgd_net(act="tanh", n=32, hidden=(8,), alpha=1e-3):

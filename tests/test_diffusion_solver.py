@@ -1,4 +1,4 @@
-"""SGD-Nesterov with diffusion (second paper, Algorithm 1, (4)-(9)): solvers.diffusion."""
+"""SGD-Nesterov with diffusion (second paper, Algorithm 1, (4)-(9)): workbench.solvers.dynamics.diffusion."""
 from __future__ import annotations
 
 import math
@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.diffusion import (ApdeScheme, DiffusionNesterov, beta_max, kappa_max, laplacian, pde_params,
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.diffusion import (ApdeScheme, DiffusionNesterov, beta_max, kappa_max, laplacian, pde_params,
                                sgd_params)
 
 
@@ -62,7 +62,7 @@ def test_beta_zero_matches_first_paper_nesterov_stepper(rng):
     """θ^n of (14) is the look-ahead V^n of the first paper's (37)-(38) (the registry's nesterov, stepped)."""
     import array_api_compat.numpy as npx
 
-    from solvers import stepper
+    from workbench.solvers.stepping import stepper
 
     A = rng.standard_normal((5, 5))
     H = A @ A.T / 5 + np.eye(5)
@@ -83,9 +83,9 @@ def test_beta_zero_matches_first_paper_nesterov_stepper(rng):
 
 @pytest.mark.parametrize("boundary", ["neumann", "periodic"])
 def test_batched_update_on_the_stepper_is_algorithm_1_exactly(xp, rng, boundary):
-    """DiffusionUpdate on solvers.stepper, one β per member, equals DiffusionNesterov.step bit for bit."""
-    from solvers import stepper
-    from solvers.diffusion import DiffusionUpdate
+    """DiffusionUpdate on workbench.solvers.stepping.stepper, one β per member, equals DiffusionNesterov.step bit for bit."""
+    from workbench.solvers.stepping import stepper
+    from workbench.solvers.dynamics.diffusion import DiffusionUpdate
 
     shape, betas, gamma, eta = (6, 5), [0.05, 0.12, 0.2], 0.9, 0.1
     th0, v0 = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -170,8 +170,8 @@ def test_bad_input_names_the_parameter(kwargs, name):
 
 def test_split_update_is_algorithm_1_on_the_block_and_nesterov_elsewhere(rng):
     """SplitDiffusionUpdate on the stepper equals DiffusionNesterov on the block plus (14) on the rest, bit for bit."""
-    from solvers import stepper
-    from solvers.diffusion import SplitDiffusionUpdate
+    from workbench.solvers.stepping import stepper
+    from workbench.solvers.dynamics.diffusion import SplitDiffusionUpdate
 
     off, shape, axes, eta, mu, beta = 3, (2, 3, 3), (1, 2), 0.05, 0.9, 0.2
     nk, P = 18, 27

@@ -1,14 +1,14 @@
-"""solvers.flows: Table-1 coefficients, PF on quadratics (exact), branch, singularity, bad input."""
+"""workbench.solvers.dynamics.flows: Table-1 coefficients, PF on quadratics (exact), branch, singularity, bad input."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from derivations import objectives as symobj
-from solvers.checks import ParameterError
-from solvers.flows import (FlowProblem, alpha, dal_learning_rate, gradient_descent, integrate,
+from workbench.derivations import objectives as symobj
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.flows import (FlowProblem, alpha, dal_learning_rate, gradient_descent, integrate,
                            pf_jacobian_eigenvalues, quadratic_flow, stability_coefficients, vector_field)
-from solvers.objectives import SympyObjective
+from workbench.solvers.core.objectives import SympyObjective
 
 
 def test_alpha_values_and_branch():

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from derivations import objectives as symobj
-from solvers.checks import ParameterError
-from solvers.flows import FlowProblem, alpha, integrate, quadratic_flow, vector_field
-from solvers.networks import NetworkObjective, mlp
-from solvers.objectives import SympyObjective
+from workbench.derivations import objectives as symobj
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.flows import FlowProblem, alpha, integrate, quadratic_flow, vector_field
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.solvers.core.objectives import SympyObjective
 
 
 def _quadratic(lams=(1.0, 4.0, 9.0), seed=0):

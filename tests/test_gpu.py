@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.backend import get_namespace, to_numpy
-from solvers.bounds import exact_bounds, simulated_bounds
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, smooth
-from solvers.optimizers import resolve
-from solvers.schemes import run_cnn
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.cnn.bounds import exact_bounds, simulated_bounds
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, smooth
+from workbench.solvers.stepping.optimizers import resolve
+from workbench.solvers.cnn.schemes import run_cnn
 
 pytestmark = pytest.mark.gpu
 

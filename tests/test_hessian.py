@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from derivations.objectives import toy
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.hessian import dense_eigenpairs, drift, drift_report, lanczos, sharpness, top_eigenpairs
-from solvers.networks import NetworkObjective, mlp, small_cnn
-from solvers.objectives import CallableObjective, SympyObjective
+from workbench.derivations.objectives import toy
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.linalg.hessian import dense_eigenpairs, drift, drift_report, lanczos, sharpness, top_eigenpairs
+from workbench.solvers.nets.networks import NetworkObjective, mlp, small_cnn
+from workbench.solvers.core.objectives import CallableObjective, SympyObjective
 
 
 def _net(xp, kind="mlp", seed=0):
@@ -136,7 +136,7 @@ def test_bad_requests():
 
 
 def test_bench_rows_quick():
-    from workbench.bench_objectives import bench_rows
+    from workbench.benchmarks.objectives import bench_rows
 
     rows = bench_rows(quick=True, repeat=1)
     assert [r["name"] for r in rows][:5] == [

@@ -1,4 +1,4 @@
-"""Image specs, image files and atomic writes of workbench.io."""
+"""Image specs, image files and atomic writes of workbench.api.images."""
 from __future__ import annotations
 
 import os
@@ -6,9 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from solvers.checks import ParameterError
-from workbench import io as wio
-from workbench.io import atomic_write_bytes, atomic_write_text, load_image, parse_image_spec
+from workbench.solvers.core.checks import ParameterError
+from workbench.api import images as wio
+from workbench.api.images import load_image, parse_image_spec
+from workbench.validation.files import atomic_write_bytes, atomic_write_text
 
 
 # --- generated images --------------------------------------------------------------------

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from solvers.backend import to_numpy
-from solvers.lambdify import cache_info, lambdify
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.lambdify import cache_info, lambdify
 
 x, c = sp.symbols("x c", real=True)
 EXPR = sp.Max(x, c) + sp.exp(-x * c) * sp.tanh(x) + sp.Abs(x) / 3

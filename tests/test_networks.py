@@ -10,11 +10,11 @@ import functools
 import numpy as np
 import pytest
 
-from derivations.objectives import mlp_loss
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.networks import Activation, Conv2d, NetworkObjective, mlp, small_cnn
-from solvers.objectives import SympyObjective, fd_gradient
+from workbench.derivations.objectives import mlp_loss
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.nets.networks import Activation, Conv2d, NetworkObjective, mlp, small_cnn
+from workbench.solvers.core.objectives import SympyObjective, fd_gradient
 
 RNG_SEED = 7
 
@@ -162,7 +162,7 @@ def test_bad_inputs(xp):
 
 
 def test_subset_is_the_objective_on_those_rows():
-    from solvers.datasets import spirals
+    from workbench.solvers.nets.datasets import spirals
 
     xp = get_namespace("numpy")
     d = spirals(40, seed=1, xp=xp)
@@ -184,7 +184,7 @@ def test_numpy_fast_path_is_bit_identical():
     """The NumPy hot-path shim (networks._NumpyFast) changes no bit of value, gradient or HVP."""
     import array_api_compat.numpy as npx
 
-    from solvers.networks import NetworkObjective, mlp, small_cnn
+    from workbench.solvers.nets.networks import NetworkObjective, mlp, small_cnn
 
     rng = np.random.default_rng(3)
     cases = [(mlp([3, 7, 5, 2], "tanh"), rng.standard_normal((9, 3)), np.eye(2)[rng.integers(0, 2, 9)], "ce"),

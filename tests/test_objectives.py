@@ -1,4 +1,4 @@
-"""Objective protocol: SymPy toys (derivations.objectives), SympyObjective, CallableObjective.
+"""Objective protocol: SymPy toys (workbench.derivations.objectives), SympyObjective, CallableObjective.
 
 Tolerances: exact algebra 1e-12 in float64; central finite differences 1e-7 relative
 (step eps^(1/3), truncation ~h^2 = 4e-11 times the third derivative); float32 1e-5.
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import objectives as dob
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.objectives import (
+from workbench.derivations import objectives as dob
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.core.objectives import (
     BaseObjective,
     CallableObjective,
     Objective,

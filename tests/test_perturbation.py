@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, smooth
-from solvers.perturbation import check_ks, history_bytes, relative_l1, relative_l2, run_perturbed
-from solvers.schemes import initial_kernel, nonlinear_step
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, smooth
+from workbench.solvers.cnn.perturbation import check_ks, history_bytes, relative_l1, relative_l2, run_perturbed
+from workbench.solvers.cnn.schemes import initial_kernel, nonlinear_step
 
 PRECISIONS = ["float64", "float32"]
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import workbench as wb
-from derivations import objectives as symobj
-from solvers.checks import ParameterError
-from solvers.networks import NetworkObjective, mlp
-from solvers.objectives import SympyObjective
+from workbench.derivations import objectives as symobj
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.solvers.core.objectives import SympyObjective
 
 
 def _quad(lams=(40.0, 2.0)):

@@ -2,20 +2,18 @@
 points to nothing outside the repository, and the packaging files exist."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from validation.registry import list_cases
+from workbench.validation.registry import list_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("readme_table", ROOT / "tools" / "readme_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from workbench.report import readme_table
+
+    return readme_table
 
 
 def test_verdict_table_matches_validate_list():
@@ -47,4 +45,4 @@ def test_packaging_files():
     assert "cff-version" in cff and len(refs) == 4
     assert (ROOT / "CHANGELOG.md").exists()
     ignored = (ROOT / ".gitignore").read_text().split()
-    assert "sweep/" in ignored and "report/" in ignored
+    assert "/sweep/" in ignored and "/report/" in ignored

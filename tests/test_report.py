@@ -1,4 +1,4 @@
-"""Report rendering (Markdown, HTML, strict JSON) of workbench.report."""
+"""Report rendering (Markdown, HTML, strict JSON) of workbench.report.render."""
 from __future__ import annotations
 
 import base64
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.report import build_document, format_cell, render_html, render_markdown, to_jsonable, write_report
-from workbench.report_text import label, note_blocks, pretty, row_digits
+from workbench.report.render import build_document, format_cell, render_html, render_markdown, to_jsonable, write_report
+from workbench.report.text import label, note_blocks, pretty, row_digits
 
 
 def _strict_load(path: Path):
@@ -237,8 +237,8 @@ def test_figure_captions_from_the_case(tmp_path):
 
 
 def test_context_records_captions_from_figure_titles(tmp_path):
-    from validation.plots import caption_of, figure
-    from validation.registry import Context
+    from workbench.validation.plots import caption_of, figure
+    from workbench.validation.registry import Context
 
     fig, axes = figure(1, 2)
     axes[0].set_title("loss")

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 import workbench as wb
-from solvers.checks import ParameterError
-from workbench.cli import main
-from workbench.executors import load_point
-from workbench.runner import ValidationRun, case_file
-from workbench.sweep import run_sweep
+from workbench.solvers.core.checks import ParameterError
+from workbench.cli.app import main
+from workbench.jobs.executors import load_point
+from workbench.jobs.validate import ValidationRun, case_file
+from workbench.jobs.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -159,7 +159,7 @@ def test_relative_out_is_resolved_and_row_status_never_collides(tmp_path, monkey
 
 def _killer_point(target: str, params: dict, out: str) -> dict:
     """run_point, except that the point x = 2 kills its worker process every time (as an OOM kill would)."""
-    from workbench.sweep import run_point
+    from workbench.jobs.sweep import run_point
 
     if params["x"] == 2.0:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -167,8 +167,8 @@ def _killer_point(target: str, params: dict, out: str) -> dict:
 
 
 def test_dead_pool_worker_is_retried_then_recorded_failed(tmp_path):
-    from workbench.executors import run_processes
-    from workbench.sweep import expand_grid, point_id
+    from workbench.jobs.executors import run_processes
+    from workbench.jobs.sweep import expand_grid, point_id
 
     pts = expand_grid("spin", {"x": ["1", "2", "3", "4"], "work": ["5"], "size": ["4"]})
     recs: list = []
@@ -250,12 +250,12 @@ def _stub_registry(monkeypatch, calls: list, interrupt_at: str | None = None):
                 "tolerance": 1e-3, "verdict": "confirmed" if cid != "c" else "refuted", "passed": True,
                 "numbers": {"quick": quick}, "tables": [], "figures": [], "notes": ""}
 
-    mod = types.ModuleType("validation.registry")
+    mod = types.ModuleType("workbench.validation.registry")
     mod.run_case = run_case
     mod.list_cases = lambda: ["a", "b", "c", "d"]
     mod.get_case = lambda cid: SimpleNamespace(id=cid, claim=f"claim {cid}")
-    monkeypatch.setitem(sys.modules, "validation.registry", mod)
-    monkeypatch.setattr(importlib.import_module("validation"), "registry", mod, raising=False)
+    monkeypatch.setitem(sys.modules, "workbench.validation.registry", mod)
+    monkeypatch.setattr(importlib.import_module("workbench.validation"), "registry", mod, raising=False)
 
 
 def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_path):
@@ -310,12 +310,12 @@ def run_case(cid, out_dir, quick=False):
     time.sleep(0.3)
     return {"id": cid, "claim": "c", "source": "s", "prediction": 1, "measurement": 1, "tolerance": 0,
             "verdict": "confirmed", "passed": True}
-mod = types.ModuleType("validation.registry")
+mod = types.ModuleType("workbench.validation.registry")
 mod.run_case, mod.list_cases = run_case, lambda: [f"case{i}" for i in range(8)]
 mod.get_case = lambda cid: SimpleNamespace(id=cid, claim="c")
-sys.modules["validation.registry"] = mod
-importlib.import_module("validation").registry = mod
-from workbench.cli import main
+sys.modules["workbench.validation.registry"] = mod
+importlib.import_module("workbench.validation").registry = mod
+from workbench.cli.app import main
 sys.exit(main(["validate", "--out", sys.argv[2]]))
 """
 
@@ -376,8 +376,8 @@ def test_npy_and_png_headers_are_read_before_allocation(tmp_path):
 def test_report_files_come_from_one_staging_folder(monkeypatch, tmp_path):
     """Everything the renderer writes (also files it does not list) is renamed into the folder; a
     renderer that fails leaves the previous report untouched and no staging folder behind."""
-    import workbench.report as report
-    from workbench.runner import _write_report_together
+    import workbench.report.render as report
+    from workbench.jobs.validate import _write_report_together
 
     (tmp_path / "fig.png").write_bytes(b"png")
 
@@ -404,7 +404,7 @@ def test_report_files_come_from_one_staging_folder(monkeypatch, tmp_path):
 
 
 def test_case_context_track():
-    from validation.registry import Context
+    from workbench.validation.registry import Context
 
     assert list(Context(Path("."), progress=None).track(range(3), desc="x")) == [0, 1, 2]
     seen = []
@@ -414,7 +414,7 @@ def test_case_context_track():
 
 def test_one_run_per_folder(tmp_path, monkeypatch):
     """A second run into a folder in use is refused at once (it would delete the first one's files)."""
-    from workbench.io import folder_lock
+    from workbench.jobs.outputs import folder_lock
 
     calls: list = []
     _stub_registry(monkeypatch, calls)

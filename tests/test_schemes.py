@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import array_api_compat.numpy as npx
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, smooth
-from solvers.schemes import initial_kernel, linear_step, nonlinear_gradient, nonlinear_loss, run_cnn
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, smooth
+from workbench.solvers.cnn.schemes import initial_kernel, linear_step, nonlinear_gradient, nonlinear_loss, run_cnn
 
 
 def run_linear(op, alphas, dt, **kw):
@@ -70,7 +70,7 @@ def test_nonlinear_gradient_vs_finite_differences(xp, rng):
 
 def test_nonlinear_gradient_matches_sympy_discrete_gradient(rng):
     sp = pytest.importorskip("sympy")
-    from derivations.cnn import discrete_gradient_formula, discrete_loss, kernel_symbols
+    from workbench.derivations.cnn import discrete_gradient_formula, discrete_loss, kernel_symbols
 
     img = rng.integers(-2, 3, size=(5, 5)).astype(float)
     k = 0.1 * rng.integers(-3, 4, size=(2, 2)).astype(float)
@@ -131,7 +131,7 @@ def test_bad_parameters(kw, msg):
 
 def test_degenerate_images_get_finite_kernels_and_agreeing_bounds():
     # an all-zero image and one of energy ~1e-400: G = 0, so the stable alphas are (0, 2/dt) exactly
-    from solvers.bounds import compute_bounds
+    from workbench.solvers.cnn.bounds import compute_bounds
 
     for img in (np.zeros((16, 16)), 1e-200 * checkerboard(16)):
         op = CnnOperator(npx.asarray(img), 4)

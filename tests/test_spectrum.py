@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from solvers.backend import to_numpy
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard, noise, smooth
-from solvers.spectrum import alpha_extremes, gram_extremes, lanczos_extremes
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard, noise, smooth
+from workbench.solvers.cnn.spectrum import alpha_extremes, gram_extremes, lanczos_extremes
 
 
 @pytest.mark.parametrize("make", [lambda: noise(24, 3), lambda: smooth(24, 1), lambda: checkerboard(24)])

@@ -6,16 +6,16 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import array_api_compat.numpy as npx
-from derivations import optimizers as reg
-from solvers import stepper
-from solvers.backend import to_numpy
-from solvers.bounds import compute_bounds, exact_bounds, resolve_scheme, simulated_bounds
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.divergence import DivergenceCriterion
-from solvers.images import checkerboard, smooth
-from solvers.optimizers import h_interval, resolve
-from solvers.schemes import run_cnn
+from workbench.derivations.schemes import registry as reg
+from workbench.solvers.stepping import stepper
+from workbench.solvers.core.backend import to_numpy
+from workbench.solvers.cnn.bounds import compute_bounds, exact_bounds, resolve_scheme, simulated_bounds
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.cnn.images import checkerboard, smooth
+from workbench.solvers.stepping.optimizers import h_interval, resolve
+from workbench.solvers.cnn.schemes import run_cnn
 
 
 def test_pde_parametrization_both_ways():
@@ -224,7 +224,7 @@ def test_stepper_refuses_huge_record_and_fractional_steps():
 
 
 def test_loss_verdict_and_disabled_increment_check():
-    from solvers.divergence import loss_limit, loss_verdict
+    from workbench.solvers.stepping.divergence import loss_limit, loss_verdict
 
     crit = DivergenceCriterion(blowup=float("inf"), loss_blowup=1e6)
     lim = loss_limit(-3.0, crit)

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from solvers.bounds import compute_bounds
-from solvers.checks import ParameterError
-from solvers.images import checkerboard
-from workbench.cli import main
-from workbench.sweep import expand_grid, parse_grid, point_id, run_sweep
+from workbench.solvers.cnn.bounds import compute_bounds
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.images import checkerboard
+from workbench.cli.app import main
+from workbench.jobs.sweep import expand_grid, parse_grid, point_id, run_sweep
 
 SPIN = {"x": ["1", "2", "3"], "work": ["300"], "size": ["16"]}
 

@@ -1,13 +1,13 @@
-"""The one thread setting (solvers.threads): BLAS pools and the FFT wrapper follow it."""
+"""The one thread setting (workbench.solvers.core.threads): BLAS pools and the FFT wrapper follow it."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from solvers import threads
-from solvers.backend import Fft, get_namespace
-from solvers.checks import ParameterError
+from workbench.solvers.core import threads
+from workbench.solvers.core.backend import Fft, get_namespace
+from workbench.solvers.core.checks import ParameterError
 
 
 def _blas_threads() -> set[int]:
@@ -65,7 +65,7 @@ def test_env_default(monkeypatch):
 
 
 def test_cli_threads_option(capsys):
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     assert main(["--threads", "0", "bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0.1"]) == 2
     assert "workbench: error: threads: must be >= 1" in capsys.readouterr().err

@@ -1,7 +1,7 @@
-"""workbench.timing: interleaving, the noise rule, the result words and the table width (no timed assertions)."""
+"""workbench.benchmarks.timing: interleaving, the noise rule, the result words and the table width (no timed assertions)."""
 from __future__ import annotations
 
-from workbench.timing import NOISE_FLOOR, Floor, compare, format_report, interleaved, result_text
+from workbench.benchmarks.timing import NOISE_FLOOR, Floor, compare, format_report, interleaved, result_text
 
 
 def test_interleaved_alternates_after_warmup():

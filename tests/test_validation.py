@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from solvers.backend import gpu_available
-from validation.registry import list_cases, run_case
-from workbench.cli import main
+from workbench.solvers.core.backend import gpu_available
+from workbench.validation.registry import list_cases, run_case
+from workbench.cli.app import main
 
 
 def test_registry_lists_the_cases():
@@ -27,7 +27,7 @@ def test_gd_bounds_quick(tmp_path):
 
 
 def test_failed_check_gives_exit_1(tmp_path, monkeypatch, capsys):
-    import validation.registry as reg
+    import workbench.validation.registry as reg
 
     real = reg.run_case
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from validation.cases import derivation_identities as dc
-from validation.registry import Context, list_cases
+from workbench.validation.cases import derivation_identities as dc
+from workbench.validation.registry import Context, list_cases
 
 
 def test_registered_and_covers_the_four_groups():

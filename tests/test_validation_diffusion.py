@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from validation.shared.diffusion import diverges
-from validation.registry import list_cases, run_case
+from workbench.validation.shared.diffusion import diverges
+from workbench.validation.registry import list_cases, run_case
 
 
 def test_cases_registered():
@@ -18,7 +18,7 @@ def test_divergence_criterion_separates_both_sides_of_beta_max():
     kw = dict(gamma=0.5, eta=0.1, shape=(16,), boundary="periodic", steps=1500)
     assert not diverges(0.375 * 0.99, **kw)
     assert diverges(0.375 * 1.01, **kw)
-    # with the gradient kept (h = 0.5) the bound moves to 0.5 (derivations.diffusion.joint_beta_max)
+    # with the gradient kept (h = 0.5) the bound moves to 0.5 (workbench.derivations.diffusion.joint_beta_max)
     assert not diverges(0.5 * 0.99, lam=5.0, **kw) and diverges(0.5 * 1.01, lam=5.0, **kw)
 
 

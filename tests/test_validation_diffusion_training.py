@@ -1,4 +1,4 @@
-"""Case diffusion-training (second paper, section 4 / Table 1) and solvers.diffusion.scaled_diffusion."""
+"""Case diffusion-training (second paper, section 4 / Table 1) and workbench.solvers.dynamics.diffusion.scaled_diffusion."""
 from __future__ import annotations
 
 import json
@@ -7,17 +7,17 @@ import math
 import numpy as np
 import pytest
 
-import validation.cases.diffusion_cnn_joint_region as CR
-import validation.cases.diffusion_training as DT
-from solvers.checks import ParameterError
-from solvers.diffusion import (
+import workbench.validation.cases.diffusion_cnn_joint_region as CR
+import workbench.validation.cases.diffusion_training as DT
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.diffusion import (
     beta_max,
     kappa_max,
     pde_params,
     scaled_diffusion,
     sgd_params,
 )
-from validation.registry import run_case
+from workbench.validation.registry import run_case
 
 CID = "diffusion-training"
 
@@ -174,8 +174,8 @@ def _checker(n=8):
 
 def test_gram_and_laplacian_share_the_dft_modes():
     # the premise of the per-mode formula: periodic Gram with w = H is the circulant of |I^|^2
-    from solvers.correlation import CnnOperator
-    from solvers.diffusion import laplacian
+    from workbench.solvers.cnn.correlation import CnnOperator
+    from workbench.solvers.dynamics.diffusion import laplacian
 
     rng = np.random.default_rng(3)
     img, K = rng.standard_normal((8, 8)), rng.standard_normal((8, 8))
@@ -203,7 +203,7 @@ def test_cnn_mode_spectrum_of_the_checkerboard():
 def test_cnn_joint_beta_max_limits():
     g = 0.9
     _, kap = CR.cnn_mode_spectrum(_checker(), 0.0, 0.0, 1.0)
-    # constant tiny h -> the paper's (11) for N = 2; h = 0.5 -> (gamma + 1.5)/8 (derivations.diffusion.joint_beta_max)
+    # constant tiny h -> the paper's (11) for N = 2; h = 0.5 -> (gamma + 1.5)/8 (workbench.derivations.diffusion.joint_beta_max)
     r = CR.cnn_joint_beta_max(np.full_like(kap, 1e-9), kap, g)
     assert r["feasible"] and math.isclose(r["beta_max"], beta_max(g, 2), rel_tol=1e-8) and r["mode"] == [4, 4]
     r = CR.cnn_joint_beta_max(np.full_like(kap, 0.5), kap, g)

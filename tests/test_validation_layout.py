@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-import validation.cases as cases_pkg
-import validation.registry as reg
-from validation.result import RESULT_KEYS, CaseResult
+import workbench.validation.cases as cases_pkg
+import workbench.validation.registry as reg
+from workbench.validation.result import RESULT_KEYS, CaseResult
 
 CASES_DIR = Path(cases_pkg.__file__).parent
 MODULES = sorted(p.stem for p in CASES_DIR.glob("*.py") if p.stem != "__init__")
@@ -29,13 +29,13 @@ def test_discovery_imports_every_module_in_name_order():
 
 @pytest.mark.parametrize("mod", MODULES)
 def test_each_case_module_registers_exactly_one_case_named_for_it(mod):
-    ids = _registered_by_module().get(f"validation.cases.{mod}", [])
+    ids = _registered_by_module().get(f"workbench.validation.cases.{mod}", [])
     assert len(ids) == 1, f"validation/cases/{mod}.py registers {ids}"
     assert ids[0].replace("-", "_") == mod
 
 
 def test_cases_are_registered_only_by_case_modules():
-    outside = {m: ids for m, ids in _registered_by_module().items() if m.rsplit(".", 1)[0] != "validation.cases"}
+    outside = {m: ids for m, ids in _registered_by_module().items() if m.rsplit(".", 1)[0] != "workbench.validation.cases"}
     assert outside == {}
 
 
@@ -46,13 +46,13 @@ def _imported_case_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             for a in node.names:
                 parts = a.name.split(".")
-                if parts[:2] == ["validation", "cases"] and len(parts) > 2:
-                    found.add(parts[2])
+                if parts[:3] == ["workbench", "validation", "cases"] and len(parts) > 3:
+                    found.add(parts[3])
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 pkg = (node.module or "").split(".")
-                base = pkg[:2] == ["validation", "cases"]
-                rest = pkg[2:]
+                base = pkg[:3] == ["workbench", "validation", "cases"]
+                rest = pkg[3:]
             elif node.level == 1:  # inside validation/cases: "from . import x", "from .x import y"
                 base, rest = True, (node.module or "").split(".") if node.module else []
             else:  # level 2 from validation/cases: "from ..cases.x import y", "from ..cases import x"
@@ -76,8 +76,8 @@ def test_import_scan_sees_every_form(tmp_path):
     # the scan above must not pass vacuously: each import form of a sibling case is caught
     f = tmp_path / "x.py"
     other = MODULES[0]
-    for src in (f"from . import {other}", f"from .{other} import case", f"import validation.cases.{other}",
-                f"from validation.cases import {other}", f"from validation.cases.{other} import x",
+    for src in (f"from . import {other}", f"from .{other} import case", f"import workbench.validation.cases.{other}",
+                f"from workbench.validation.cases import {other}", f"from workbench.validation.cases.{other} import x",
                 f"from ..cases.{other} import x"):
         f.write_text(src + "\n")
         assert _imported_case_modules(f) == {other}, src

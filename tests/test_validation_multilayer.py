@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from solvers.backend import get_namespace
-from solvers.datasets import spirals
-from solvers.hessian import sharpness
-from solvers.networks import NetworkObjective, mlp
-from validation.cases.multilayer_dt_bound import _minimize, gd_is_stable, largest_stable_step
-from validation.registry import list_cases, run_case
+from workbench.solvers.core.backend import get_namespace
+from workbench.solvers.nets.datasets import spirals
+from workbench.solvers.linalg.hessian import sharpness
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.validation.cases.multilayer_dt_bound import _minimize, gd_is_stable, largest_stable_step
+from workbench.validation.registry import list_cases, run_case
 
 
 def test_registered():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from validation.registry import list_cases, run_case
+from workbench.validation.registry import list_cases, run_case
 
 
 @pytest.mark.parametrize("cid", ["pf-quadratic-exact", "pf-local-stability", "pf-rosenbrock-tracking"])

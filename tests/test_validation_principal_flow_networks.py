@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers.checks import ParameterError
-from solvers.flows import FlowProblem, gradient_descent, integrate, stability_coefficients, vector_field
-from solvers.networks import NetworkObjective, mlp
-from validation.registry import VERDICTS, run_case
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, integrate, stability_coefficients, vector_field
+from workbench.solvers.nets.networks import NetworkObjective, mlp
+from workbench.validation.registry import VERDICTS, run_case
 
 
 def _obj(sizes, n=10, seed=3, activation="tanh", loss="mse"):

@@ -1,4 +1,4 @@
-"""solvers.onset and the cases linearization-d4-onset / activated-d5-onset (quick versions).
+"""workbench.solvers.cnn.onset and the cases linearization-d4-onset / activated-d5-onset (quick versions).
 
 Tolerances: 1e-12 for exact float64 algebra (Swish derivatives, Hessian at K = 0), 1e-6
 relative for central finite differences of the gradient, the bisection tolerance for onsets.
@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import cnn
-from derivations import linearizations as LZ
-from derivations import symbols as S
-from solvers.backend import get_namespace, to_numpy
-from solvers.checks import ParameterError
-from solvers.correlation import CnnOperator
-from solvers.images import smooth
-from solvers.lambdify import lambdify
-from solvers.onset import (bisect_onset, data_hessian, equilibrium, local_stability, rank_one_operator,
+from workbench.derivations import cnn
+from workbench.derivations import linearizations as LZ
+from workbench.derivations import symbols as S
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import smooth
+from workbench.solvers.core.lambdify import lambdify
+from workbench.solvers.cnn.onset import (bisect_onset, data_hessian, equilibrium, local_stability, rank_one_operator,
                            swish_derivatives)
-from solvers.schemes import nonlinear_gradient
-from validation.registry import list_cases, run_case
+from workbench.solvers.cnn.schemes import nonlinear_gradient
+from workbench.validation.registry import list_cases, run_case
 
 
 def _op(xp, n=8, w=3):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from validation.registry import list_cases, run_case
+from workbench.validation.registry import list_cases, run_case
 
 IDS = ["cnn-power-of-two", "cnn-restrained-instabilities", "cnn-precision-amplification", "cnn-perturbation-spread"]
 

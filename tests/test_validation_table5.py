@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from validation.registry import run_case
+from workbench.validation.registry import run_case
 
 
 def test_table5_quick(tmp_path):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from validation.shared.unstable_convergence import C_STAR, Q_STAR, tanh_gd_map
-from validation.registry import list_cases, run_case
+from workbench.validation.shared.unstable_convergence import C_STAR, Q_STAR, tanh_gd_map
+from workbench.validation.registry import list_cases, run_case
 
 CASES = ["uc-example1-fact1", "uc-example2-invariant", "uc-example3-single-neuron", "uc-example4-smoothness",
          "uc-theorem1", "uc-edge-of-stability"]

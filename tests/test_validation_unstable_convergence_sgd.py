@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-import validation.cases.uc_sgd_expected_rp as ucs
-from validation.registry import run_case
+import workbench.validation.cases.uc_sgd_expected_rp as ucs
+from workbench.validation.registry import run_case
 
 CID = "uc-sgd-expected-rp"
 

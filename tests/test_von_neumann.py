@@ -1,4 +1,4 @@
-"""General Von Neumann analyzer (derivations.von_neumann): polynomials, Schur–Cohn, bounds.
+"""General Von Neumann analyzer (workbench.derivations.von_neumann): polynomials, Schur–Cohn, bounds.
 
 Exact claims are checked symbolically; the Schur–Cohn/Jury conditions are also
 checked against NumPy root sampling (tolerance: points with ``|max|ξ| - 1| <
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import forward_euler
-from derivations.symbols import P, a, alpha, beta, d, dt
-from derivations.von_neumann import (
+from workbench.derivations import forward_euler
+from workbench.derivations.symbols import P, a, alpha, beta, d, dt
+from workbench.derivations.von_neumann import (
     G, K_n, K_nm1, K_np1, Scheme, amplification, central_difference_momentum_scheme,
     characteristic_polynomial, derivation, eta, forward_euler_scheme, h, mu,
     n_step, nesterov_exact_bound, nesterov_semi_implicit_scheme, paper_bound_45, sample_check,

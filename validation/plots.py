@@ -2,7 +2,7 @@
 
 Conventions every case figure follows, so that the report shows it legibly:
 
-* width :data:`WIDTH` inches (7 in at the 110 dpi of :func:`validation.files.save_figure`
+* width :data:`WIDTH` inches (7 in at the 110 dpi of :func:`workbench.validation.files.save_figure`
   is about 770 px, the width the HTML report shows figures at, unscaled), so text
   keeps its point size; :func:`figure` makes such a figure with the report style
   (:data:`STYLE`: 9.5 pt text, 8.5 pt legends and ticks);
@@ -110,7 +110,7 @@ _NAMES = {"theory": "theory (Fourier, w → ∞)", "theory_exact": "theory, exac
 def interval_plot(rows: Sequence[dict], methods: Sequence[str], title: str) -> Any:
     """Stable α intervals, one band per (kernel, method), log axis; an empty interval is dotted.
 
-    ``rows`` are :func:`solvers.bounds.compute_bounds` results (``wb.bounds``), e.g.
+    ``rows`` are :func:`workbench.solvers.cnn.bounds.compute_bounds` results (``wb.bounds``), e.g.
     ``interval_plot(wb.bounds("checkerboard:64", [8, 16], 1e-6), ("theory", "exact"), "GD")``.
     Returns the ``Figure``.
     """
@@ -138,7 +138,7 @@ def interval_plot(rows: Sequence[dict], methods: Sequence[str], title: str) -> A
 
 def interval_figure(ctx: Any, rows: Sequence[dict], methods: Sequence[str], title: str, name: str) -> str:
     """:func:`interval_plot` saved through ``ctx`` (a validation
-    :class:`~validation.registry.Context`) with its caption; returns the file name."""
+    :class:`~workbench.validation.registry.Context`) with its caption; returns the file name."""
     fig = interval_plot(rows, methods, title)
     caption = (f"{title}. Each band is the interval of α in which the scheme is stable, per kernel size and "
                "method; a dotted line marks an empty interval (its lower bound above its upper bound).")

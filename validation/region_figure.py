@@ -11,9 +11,9 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from derivations import optimizers as reg
-from solvers.optimizers import h_interval
-from solvers.root_sampling import Samples, hyper_grid, sample_region
+from workbench.derivations.schemes import registry as reg
+from workbench.solvers.stepping.optimizers import h_interval
+from workbench.solvers.stepping.root_sampling import Samples, hyper_grid, sample_region
 
 __all__ = ["region_axes", "region_figure", "atlas_figure", "PLOT_OVER", "LABELS"]
 

@@ -1,8 +1,8 @@
 """Registry of validation cases: one case per claim of a paper.
 
 A case is a function ``f(ctx: Context) -> dict`` registered with :func:`case`, one per
-module of :mod:`validation.cases`. It returns the claim's prediction and measurement
-with a verdict (:func:`run_case` wraps it into a :class:`~validation.result.CaseResult`):
+module of :mod:`workbench.validation.cases`. It returns the claim's prediction and measurement
+with a verdict (:func:`run_case` wraps it into a :class:`~workbench.validation.result.CaseResult`):
 
 * ``confirmed`` — the claim holds as stated, within the stated tolerance;
 * ``refined``   — it holds with a correction the case states (e.g. a w → ∞ bound
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from solvers.checks import ParameterError
+from workbench.solvers.core.checks import ParameterError
 
-from .result import VERDICTS, CaseResult
+from workbench.validation.result import VERDICTS, CaseResult
 
 __all__ = ["Case", "CaseResult", "Context", "case", "list_cases", "get_case", "run_case", "VERDICTS"]
 
@@ -60,10 +60,10 @@ class Context:
         """Write ``fig`` as ``out_dir/name`` (PNG, atomically); returns the relative path.
 
         ``caption`` says what the figure shows (default: from its titles, see
-        :func:`validation.plots.caption_of`); the report prints it under the figure.
+        :func:`workbench.validation.plots.caption_of`); the report prints it under the figure.
         """
-        from .files import save_figure
-        from .plots import caption_of
+        from workbench.validation.files import save_figure
+        from workbench.validation.plots import caption_of
 
         self.captions[name] = caption or caption_of(fig)
         save_figure(fig, self.out_dir / name)
@@ -87,12 +87,12 @@ def case(id: str, *, claim: str, source: str) -> Callable[[Callable[[Context], d
 
 
 def _load() -> None:
-    from . import cases  # noqa: F401  (registers the cases on import)
+    from workbench.validation import cases  # noqa: F401  (registers the cases on import)
 
 
 def list_cases() -> list[str]:
     """Ids of all registered cases, in registration order: by case module name (one case per
-    module of :mod:`validation.cases`, imported alphabetically)."""
+    module of :mod:`workbench.validation.cases`, imported alphabetically)."""
     _load()
     return list(_CASES)
 
@@ -107,7 +107,7 @@ def get_case(id: str) -> Case:
 
 def run_case(id: str, out_dir: str | Path, quick: bool = False,
              progress: Callable[..., Any] | None = None) -> CaseResult:
-    """Run one case; returns its :class:`~validation.result.CaseResult` with id, claim, source and timing.
+    """Run one case; returns its :class:`~workbench.validation.result.CaseResult` with id, claim, source and timing.
 
     ``progress(iterable, total=, desc=)`` wraps the loops a case passes to :meth:`Context.track`.
     ``CaseResult.to_dict()`` is the JSON form the report folder holds.

@@ -1,4 +1,4 @@
-"""The typed result of one validation case (what :func:`validation.registry.run_case` returns).
+"""The typed result of one validation case (what :func:`workbench.validation.registry.run_case` returns).
 
 A case function returns a plain dict (its prediction, measurement, tolerance, verdict,
 check and data); the registry adds the case's id, claim and source, its figures and
@@ -27,13 +27,13 @@ class CaseResult:
     Attributes
     ----------
     id, claim, source : str
-        The case's registration (:func:`validation.registry.case`): which claim of which
+        The case's registration (:func:`workbench.validation.registry.case`): which claim of which
         paper (equation, table) it checks.
     prediction, measurement, tolerance : Any
         What the paper (or the derivation) predicts, what the simulation measured and the
         tolerance the verdict uses (numbers or JSON-ready mappings of numbers).
     verdict : str
-        ``confirmed``, ``refined`` or ``refuted`` (see :mod:`validation.registry`).
+        ``confirmed``, ``refined`` or ``refuted`` (see :mod:`workbench.validation.registry`).
     passed : bool
         The case's own consistency check.
     numbers : dict

@@ -18,30 +18,19 @@ On your own model (PyTorch or JAX; see the README, "Use it on your own model"):
 >>> fig = wb.plot.sharpness(run)                                    # doctest: +SKIP
 >>> wb.principal_flow(obj, h=0.1, times=[0, 0.1, 0.2])              # doctest: +SKIP
 
-The command line ``workbench`` (``python -m workbench``) is in :mod:`workbench.cli`.
+The command line ``workbench`` (``python -m workbench``) is in :mod:`workbench.cli.app`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
 
-__stability_workbench__ = True  # marker read by derivations/_shadow.py (name-clash check)
-
-
-def _check_shadowing() -> None:
-    # our own derivations/_shadow.py by path: a foreign `derivations` on sys.path must not answer for it
-    import runpy
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    runpy.run_path(str(root / "derivations" / "_shadow.py"))["check"](__name__, root)
-
-
-_check_shadowing()
-
-from .api import (dal, from_jax, from_torch, max_stable_lr, modified_flow, principal_flow,  # noqa: E402
-                  sharpness, train)
-from .io import load_image  # noqa: E402
+_LAZY = {  # name -> module holding it, imported on first use (PEP 562) so ``import workbench`` stays fast
+    "dal": "workbench.api.models", "from_jax": "workbench.api.models", "from_torch": "workbench.api.models",
+    "max_stable_lr": "workbench.api.models", "modified_flow": "workbench.api.models",
+    "principal_flow": "workbench.api.models", "sharpness": "workbench.api.models", "train": "workbench.api.models",
+    "load_image": "workbench.api.images",
+}
 
 __all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench",
            "from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "principal_flow", "modified_flow",
@@ -63,26 +52,34 @@ __version__ = _package_version()
 
 
 def __getattr__(name: str) -> Any:
-    """``wb.plot`` (matplotlib figures) is imported on first use."""
-    if name == "plot":
-        import importlib
+    """The API functions and ``wb.plot`` (matplotlib figures) are imported on first use."""
+    import importlib
 
-        return importlib.import_module("workbench.plot")
+    if name == "plot":
+        return importlib.import_module("workbench.api.plot")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def derive(name: str) -> Any:
-    """The symbolic derivation ``name`` (``derivations.registry.get``).
+    """The symbolic derivation ``name`` (``workbench.derivations.registry.get``).
 
     Printable with ``str``, ``.latex()``, and rendered in notebooks.
     """
-    import derivations.registry as registry
+    import workbench.derivations.registry as registry
 
     return registry.get(name)
 
 
 def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **kw: Any) -> dict | list[dict]:
-    """Bounds on the weight decay alpha (``solvers.bounds.compute_bounds``).
+    """Bounds on the weight decay alpha (``workbench.solvers.cnn.bounds.compute_bounds``).
 
     Parameters
     ----------
@@ -111,8 +108,9 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **k
     ...           methods=("theory_exact", "exact"))["exact"]["alpha_upper"]   # doctest: +SKIP
     1428571.4285714286
     """
-    from solvers.bounds import compute_bounds
-    from solvers.checks import ParameterError, check_real
+    from workbench.api.images import load_image
+    from workbench.solvers.cnn.bounds import compute_bounds
+    from workbench.solvers.core.checks import ParameterError, check_real
 
     if isinstance(image, (str, Path)):
         image = load_image(image, dtype=kw.get("dtype", "float64"))
@@ -146,14 +144,14 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
 
     Returns
     -------
-    workbench.runner.ValidationRun
+    workbench.jobs.validate.ValidationRun
         ``.passed``, ``.failed``, ``.verdicts``, ``.cases`` (the case dicts),
         ``.files`` (``json``, ``md``, ``html``), ``.out``; its repr is one line.
     """
     import sys
     import tempfile
 
-    from .runner import run_validation
+    from workbench.jobs.validate import run_validation
 
     if isinstance(cases, str):
         cases = [cases]
@@ -169,7 +167,7 @@ def bench(quick: bool = True) -> list[dict]:
 
 
 def _bench_module() -> Any:
-    """The benchmark module (named ``benchmarks`` so it never shadows ``wb.bench``)."""
+    """The benchmark suite (``workbench.benchmarks.suite``)."""
     import importlib
 
-    return importlib.import_module("workbench.benchmarks")
+    return importlib.import_module("workbench.benchmarks.suite")

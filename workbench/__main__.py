@@ -1,7 +1,7 @@
-"""``python -m workbench``: the ``workbench`` command line (see :mod:`workbench.cli`)."""
+"""``python -m workbench``: the ``workbench`` command line (see :mod:`workbench.cli.app`)."""
 import sys
 
-from workbench.cli import main
+from workbench.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,8 +2,8 @@
 
 Every module of this package is imported (sorted by module name), so adding a case is
 adding a file: ``validation/cases/<case_id with _>.py`` holding one function decorated
-with :func:`validation.registry.case`.  Code several cases share lives in
-:mod:`validation.shared`, never in a case module (no case imports another;
+with :func:`workbench.validation.registry.case`.  Code several cases share lives in
+:mod:`workbench.validation.shared`, never in a case module (no case imports another;
 ``tests/test_validation_layout.py`` checks both rules).
 """
 import importlib

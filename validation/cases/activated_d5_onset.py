@@ -4,23 +4,23 @@
   windowed GD in the activated regime, its simulated onset in α against the printed bound and
   the corrected one 2/Δt − s'‖c‖², with probes of the printed lower bound.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.linearized_regimes`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.linearized_regimes`.
 """
 from __future__ import annotations
 
 import math
 import numpy as np
 
-from derivations import linearizations as LZ
-from derivations import symbols as S
-from solvers.backend import get_namespace, to_numpy
-from solvers.correlation import CnnOperator
-from solvers.lambdify import lambdify
-from solvers.onset import activation_stats, equilibrium, hessian_onset, nonlinear_onset
-from solvers.schemes import run_cnn
+from workbench.derivations import linearizations as LZ
+from workbench.derivations import symbols as S
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.core.lambdify import lambdify
+from workbench.solvers.cnn.onset import activation_stats, equilibrium, hessian_onset, nonlinear_onset
+from workbench.solvers.cnn.schemes import run_cnn
 
-from ..registry import Context, case
-from ..shared.linearized_regimes import TOL_LIN, bounds_figure, offset_image, onset_sizes, rel_error
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.linearized_regimes import TOL_LIN, bounds_figure, offset_image, onset_sizes, rel_error
 
 
 def _d5_row(n: int, w: int, rtol: float, probe_steps: int, shift: float = 0.25) -> dict:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 
-from solvers.bounds import compute_bounds, edge_gap
-from solvers.images import checkerboard
+from workbench.solvers.cnn.bounds import compute_bounds, edge_gap
+from workbench.solvers.cnn.images import checkerboard
 
-from ..plots import interval_figure
-from ..registry import Context, case
+from workbench.validation.plots import interval_figure
+from workbench.validation.registry import Context, case
 
 A, BETA = -0.5, 1.0
 

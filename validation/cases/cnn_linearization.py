@@ -12,18 +12,18 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from derivations import symbols as S
-from derivations.cnn import swish
-from solvers.backend import get_namespace, to_numpy
-from solvers.bounds import exact_bounds
-from solvers.correlation import CnnOperator
-from solvers.images import smooth
-from solvers import stepper
-from solvers.optimizers import resolve
-from solvers.schemes import linear_force, linear_step, nonlinear_gradient, run_cnn
+from workbench.derivations import symbols as S
+from workbench.derivations.cnn import swish
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.cnn.bounds import exact_bounds
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import smooth
+from workbench.solvers.stepping import stepper
+from workbench.solvers.stepping.optimizers import resolve
+from workbench.solvers.cnn.schemes import linear_force, linear_step, nonlinear_gradient, run_cnn
 
-from ..plots import pyplot
-from ..registry import Context, case
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
 
 BETA, B, Y = 1.0, 0.0, 1.0
 
@@ -56,7 +56,7 @@ def cnn_linearization(ctx: Context) -> dict:
     alpha = 1.25 / dt
     al = xp.full((eps.size, 1, 1), alpha, dtype=xp.float64)
     grad, yhat = nonlinear_gradient(op, K, al, BETA, B, Y)
-    nl = K - dt * grad  # the nonlinear step (13), as in solvers.schemes.nonlinear_step
+    nl = K - dt * grad  # the nonlinear step (13), as in workbench.solvers.cnn.schemes.nonlinear_step
     a_k = xp.reshape(yhat - Y, (-1, 1, 1))
     lin = linear_step(op, K, al, dt, a_k, BETA)
     diff = to_numpy(xp.sqrt(xp.sum(xp.sum((nl - lin) ** 2, axis=-1), axis=-1))) / dt

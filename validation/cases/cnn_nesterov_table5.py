@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import math
 
-from solvers.bounds import compute_bounds, edge_gap
-from solvers.images import checkerboard
+from workbench.solvers.cnn.bounds import compute_bounds, edge_gap
+from workbench.solvers.cnn.images import checkerboard
 
-from ..plots import interval_figure
-from ..registry import Context, case
+from workbench.validation.plots import interval_figure
+from workbench.validation.registry import Context, case
 
 A, BETA, MOMENTUM = -0.5, 1.0, 0.9
 #: Table 5 as printed (lower bounds α^e_min, α_min; upper bounds α^e_max, α_max)

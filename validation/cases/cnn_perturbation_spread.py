@@ -2,17 +2,17 @@
 
 * ``cnn-perturbation-spread`` — the k × seed table of the final loss (Tables 2–3 analogue).
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.restrained`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.restrained`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from solvers.perturbation import run_perturbed
+from workbench.solvers.cnn.perturbation import run_perturbed
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.restrained import ALPHA, checkerboard_operator, restrained_settings
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.restrained import ALPHA, checkerboard_operator, restrained_settings
 
 
 @case(

@@ -2,17 +2,17 @@
 
 * ``cnn-power-of-two`` — k and k·2ⁿ give bit-identical runs; the groups differ.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.restrained`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.restrained`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from solvers.perturbation import run_perturbed
+from workbench.solvers.cnn.perturbation import run_perturbed
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.restrained import ALPHA, checkerboard_operator, restrained_settings
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.restrained import ALPHA, checkerboard_operator, restrained_settings
 
 
 def _odd(k: int) -> int:

@@ -2,7 +2,7 @@
 
 * ``cnn-precision-amplification`` — the same sweep in float32 and float64.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.restrained`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.restrained`.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import math
 import numpy as np
 
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.restrained import ALPHA, machine_eps, restrained_settings, restrained_sweep, sweep_rows
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.restrained import ALPHA, machine_eps, restrained_settings, restrained_sweep, sweep_rows
 
 
 @case(
@@ -43,7 +43,7 @@ def cnn_precision_amplification(ctx: Context) -> dict:
                       (c["max_rel_l1"] or 0) / e64, a["class"], c["class"], t32, t64, ratio])
     med = float(np.median(ratios)) if ratios else None
     plt = _plt()
-    from ..plots import mark_nonfinite
+    from workbench.validation.plots import mark_nonfinite
 
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), layout="constrained")
     lr_v = [x["lr"] for x in rows["float64"]]
@@ -65,7 +65,7 @@ def cnn_precision_amplification(ctx: Context) -> dict:
     axes[1].set_ylabel("first iteration with rel. L1 > 1e-3")
     axes[1].set_title("separation time")
     axes[1].legend(fontsize=8)
-    from ..plots import integer_axis
+    from workbench.validation.plots import integer_axis
     integer_axis(axes[1], "y")
     ctx.save_figure(fig, "cnn_precision_amplification.png", caption=(
         "The learning-rate sweep of cnn-restrained-instabilities in float32 and float64. Left: largest relative "

@@ -3,16 +3,16 @@
 * ``cnn-restrained-instabilities`` — the k = 3 vs k = 1 divergence against lr, with the
   local amplification factor ρ_n (spectral radius of I − lr·H) and the tangent growth.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.restrained`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.restrained`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.restrained import (ALPHA, PAPER_LRS, finite_or_none, machine_eps, restrained_settings,
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.restrained import (ALPHA, PAPER_LRS, finite_or_none, machine_eps, restrained_settings,
                                  restrained_sweep, sweep_rows)
 
 
@@ -42,7 +42,7 @@ def _threshold_lr(rows: list[dict], lo: float, hi: float) -> float | None:
 
 def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> None:
     plt = _plt()
-    from ..plots import WIDTH, mark_nonfinite
+    from workbench.validation.plots import WIDTH, mark_nonfinite
 
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.6), layout="constrained")
     cmap = plt.get_cmap("viridis")

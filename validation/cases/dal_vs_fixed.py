@@ -1,11 +1,11 @@
 """A case of the third paper (Rosca et al. 2023): the principal flow on small networks.
 
 * ``dal-vs-fixed`` — §6.1-§7, Figs. 16-18, 20, 23: DAL (18), DAL-0.5 (19) and DAL with
-  momentum (21) against a sweep of fixed learning rates (:mod:`solvers.dal`): final loss,
+  momentum (21) against a sweep of fixed learning rates (:mod:`workbench.solvers.dynamics.dal`): final loss,
   loss increases, mean per-iteration drift ‖θₜ − NGF(θₜ₋₁, h)‖ and its relation to
   ‖∇²E∇E‖ (Theorem 6.1).
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.principal_flow_networks`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.principal_flow_networks`.
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from solvers import dal as dalmod
+from workbench.solvers.dynamics import dal as dalmod
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.principal_flow_networks import regression_problem
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
 @case("dal-vs-fixed",
@@ -31,7 +31,7 @@ def dal_vs_fixed(ctx: Context) -> dict:
     every = 6 if ctx.quick else 8
     obj = regression_problem(sizes, n_data, 2)
     th0 = obj.initial(0)
-    from solvers.hessian import sharpness
+    from workbench.solvers.linalg.hessian import sharpness
 
     lam0 = float(sharpness(obj, th0).value)
     factors = (0.25, 0.5, 1.0, 2.0) if ctx.quick else (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)

@@ -26,13 +26,13 @@ from typing import Any, Callable
 
 import sympy as sp
 
-from derivations import bea
-from derivations import diffusion as D
-from derivations.registry import get
-from derivations.steps import difference
-from derivations.unicode_printer import unicode_text
+from workbench.derivations import bea
+from workbench.derivations import diffusion as D
+from workbench.derivations.registry import get
+from workbench.derivations.steps import difference
+from workbench.derivations.unicode_printer import unicode_text
 
-from ..registry import Context, case
+from workbench.validation.registry import Context, case
 
 PAPER1 = "Sun et al. 2022 (first paper)"
 PAPER2 = "Sun, Lao, Sundaramoorthi, Yezzi (second paper)"

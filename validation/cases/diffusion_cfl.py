@@ -1,22 +1,22 @@
 """A case of the second paper (Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs ... SGD Extension").
 
 * ``diffusion-cfl``: Theorem 2, (10)-(11).  For N = 1, 2, 3 and several (η, γ) the largest
-  stable diffusion of Algorithm 1 (:class:`solvers.diffusion.DiffusionNesterov`, ∇J = 0: the
+  stable diffusion of Algorithm 1 (:class:`workbench.solvers.dynamics.diffusion.DiffusionNesterov`, ∇J = 0: the
   homogeneous part the theorem analyses) is found by bisection and compared with
   ``b_max = 1/(2NΔt)`` (Δx = 1), i.e. ``β_max = (1 + γ)/(4N)``.  Periodic grids of even size
   contain the frequency ω_k = π on every axis, where the prediction is exact; Neumann grids
   (the paper's appendix C) lack it, and their exact bound ``(1 + γ)/κ_max`` lies above (11).
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.diffusion`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.diffusion`.
 """
 from __future__ import annotations
 
-from solvers.bisect import bracket_gap
-from solvers.diffusion import beta_max, kappa_max, pde_params
+from workbench.solvers.stepping.bisect import bracket_gap
+from workbench.solvers.dynamics.diffusion import beta_max, kappa_max, pde_params
 
-from ..plots import pyplot
-from ..registry import Context, case
-from ..shared.diffusion import CRITERION, bisect_beta
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.diffusion import CRITERION, bisect_beta
 
 
 @case("diffusion-cfl",

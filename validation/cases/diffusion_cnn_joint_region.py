@@ -3,7 +3,7 @@
 Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs for Construction and Theoretical Analysis of an
 SGD Extension", (4), (11), (17)-(20) and appendix B footnote 2, with the gradient of the first
 paper's linearized one-layer CNN (appendix D-E, eq. (44)) kept.  The quadratic version is
-``diffusion-joint-region`` (:mod:`validation.cases.diffusion_joint_region`).
+``diffusion-joint-region`` (:mod:`workbench.validation.cases.diffusion_joint_region`).
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from solvers.bisect import bracket_gap
-from solvers.checks import ParameterError
-from solvers.diffusion import beta_max
-from solvers.lambdify import lambdify
+from workbench.solvers.stepping.bisect import bracket_gap
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.dynamics.diffusion import beta_max
+from workbench.solvers.core.lambdify import lambdify
 
-from ..plots import pyplot
-from ..registry import Context, case
-from ..shared.diffusion import CRITERION, bisect_beta, diverging
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.diffusion import CRITERION, bisect_beta, diverging
 
 __all__ = ["cnn_diverges", "cnn_joint_beta_max", "cnn_mode_spectrum"]
 
@@ -29,25 +29,25 @@ __all__ = ["cnn_diverges", "cnn_joint_beta_max", "cnn_mode_spectrum"]
 #
 # Beyond the paper (its footnote 2): keep the gradient of the linearized one-layer CNN of the
 # first paper, ∇E(K) = αK + c·GK (+ a constant forcing, irrelevant to stability), with
-# c = aβ/2 and G the image's Gram operator (:class:`solvers.correlation.CnnOperator`).  In
+# c = aβ/2 and G the image's Gram operator (:class:`workbench.solvers.cnn.correlation.CnnOperator`).  In
 # "periodic" mode with a kernel as large as the image (w = H = W, the w → ∞ limit of the
 # first paper's Fourier bounds), G and the periodic Laplacian (5) on the kernel are both
 # circulant on the same grid, so they share the DFT modes: mode ω has Hessian eigenvalue
 # z(ω) = α + c|Î(ω)|² (first paper, (44)) and Laplacian eigenvalue −κ(ω),
 # κ(ω) = Σ_k (2 − 2cos ω_k).  Each mode then obeys the joint polynomial of
-# :func:`derivations.diffusion.joint_polynomial` with h = ηz(ω), m = γ − βκ(ω), so the largest
+# :func:`workbench.derivations.diffusion.joint_polynomial` with h = ηz(ω), m = γ − βκ(ω), so the largest
 # stable β is  min over modes with κ > 0 of  B(h(ω))/κ(ω),  where B(h) = 4N·β_max(h) of
-# :func:`derivations.diffusion.joint_beta_max` (N-free), provided 0 < h(ω) < 2(1+γ)/(1+2γ)
+# :func:`workbench.derivations.diffusion.joint_beta_max` (N-free), provided 0 < h(ω) < 2(1+γ)/(1+2γ)
 # for every mode (Nesterov's region; otherwise no β is stable).
 
 def _b_numerators() -> tuple[Any, Any, Any]:
     """Compiled ``B(h) = 4N β_max(h)`` for 0 < h < 1 and h > 1, and the h range's upper end in γ.
 
-    Through :func:`solvers.lambdify.lambdify`, which compiles each expression once and caches it.
+    Through :func:`workbench.solvers.core.lambdify.lambdify`, which compiles each expression once and caches it.
     """
     import sympy as sp
 
-    from derivations import diffusion as Dd
+    from workbench.derivations import diffusion as Dd
 
     lo, hi, up = Dd.joint_beta_max()
     return (lambdify(sp.expand(4 * Dd.N * lo), (Dd.gamma, Dd.h), np),
@@ -98,11 +98,11 @@ def cnn_diverging(betas: Any, gamma: float, eta: float, image: np.ndarray, alpha
                   seed: int = 0) -> np.ndarray:
     """Algorithm 1 (periodic Laplacian on the whole kernel) with ∇E(K) = αK + c·GK from random (K^0, v^0).
 
-    :func:`validation.shared.diffusion.diverging` with that gradient (one batch over ``betas``),
+    :func:`workbench.validation.shared.diffusion.diverging` with that gradient (one batch over ``betas``),
     so the same divergence criterion (``CRITERION`` there); G is
-    :meth:`solvers.correlation.CnnOperator.gram` in periodic mode with w = H = W.
+    :meth:`workbench.solvers.cnn.correlation.CnnOperator.gram` in periodic mode with w = H = W.
     """
-    from solvers.correlation import CnnOperator
+    from workbench.solvers.cnn.correlation import CnnOperator
 
     img = np.asarray(image, dtype=np.float64)
     op = CnnOperator(img, img.shape[0], "periodic")

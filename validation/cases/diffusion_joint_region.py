@@ -1,26 +1,26 @@
 """A case of the second paper (Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs ... SGD Extension").
 
 * ``diffusion-joint-region``: beyond the paper, the gradient kept -- a quadratic loss
-  ``J = ½λ|θ|²`` (h = ηλ): simulated β_max(h) vs :func:`derivations.diffusion.joint_beta_max`.
+  ``J = ½λ|θ|²`` (h = ηλ): simulated β_max(h) vs :func:`workbench.derivations.diffusion.joint_beta_max`.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.diffusion`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.diffusion`.
 """
 from __future__ import annotations
 
 import numpy as np
 import sympy as sp
 
-from derivations import diffusion as D
-from solvers.bisect import bracket_gap
-from solvers.diffusion import beta_max
+from workbench.derivations import diffusion as D
+from workbench.solvers.stepping.bisect import bracket_gap
+from workbench.solvers.dynamics.diffusion import beta_max
 
-from ..plots import pyplot
-from ..registry import Context, case
-from ..shared.diffusion import CRITERION, bisect_beta
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.diffusion import CRITERION, bisect_beta
 
 
 def predicted_beta_max(gamma: float, hv: float, n: int) -> float:
-    """β_max(h) of the joint region (:func:`derivations.diffusion.joint_beta_max`), as a float."""
+    """β_max(h) of the joint region (:func:`workbench.derivations.diffusion.joint_beta_max`), as a float."""
     lo, hi, _ = D.joint_beta_max()
     expr = lo if hv < 1 else hi
     return float(expr.subs({D.gamma: sp.Float(gamma), D.h: sp.Float(hv), D.N: n}))
@@ -31,7 +31,7 @@ def predicted_beta_max(gamma: float, hv: float, n: int) -> float:
             "largest stable diffusion is beta_max(h) = (gamma + (2-h)/(2(1-h)))/(4N) for 0<h<1 and "
             "(gamma + 1/(h-1))/(4N) for 1<h<2(1+gamma)/(1+2gamma): (11) is its h -> 0+ limit",
       source="Sun, Lao, Sundaramoorthi, Yezzi, 'Accelerated PDEs ... SGD Extension', (4), (11), appendix B "
-             "footnote 2; derivations.diffusion.joint_beta_max")
+             "footnote 2; workbench.derivations.diffusion.joint_beta_max")
 def diffusion_joint_region(ctx: Context) -> dict:
     quick = ctx.quick
     rtol = 1e-2 if quick else 2e-3

@@ -1,7 +1,7 @@
 """Case ``diffusion-training``: Algorithm 1 training a small CNN (second paper, section 4, Table 1).
 
 The joint stability region with the one-layer CNN's z(ω) is the case ``diffusion-cnn-joint-region``
-(:mod:`validation.cases.diffusion_cnn_joint_region`).
+(:mod:`workbench.validation.cases.diffusion_cnn_joint_region`).
 
 Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs for Construction and Theoretical Analysis of an
 SGD Extension".  Section 4.1 (Figure 1): training with diffusion on one weight tensor's velocity
@@ -9,18 +9,18 @@ is stable up to β_max (11) and fails above it.  Section 4.2 (Table 1): at a fix
 diffusion on the velocity of a conv tensor (spatial, output or input direction) raises the test
 accuracy over SGD-Nesterov; "amounts above β_max are achieved by lowering the step size": for
 2 × β_max the time step Δt is halved and (η, γ) recomputed by (8)
-(:func:`solvers.diffusion.scaled_diffusion`).
+(:func:`workbench.solvers.dynamics.diffusion.scaled_diffusion`).
 
 The reproduction, on a problem that runs on CPU in seconds:
 
-* data -- :func:`solvers.datasets.image_blobs`: 3 classes of 1×8×8 images (smooth class
+* data -- :func:`workbench.solvers.nets.datasets.image_blobs`: 3 classes of 1×8×8 images (smooth class
   prototype + white noise of std 3), one seeded draw split into a small training set and a
   held-out test set;
-* network -- :func:`solvers.networks.small_cnn`: one conv layer (8 filters, 3×3, valid), tanh,
+* network -- :func:`workbench.solvers.nets.networks.small_cnn`: one conv layer (8 filters, 3×3, valid), tanh,
   flatten, one dense layer to 3 logits; cross-entropy, no weight decay;
 * optimizer -- SGD with seeded mini-batches of 16, reshuffled every epoch; the conv kernel
-  ``(filters, 1, 3, 3)`` is updated by Algorithm 1 (:class:`solvers.diffusion.SplitDiffusionUpdate` on
-  :func:`solvers.stepper.run`) with the
+  ``(filters, 1, 3, 3)`` is updated by Algorithm 1 (:class:`workbench.solvers.dynamics.diffusion.SplitDiffusionUpdate` on
+  :func:`workbench.solvers.stepping.stepper.run`) with the
   Laplacian (5) along either its two spatial axes (N = 2, the paper's "Conv Spatial") or its
   output-channel axis (N = 1, "Conv Output"), Neumann boundary (appendix C); every other
   parameter by plain SGD-Nesterov (14) with the same (η, γ), as in the paper;
@@ -33,7 +33,7 @@ Divergence criterion: a run diverges if ‖θ^n‖ > 1e6·‖θ^0‖ or a floati
 operation occurs (NumPy errors raised and caught); the run stops there.  For a CFL-violating run
 the homogeneous analysis (17)-(18) predicts that the velocity's highest Laplacian mode grows by
 ``|γ − βκ_max|`` per step (the root ξ = γ − βκ of ``(ξ − 1)(ξ − (γ − βκ))``), κ_max from
-:func:`solvers.diffusion.kappa_max`; the case measures the per-step growth of ‖v_conv‖ and the
+:func:`workbench.solvers.dynamics.diffusion.kappa_max`; the case measures the per-step growth of ‖v_conv‖ and the
 Rayleigh quotient ``−⟨v, ∇²v⟩/⟨v, v⟩`` (→ κ_max when that mode dominates).
 """
 from __future__ import annotations
@@ -43,11 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from solvers.checks import ParameterError
-from solvers.divergence import DivergenceCriterion
-from solvers.datasets import image_blobs
-from solvers import stepper
-from solvers.diffusion import (
+from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.nets.datasets import image_blobs
+from workbench.solvers.stepping import stepper
+from workbench.solvers.dynamics.diffusion import (
     SplitDiffusionUpdate,
     beta_max,
     kappa_max,
@@ -55,10 +55,10 @@ from solvers.diffusion import (
     pde_params,
     scaled_diffusion,
 )
-from solvers.networks import Network, NetworkObjective, small_cnn
+from workbench.solvers.nets.networks import Network, NetworkObjective, small_cnn
 
-from ..plots import pyplot
-from ..registry import Context, case
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
 
 __all__ = [
     "CRITERION",
@@ -79,7 +79,7 @@ def make_problem(n_train: int = 96, n_test: int = 600, noise: float = 3.0, filte
                  size: int = 8, seed: int = 3) -> dict[str, Any]:
     """Data, network and objectives of the demonstration (NumPy, float64).
 
-    One :func:`~solvers.datasets.image_blobs` draw of ``n_train + n_test`` images (the class
+    One :func:`~workbench.solvers.nets.datasets.image_blobs` draw of ``n_train + n_test`` images (the class
     prototypes depend on the seed, so train and test must come from one draw), split in order.
     """
     for name, v, lo in (("n_train", n_train, 1), ("n_test", n_test, 1), ("filters", filters, 1),
@@ -520,7 +520,7 @@ def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
     ax.set_ylabel("‖v‖, conv kernel velocity")
     ax.set_title("CFL violated at the base Δt: the top Laplacian mode blows up")
     ax.legend()
-    from ..plots import integer_axis
+    from workbench.validation.plots import integer_axis
     integer_axis(ax, "x")
     ctx.save_figure(fig, "diffusion_training_cfl.png", caption=(
         "Norm of the conv kernel's velocity when the diffusion is twice the CFL limit (β = 2β_max, trial 0), per "

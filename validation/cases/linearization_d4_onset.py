@@ -4,24 +4,24 @@
   regime a = ŷ − y ≈ 0, its simulated onset of instability in α against the paper's (31)/(33)
   and the windowed D.4 bound (Hessian at K = 0).
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.linearized_regimes`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.linearized_regimes`.
 """
 from __future__ import annotations
 
 import numpy as np
 import sympy as sp
 
-from derivations import linearizations as LZ
-from derivations import symbols as S
-from solvers.backend import get_namespace, to_numpy
-from solvers.bounds import alpha_bounds_from_spectrum
-from solvers.correlation import CnnOperator
-from solvers.lambdify import lambdify
-from solvers.onset import activation_stats, data_hessian, equilibrium, hessian_onset, nonlinear_onset, rank_one_operator
-from solvers.optimizers import resolve
+from workbench.derivations import linearizations as LZ
+from workbench.derivations import symbols as S
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.cnn.bounds import alpha_bounds_from_spectrum
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.core.lambdify import lambdify
+from workbench.solvers.cnn.onset import activation_stats, data_hessian, equilibrium, hessian_onset, nonlinear_onset, rank_one_operator
+from workbench.solvers.stepping.optimizers import resolve
 
-from ..registry import Context, case
-from ..shared.linearized_regimes import TOL_LIN, bounds_figure, offset_image, onset_sizes, rel_error
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.linearized_regimes import TOL_LIN, bounds_figure, offset_image, onset_sizes, rel_error
 
 
 def _d4_row(n: int, w: int, rtol: float, shift: float = 0.2) -> dict:

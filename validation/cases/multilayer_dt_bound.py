@@ -5,17 +5,17 @@ on E = ℓ + (α/2)‖θ‖² (full batch, cross-entropy ℓ) for a tanh MLP on 
 small tanh CNN on 8×8 synthetic images. For each α over several decades:
 
 1. θ*(α), a minimizer of E: L-BFGS from a seeded LeCun-normal start, then Newton-CG
-   with exact Hessian-vector products (:mod:`solvers.networks`);
+   with exact Hessian-vector products (:mod:`workbench.solvers.nets.networks`);
 2. prediction (50) with the Hessian spectrum of the data term in place of F̂:
    Δt_pred = 2/(α + λ_max(∇²ℓ(θ*))) (valid when α + λ_min(∇²ℓ(θ*)) > 0), and the
    paper's large-α limit (51) 2/α;
 3. measurement: the largest Δt for which GD started at θ* + δ does not amplify the
-   perturbation, by :func:`solvers.bisect.largest_stable` on Δt (relative tolerance
+   perturbation, by :func:`workbench.solvers.stepping.bisect.largest_stable` on Δt (relative tolerance
    ``rtol``): the prediction is confirmed in one batch (stable at (1 − rtol/2)×, unstable
    at (1 + rtol/2)×), else a log-spaced scan and batched bisection search for the edge
    from the simulated verdicts alone (a test starts it from a poor guess).
 
-Divergence criterion (stated in the report): :mod:`solvers.divergence` on the increments
+Divergence criterion (stated in the report): :mod:`workbench.solvers.stepping.divergence` on the increments
 ‖θₜ₊₁ − θₜ‖ = Δt‖gₜ‖ (gₜ = ∇E(θₜ)), ‖δ‖ = 1e-4 · max(1, ‖θ*‖): a step is **unstable** if an
 increment is non-finite or exceeds 1e3× the first (the perturbation has left the linear
 regime), or if at the end of T steps the increments grew over the second half of the run
@@ -36,16 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from solvers.backend import get_namespace, to_numpy
-from solvers.bisect import bracket_gap, largest_stable
-from solvers.divergence import DivergenceCriterion
-from solvers.stepper import run as step_run
-from solvers.datasets import image_blobs, spirals
-from solvers.hessian import top_eigenpairs
-from solvers.networks import NetworkObjective, mlp, small_cnn
+from workbench.solvers.core.backend import get_namespace, to_numpy
+from workbench.solvers.stepping.bisect import bracket_gap, largest_stable
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.stepper import run as step_run
+from workbench.solvers.nets.datasets import image_blobs, spirals
+from workbench.solvers.linalg.hessian import top_eigenpairs
+from workbench.solvers.nets.networks import NetworkObjective, mlp, small_cnn
 
-from ..plots import pyplot
-from ..registry import Context, case
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
 
 PERTURBATION = 1e-4
 BLOWUP = 1e3
@@ -85,7 +85,7 @@ def _minimize(obj: NetworkObjective, theta0: np.ndarray) -> np.ndarray:
 
 
 def criterion() -> DivergenceCriterion:
-    """The case's divergence criterion (:mod:`solvers.divergence` with two thresholds of its own).
+    """The case's divergence criterion (:mod:`workbench.solvers.stepping.divergence` with two thresholds of its own).
 
     ``blowup`` 1e3 instead of 1e8: an unstable minimizer of a nonlinear network often sheds
     the perturbation into a bounded oscillation whose increments stop growing, so the run
@@ -121,7 +121,7 @@ def gd_is_stable(obj: NetworkObjective, theta_star: Any, dt: float, steps: int, 
 
 
 def largest_stable_step(obj: NetworkObjective, theta_star: Any, guess: float, steps: int, rtol: float) -> dict:
-    """The largest stable Δt by :func:`solvers.bisect.largest_stable`: ``guess`` confirmed in one batch, else a
+    """The largest stable Δt by :func:`workbench.solvers.stepping.bisect.largest_stable`: ``guess`` confirmed in one batch, else a
     log-spaced scan over [guess/100, 100 guess] and batched bisection (geometric tolerance ``rtol``)."""
     edge = largest_stable(lambda dts: ~gd_stable(obj, theta_star, dts, steps).diverged, guess / 100.0,
                           guess * 100.0, guess=guess, rtol=rtol, spacing="log", scan=16, points=3)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from derivations import objectives as symobj
-from solvers.flows import FlowProblem, gradient_descent, pf_jacobian_eigenvalues
+from workbench.derivations import objectives as symobj
+from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, pf_jacobian_eigenvalues
 
-from ..registry import Context, case
+from workbench.validation.registry import Context, case
 
 
 @case("pf-local-stability",

@@ -2,11 +2,11 @@
 
 * ``pf-mlp-tracking`` — §4, Fig. 7: ‖θ_n − θ(nh)‖ of NGF (2), IGR (3), the third-order
   flow (8), PF (12) and PF+ (14) from θ(0) = θ₀, for h below and above 2/λ₀. The flows run on
-  the network's analytic continuation (:meth:`solvers.flows.FlowProblem.from_network`:
+  the network's analytic continuation (:meth:`workbench.solvers.dynamics.flows.FlowProblem.from_network`:
   backprop and the R-operator on complex128), a dense Hessian and a complex
   eigendecomposition per PF evaluation; RK4 at two step counts bounds the integration error.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.principal_flow_networks`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.principal_flow_networks`.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from solvers.flows import FLOWS, FlowProblem, gradient_descent, integrate
+from workbench.solvers.dynamics.flows import FLOWS, FlowProblem, gradient_descent, integrate
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.principal_flow_networks import regression_problem
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
 @case("pf-mlp-tracking",
@@ -96,7 +96,7 @@ def pf_mlp_tracking(ctx: Context) -> dict:
     else:
         verdict = "refuted"
     plt = _plt()
-    from ..plots import WIDTH, integer_axis
+    from workbench.validation.plots import WIDTH, integer_axis
 
     fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
                              layout="constrained")
@@ -151,7 +151,7 @@ def pf_mlp_tracking(ctx: Context) -> dict:
                  "refuted otherwise. "
                  "Smallest error at n = 1: " + ", ".join(f"{k}: {v['best_at_n1']}" for k, v in res.items())
                  + ". Where h lambda > 1 the PF state is complex; the complex Hessian's eigenvalues crossing "
-                   "Re h lambda = 1 switch the log branch (solvers.flows), so RK4 converges slowly there (the "
+                   "Re h lambda = 1 switch the log branch (workbench.solvers.dynamics.flows), so RK4 converges slowly there (the "
                    "uncertainty column). Near h lambda = 1 the PF coefficient log(1 - h lambda)/(h lambda) is "
                    "singular (GD is not): min |1 - h lambda_i(theta0)| per run is in the numbers ("
                  + ", ".join(f"{k}: {v['min_abs_1_minus_h_lambda_theta0']:.3f}" for k, v in res.items())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from derivations import objectives as symobj
-from solvers.flows import FlowProblem, gradient_descent, integrate, quadratic_flow
+from workbench.derivations import objectives as symobj
+from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, integrate, quadratic_flow
 
-from ..registry import Context, case
+from workbench.validation.registry import Context, case
 
 
 REGIMES = {"real stable (h*lambda_max in (0,1))": (0.2, 0.5, 0.9),

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from derivations import objectives as symobj
-from solvers.flows import FLOWS, FlowProblem, gradient_descent, integrate
+from workbench.derivations import objectives as symobj
+from workbench.solvers.dynamics.flows import FLOWS, FlowProblem, gradient_descent, integrate
 
-from ..registry import Context, case
+from workbench.validation.registry import Context, case
 
 
 @case("pf-rosenbrock-tracking",

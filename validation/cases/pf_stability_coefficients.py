@@ -5,7 +5,7 @@
   sc₀ = α_PF(hλ₀)·∇Eᵀu₀ and the PF's dE/dt = Σ Re α_PF(hλᵢ)(∇Eᵀuᵢ)² (15), beside the loss
   change E(θₜ₊₁) − E(θₜ); a 2×2 table, precision/recall and correlations.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.principal_flow_networks`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.principal_flow_networks`.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import math
 
 import numpy as np
 
-from solvers import dal as dalmod
-from solvers.backend import get_namespace
-from solvers.flows import FlowProblem, gradient_descent, stability_coefficients
+from workbench.solvers.dynamics import dal as dalmod
+from workbench.solvers.core.backend import get_namespace
+from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, stability_coefficients
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.principal_flow_networks import regression_problem
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
 def _phi(tp: int, fp: int, fn: int, tn: int) -> float:

@@ -1,16 +1,16 @@
 """Case ``scheme-atlas``: every registered optimizer's exact region, checked two independent ways.
 
-For each scheme of :mod:`derivations.optimizers` (gd, heavy ball, Nesterov, the first
+For each scheme of :mod:`workbench.derivations.schemes.registry` (gd, heavy ball, Nesterov, the first
 paper's central differences, QHM, AggMo):
 
 1. **root sampling**: ≥ 2000 random (hyperparameters, h = ηλ) points; the largest
    root modulus of p(ξ) = det(ξI − A + hBC) by ``numpy.roots`` against the exact
-   interval (:func:`solvers.optimizers.h_interval`: closed form where SymPy reduced
+   interval (:func:`workbench.solvers.stepping.optimizers.h_interval`: closed form where SymPy reduced
    the Schur–Cohn conditions, else the roots of the Jury conditions); points within
    1e-9 of |ξ| = 1 are left out;
 2. **simulation on the one-layer CNN**: the α bounds of the linearized CNN (first
    paper (20)/(41)) from the windowed spectrum and the exact region, against the
-   bounds found by stepping the scheme (:func:`solvers.schemes.run_cnn`) and the
+   bounds found by stepping the scheme (:func:`workbench.solvers.cnn.schemes.run_cnn`) and the
    unseeded scan-and-bisect, at two hyperparameter settings per scheme.
 
 The regions the sources state are checked too: heavy ball 0 < h < 2(1+μ) (Polyak),
@@ -22,14 +22,14 @@ import math
 
 import numpy as np
 
-from derivations import optimizers as reg
-from solvers.bounds import compute_bounds
-from solvers.images import smooth
-from solvers.optimizers import h_interval
-from solvers.root_sampling import sample_region
+from workbench.derivations.schemes import registry as reg
+from workbench.solvers.cnn.bounds import compute_bounds
+from workbench.solvers.cnn.images import smooth
+from workbench.solvers.stepping.optimizers import h_interval
+from workbench.solvers.stepping.root_sampling import sample_region
 
-from ..region_figure import atlas_figure
-from ..registry import Context, case
+from workbench.validation.region_figure import atlas_figure
+from workbench.validation.registry import Context, case
 
 #: two hyperparameter settings per scheme for the CNN simulations (the defaults first)
 SETTINGS = {
@@ -50,7 +50,7 @@ STATED = {"heavy-ball": lambda p: 2 * (1 + p["mu"]), "nesterov": lambda p: 2 * (
           "state-space record) is where its iteration is stable: heavy ball 0 < h < 2(1+mu), Nesterov "
           "0 < h < 2(1+mu)/(1+2mu), and the region gives the one-layer CNN's alpha bounds for each scheme",
     source="Polyak 1964; Sun et al. 2022 appendix E eqs. (37)-(44); Ma & Yarats 2019 (QHM); Lucas et al. 2019 "
-           "(AggMo); the workbench's registry (derivations/optimizer_entries.py)",
+           "(AggMo); the workbench's registry (derivations/schemes/entries.py)",
 )
 def scheme_atlas(ctx: Context) -> dict:
     n_samples = 2000
@@ -100,7 +100,7 @@ def scheme_atlas(ctx: Context) -> dict:
              "columns": ["scheme", "hyperparameters", "lr", "exact lower", "simulated lower", "exact upper",
                          "simulated upper", "largest rel. gap"], "rows": sim_rows},
         ],
-        "notes": "Adding a scheme is one entry in derivations/optimizer_entries.py; this case picks it up. "
+        "notes": "Adding a scheme is one entry in derivations/schemes/entries.py; this case picks it up. "
                  "Regions without a closed form (QHM, AggMo) are found where a root crosses the unit circle: "
                  "p(xi) = a(xi) + h b(xi) is affine in h because BC has rank one, so the crossings are the real "
                  "h = -a/b at the unit-circle roots of a*rev(b) - rev(a)*b; root sampling uses the eigenvalues of "

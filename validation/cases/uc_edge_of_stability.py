@@ -4,7 +4,7 @@
   sharpness rises to and hovers at 2/η; RP ≈ 0 and L(θ; η∇f) ≈ 2/η in the unstable
   regime, RP ≈ −1 in the stable one; (4), (5) and (6) compared along the run.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from solvers.diagnostics import (RPRecorder, SharpnessRecorder, SmoothnessRecorder, Theorem2Recorder, minibatches,
+from workbench.solvers.dynamics.diagnostics import (RPRecorder, SharpnessRecorder, SmoothnessRecorder, Theorem2Recorder, minibatches,
                                  network_batch_gradient, run_gd, sgd_relative_progress)
-from solvers.hessian import sharpness
+from workbench.solvers.linalg.hessian import sharpness
 
-from ..plots import pyplot as _plt
-from ..registry import Context, case
-from ..shared.unstable_convergence import SOURCE, eos_problem
+from workbench.validation.plots import pyplot as _plt
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import SOURCE, eos_problem
 
 
 def _eos_settings(quick: bool) -> dict:
@@ -82,7 +82,7 @@ def eos_figure(runs: list[dict]) -> Any:
     ``runs`` are the ``numbers["runs"]`` of ``uc-edge-of-stability``. Points outside an axis are
     marked with ▲/▼ at its edge. Returns the ``Figure``.
     """
-    from ..plots import WIDTH, mark_clipped
+    from workbench.validation.plots import WIDTH, mark_clipped
 
     plt = _plt()
     fig, axes = plt.subplots(len(runs), 3, figsize=(WIDTH, 0.9 + 1.75 * len(runs)), squeeze=False,

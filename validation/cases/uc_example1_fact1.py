@@ -3,16 +3,16 @@
 * ``uc-example1-fact1`` — Example 1 / Fact 1: f = 20θ₁² + θ₂² with η = 2/39, 2/40, 2/41
   diverges, oscillates neutrally, converges; the θ₁ factor per step is |1 − 40η|.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
-from derivations.objectives import quadratic
-from solvers.diagnostics import run_gd
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import quadratic
+from workbench.solvers.dynamics.diagnostics import run_gd
+from workbench.solvers.core.objectives import SympyObjective
 
-from ..registry import Context, case
-from ..shared.unstable_convergence import SOURCE
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import SOURCE
 
 
 @case("uc-example1-fact1",

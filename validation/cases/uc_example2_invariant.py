@@ -7,7 +7,7 @@
   Checked by sampling S and by trajectories; the iterates end on the 2-cycle
   θ₁ = ±√(q*/20), θ₂ = 0.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ import math
 
 import numpy as np
 
-from derivations.objectives import tanh_quadratic
-from solvers.diagnostics import run_gd
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import tanh_quadratic
+from workbench.solvers.dynamics.diagnostics import run_gd
+from workbench.solvers.core.objectives import SympyObjective
 
-from ..registry import Context, case
-from ..shared.unstable_convergence import C_STAR, ETA2, Q_STAR, SOURCE, ellipse_samples, q_of, tanh_gd_map
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import C_STAR, ETA2, Q_STAR, SOURCE, ellipse_samples, q_of, tanh_gd_map
 
 
 @case("uc-example2-invariant",

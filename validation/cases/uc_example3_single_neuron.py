@@ -3,7 +3,7 @@
 * ``uc-example3-single-neuron`` — Example 3: from (13, 0.01) at η = 2/150 the linear
   network diverges, the tanh one converges to a minimum of sharpness ≈ 2/η.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import math
 from typing import Any
 
 
-from derivations.objectives import single_neuron
-from solvers.diagnostics import SharpnessRecorder, run_gd
-from solvers.hessian import sharpness
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import single_neuron
+from workbench.solvers.dynamics.diagnostics import SharpnessRecorder, run_gd
+from workbench.solvers.linalg.hessian import sharpness
+from workbench.solvers.core.objectives import SympyObjective
 
-from ..registry import Context, case
-from ..shared.unstable_convergence import SOURCE
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import SOURCE
 
 
 @case("uc-example3-single-neuron",

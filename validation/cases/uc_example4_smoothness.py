@@ -3,18 +3,18 @@
 * ``uc-example4-smoothness`` — Example 4: GD on a quadratic at η = 2/λ_max; L(θₜ; η∇f)
   → 2/η, with the closed form of the Rayleigh quotient beside it.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from derivations.objectives import quadratic
-from solvers.diagnostics import RPRecorder, SmoothnessRecorder, run_gd
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import quadratic
+from workbench.solvers.dynamics.diagnostics import RPRecorder, SmoothnessRecorder, run_gd
+from workbench.solvers.core.objectives import SympyObjective
 
-from ..registry import Context, case
-from ..shared.unstable_convergence import SOURCE
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import SOURCE
 
 
 @case("uc-example4-smoothness",

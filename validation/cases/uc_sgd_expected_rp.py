@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from solvers.diagnostics import SharpnessRecorder
-from solvers.hessian import sharpness
-from solvers.sgd_diagnostics import ExpectedRPRecorder, FullBatchRPRecorder, run_sgd
+from workbench.solvers.dynamics.diagnostics import SharpnessRecorder
+from workbench.solvers.linalg.hessian import sharpness
+from workbench.solvers.dynamics.sgd_diagnostics import ExpectedRPRecorder, FullBatchRPRecorder, run_sgd
 
-from ..plots import pyplot
-from ..registry import Context, case
-from ..shared.unstable_convergence import eos_problem
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import eos_problem
 
 SOURCE = "Ahn, Zhang, Sra (4th paper)"
 
@@ -104,7 +104,7 @@ def expected_rp_figure(runs: list[dict]) -> Any:
     ``runs`` are the ``numbers["runs"]`` entries of ``uc-sgd-expected-rp``. Values outside the
     E[RP] axis are marked with ▲/▼ at its edge.
     """
-    from ..plots import WIDTH, mark_clipped
+    from workbench.validation.plots import WIDTH, mark_clipped
 
     plt = pyplot()
     shown = [r for r in runs if r["records"] > 1]

@@ -4,7 +4,7 @@
   whose only stationary point (0) has sharpness 40 > 2/η: from many seeded starts GD
   never converges to it.
 
-Setting, and what the cases of this topic share: :mod:`validation.shared.unstable_convergence`.
+Setting, and what the cases of this topic share: :mod:`workbench.validation.shared.unstable_convergence`.
 """
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import math
 
 import numpy as np
 
-from derivations.objectives import tanh_quadratic
-from solvers.diagnostics import RPRecorder, run_gd
-from solvers.objectives import SympyObjective
+from workbench.derivations.objectives import tanh_quadratic
+from workbench.solvers.dynamics.diagnostics import RPRecorder, run_gd
+from workbench.solvers.core.objectives import SympyObjective
 
-from ..registry import Context, case
-from ..shared.unstable_convergence import ETA2, SOURCE, ellipse_samples
+from workbench.validation.registry import Context, case
+from workbench.validation.shared.unstable_convergence import ETA2, SOURCE, ellipse_samples
 
 
 def _segment_sharpness(obj: SympyObjective, a: np.ndarray, b: np.ndarray, points: int = 17) -> float:

@@ -1,21 +1,21 @@
-"""Shared by the cases of one topic (one module per case in :mod:`validation.cases`).
+"""Shared by the cases of one topic (one module per case in :mod:`workbench.validation.cases`).
 
 Cases for the second paper (Sun, Lao, Sundaramoorthi, Yezzi, "Accelerated PDEs ... SGD Extension").
 
 * ``diffusion-cfl``: Theorem 2, (10)-(11).  For N = 1, 2, 3 and several (η, γ) the largest
-  stable diffusion of Algorithm 1 (:class:`solvers.diffusion.DiffusionNesterov`, ∇J = 0: the
+  stable diffusion of Algorithm 1 (:class:`workbench.solvers.dynamics.diffusion.DiffusionNesterov`, ∇J = 0: the
   homogeneous part the theorem analyses) is found by bisection and compared with
   ``b_max = 1/(2NΔt)`` (Δx = 1), i.e. ``β_max = (1 + γ)/(4N)``.  Periodic grids of even size
   contain the frequency ω_k = π on every axis, where the prediction is exact; Neumann grids
   (the paper's appendix C) lack it, and their exact bound ``(1 + γ)/κ_max`` lies above (11).
 * ``diffusion-joint-region``: beyond the paper, the gradient kept -- a quadratic loss
-  ``J = ½λ|θ|²`` (h = ηλ): simulated β_max(h) vs :func:`derivations.diffusion.joint_beta_max`.
+  ``J = ½λ|θ|²`` (h = ηλ): simulated β_max(h) vs :func:`workbench.derivations.diffusion.joint_beta_max`.
 
-Divergence criterion (stated in each case's notes): :mod:`solvers.divergence` with its
+Divergence criterion (stated in each case's notes): :mod:`workbench.solvers.stepping.divergence` with its
 defaults -- a non-finite iterate, an increment above 1e8× the first, or increments still
 growing over the last 10% of the run, unless at rounding level (converged).  Finite
 horizon: a mode growing too slowly to show counts as stable; the bisection tolerance is
-sized to the horizon.  The largest stable β comes from :func:`solvers.bisect.largest_stable`
+sized to the horizon.  The largest stable β comes from :func:`workbench.solvers.stepping.bisect.largest_stable`
 seeded by the prediction.
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from solvers import stepper
-from solvers.bisect import largest_stable
-from solvers.divergence import DivergenceCriterion
-from solvers.diffusion import DiffusionUpdate
+from workbench.solvers.stepping import stepper
+from workbench.solvers.stepping.bisect import largest_stable
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.dynamics.diffusion import DiffusionUpdate
 
 
 #: Algorithm 1's modes near the edge oscillate (complex roots): compare window maxima, 5 % windows
@@ -39,8 +39,8 @@ def diverging(betas: Any, gamma: float, eta: float, shape: tuple[int, ...], boun
               lam: float = 0.0, seed: int = 0, grad: Callable[[Any], Any] | None = None) -> np.ndarray:
     """Algorithm 1 from one random (θ^0, v^0) at every β of ``betas`` (one batch); True where it diverges.
 
-    :func:`solvers.stepper.run` of :class:`solvers.diffusion.DiffusionUpdate`, classified by
-    :mod:`solvers.divergence` (``CRITERION``).  The loss is ``J = ½λ|θ|²`` (λ = 0: the
+    :func:`workbench.solvers.stepping.stepper.run` of :class:`workbench.solvers.dynamics.diffusion.DiffusionUpdate`, classified by
+    :mod:`workbench.solvers.stepping.divergence` (``CRITERION``).  The loss is ``J = ½λ|θ|²`` (λ = 0: the
     homogeneous part), or the one whose gradient is ``grad`` (batched over the leading axis)
     when given; the Laplacian acts on every axis of ``shape``.
     """
@@ -62,7 +62,7 @@ def diverges(beta: float, gamma: float, eta: float, shape: tuple[int, ...], boun
 
 def bisect_beta(ref: float, rtol: float, test: Callable[..., np.ndarray] = diverging,
                 **kw: Any) -> tuple[float, list[float]]:
-    """Largest stable β by :func:`solvers.bisect.largest_stable`; returns (β, [unstable, stable] bracket).
+    """Largest stable β by :func:`workbench.solvers.stepping.bisect.largest_stable`; returns (β, [unstable, stable] bracket).
 
     ``test(betas, **kw)`` says where the batched run diverges (default :func:`diverging`).
     The predicted ``ref`` is confirmed in one batch of two (β = ref·(1 ∓ rtol/2)); if it is

@@ -1,17 +1,17 @@
-"""Shared by the cases of one topic (one module per case in :mod:`validation.cases`).
+"""Shared by the cases of one topic (one module per case in :mod:`workbench.validation.cases`).
 
 Cases ``linearization-d4-onset`` and ``activated-d5-onset``: the other linearizations against nonlinear GD.
 
 First paper (Sun et al. 2022), appendix D.4 (eqs. (28)-(33)) and D.5 ((34)-(35) and the
-bounds after them); derivations in :mod:`derivations.linearizations`.
+bounds after them); derivations in :mod:`workbench.derivations.linearizations`.
 
 Both cases run the *nonlinear* windowed gradient descent (13) (valid mode) in the regime
 the linearization assumes and locate the α where it turns unstable, by bisection
-(:func:`solvers.onset.nonlinear_onset`).  Because the gradient has a forcing term, the
+(:func:`workbench.solvers.cnn.onset.nonlinear_onset`).  Because the gradient has a forcing term, the
 scheme does not sit at the linearization point: what loses stability is its equilibrium
 ``K*(α)`` (``∇L(K*) = 0``).  Each classification runs the scheme from ``K*(α)`` plus a
 1e-10 relative perturbation and asks whether the perturbation grows.  A slow reference
-(:func:`solvers.onset.hessian_onset`: ``α + λ_max(Hessian at K*) = 2/Δt``, dense
+(:func:`workbench.solvers.cnn.onset.hessian_onset`: ``α + λ_max(Hessian at K*) = 2/Δt``, dense
 Hessian) must agree with the simulation to the bisection tolerance; that is each
 case's own check (``passed``).  The verdict compares the paper's bound, and the
 corrected one derived here, with the simulated onset.
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from solvers.images import smooth
+from workbench.solvers.cnn.images import smooth
 
-from ..plots import pyplot
-from ..registry import Context
+from workbench.validation.plots import pyplot
+from workbench.validation.registry import Context
 
 
 #: relative tolerance for "the linearization predicts the nonlinear onset"

@@ -1,4 +1,4 @@
-"""Shared by the cases of one topic (one module per case in :mod:`validation.cases`).
+"""Shared by the cases of one topic (one module per case in :mod:`workbench.validation.cases`).
 
 Cases on floating-point sensitivity and restrained instabilities of the one-layer CNN.
 
@@ -6,7 +6,7 @@ First paper (Sun et al. 2022), main text §4–5 (Fig. 4) and appendix B–C (Ta
 settings from ``../shared/papers/README.md``: 256×256 ±1 checkerboard, 32×32 kernel,
 valid mode, α = 20, β = 1, b = 0, y = 1, 1000 iterations, learning rates 0.01 … 0.13
 (2/α = 0.1), the perturbed copy with k = 3 against k = 1. The runs are
-:func:`solvers.perturbation.run_perturbed` (one batch per precision).
+:func:`workbench.solvers.cnn.perturbation.run_perturbed` (one batch per precision).
 
 Cases:
 
@@ -29,10 +29,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from solvers.backend import get_namespace
-from solvers.correlation import CnnOperator
-from solvers.images import checkerboard
-from solvers.perturbation import run_perturbed
+from workbench.solvers.core.backend import get_namespace
+from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.images import checkerboard
+from workbench.solvers.cnn.perturbation import run_perturbed
 
 
 ALPHA = 20.0

@@ -1,4 +1,4 @@
-"""Shared by the cases of one topic (one module per case in :mod:`validation.cases`).
+"""Shared by the cases of one topic (one module per case in :mod:`workbench.validation.cases`).
 
 Cases of the fourth paper (Ahn, Zhang, Sra, "Understanding the unstable convergence of GD").
 
@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
-from solvers.backend import get_namespace
-from solvers.datasets import spirals
-from solvers.networks import NetworkObjective, mlp
+from workbench.solvers.core.backend import get_namespace
+from workbench.solvers.nets.datasets import spirals
+from workbench.solvers.nets.networks import NetworkObjective, mlp
 
 
 SOURCE = "Ahn, Zhang, Sra (4th paper)"

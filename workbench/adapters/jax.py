@@ -1,4 +1,4 @@
-"""A JAX loss over a parameter pytree as an :class:`~solvers.objectives.Objective` (``wb.from_jax``).
+"""A JAX loss over a parameter pytree as an :class:`~workbench.solvers.core.objectives.Objective` (``wb.from_jax``).
 
 The loss is E(θ) = ``loss_fn(params, *data)``, a scalar, as a function of the flat
 vector θ = ``jax.flatten_util.ravel_pytree(params)[0]``: the leaves in
@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from solvers.checks import BackendUnavailable, ParameterError
-from solvers.objectives import BaseObjective
+from workbench.solvers.core.checks import BackendUnavailable, ParameterError
+from workbench.solvers.core.objectives import BaseObjective
 
 __all__ = ["JaxObjective", "from_jax", "import_jax"]
 
 
 def import_jax() -> Any:
-    """``jax``, or a :class:`~solvers.checks.BackendUnavailable` naming the extra to install."""
+    """``jax``, or a :class:`~workbench.solvers.core.checks.BackendUnavailable` naming the extra to install."""
     try:
         import jax
     except ImportError:

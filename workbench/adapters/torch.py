@@ -1,4 +1,4 @@
-"""A PyTorch model and loss as an :class:`~solvers.objectives.Objective` (``wb.from_torch``).
+"""A PyTorch model and loss as an :class:`~workbench.solvers.core.objectives.Objective` (``wb.from_torch``).
 
 The loss is E(θ) = ``loss_fn(model(inputs), targets)``, a scalar, as a function of the
 flat vector θ of the model's trainable parameters. The layout of θ is
@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from solvers.checks import BackendUnavailable, ParameterError
-from solvers.objectives import BaseObjective
+from workbench.solvers.core.checks import BackendUnavailable, ParameterError
+from workbench.solvers.core.objectives import BaseObjective
 
 __all__ = ["TorchObjective", "from_torch", "import_torch"]
 
 
 def import_torch() -> Any:
-    """``torch``, or a :class:`~solvers.checks.BackendUnavailable` naming the extra to install."""
+    """``torch``, or a :class:`~workbench.solvers.core.checks.BackendUnavailable` naming the extra to install."""
     try:
         import torch
     except ImportError:

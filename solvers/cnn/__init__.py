@@ -1,0 +1,1 @@
+"""The one-layer CNN of the first paper: correlation, images, its Hessian and Gram spectrum, bounds, onset, perturbation."""

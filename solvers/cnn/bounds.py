@@ -1,0 +1,314 @@
+"""Bounds on the weight decay α of the linearized one-layer CNN, for every registered scheme, three ways.
+
+First paper (Sun et al. 2022), appendices D.3 and E. A registered optimizer
+(:mod:`workbench.derivations.schemes.registry`) with learning rate η acts on one eigencomponent of the
+operator that replaces |Î(ω)|² through h = ηz, z = α + ½aβμ, and is stable iff every
+h lies in the scheme's exact interval (h_lower, h_upper)
+(:func:`workbench.solvers.stepping.optimizers.h_interval`): (0, 2) for gd, i.e. forward Euler (21) with
+η = Δt; (0, 2(1+μ)/(1+2μ)) for Nesterov's semi-implicit scheme (37)-(38), i.e.
+0 < z < 4(2 + dΔt)/((6 − dΔt)Δt²) in the paper's (Δt, d). The α interval
+(:func:`workbench.derivations.regions.alpha_bounds_z`, lambdified once) is evaluated on three
+spectra:
+
+1. ``theory``       — min/max of |Î(ω)|² over the image's DFT with the region the
+                      source states: (26)–(27) for gd, (45)–(47) for Nesterov (w → ∞);
+                      the exact region for schemes whose source states none;
+   ``theory_exact`` — the same Fourier extremes with the exact region (for schemes
+                      whose stated region differs from the exact one);
+2. ``exact``        — min/max eigenvalue of the windowed Gram operator G (Lanczos with
+                      FFT products, certified residuals) with the exact region: what the
+                      scheme really iterates; no time stepping;
+3. ``simulated``    — the scheme is stepped (:func:`workbench.solvers.cnn.schemes.run_cnn`, the one
+                      stepper) and the edges found by the one search
+                      (:func:`workbench.solvers.stepping.bisect.stable_interval`): seeded by the exact
+                      bounds when they were computed (a bracket of relative width rtol
+                      confirmed in one batch), else scan and bisection.
+
+2 and 3 agree to the bisection tolerance (for runs long enough to resolve the
+growth, see :mod:`workbench.solvers.stepping.divergence`). In periodic mode with w = H = W, theory_exact
+and exact coincide; for a smaller window G is a compression of the circulant
+operator, its eigenvalues interlace, and the windowed stable interval contains the
+Fourier one. An empty stable interval is reported as ``"empty": true`` with the reason.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.derivations.schemes import registry as dopt
+from workbench.derivations import regions
+
+from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
+from workbench.solvers.stepping.bisect import stable_interval
+from workbench.solvers.core.checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
+from workbench.solvers.cnn.correlation import CnnOperator, DenseGram
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.core.lambdify import lambdify
+from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
+from workbench.solvers.cnn.schemes import run_cnn
+from workbench.solvers.cnn.spectrum import gram_extremes
+
+__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "theory_bounds", "exact_bounds", "simulated_bounds",
+           "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
+
+METHODS = ("theory", "theory_exact", "exact", "simulated")
+_ARGS = (regions.z_lo, regions.z_hi, regions.a, regions.beta, regions.P_min, regions.P_max)
+
+
+def default_methods(scheme: str | Resolved) -> tuple[str, ...]:
+    """Methods run when none are named: ``theory_exact`` only where the source's region is not exact."""
+    opt = scheme.optimizer if isinstance(scheme, Resolved) else dopt.get(scheme)
+    return METHODS if opt.paper_region is not None else ("theory", "exact", "simulated")
+
+
+def z_region(res: Resolved, region: str = "exact") -> tuple[float, float]:
+    """``(z_lo, z_hi) = (h_lower, h_upper)/η`` of the resolved scheme; ``region="paper"`` uses the stated end."""
+    reg = h_interval(res)
+    hi = reg.upper
+    if region == "paper":
+        stated = paper_h_upper(res)
+        hi = hi if stated is None else stated
+    elif region != "exact":
+        raise ParameterError(f"region: unknown {region!r}; use paper or exact")
+    return reg.lower / res.lr, hi / res.lr
+
+
+def alpha_bounds_from_spectrum(res: Resolved, a: float, beta: float, p_min: float, p_max: float, *,
+                               region: str = "exact") -> tuple[float, float]:
+    """(α_lower, α_upper) for a spectrum in [p_min, p_max] and the scheme's region (first paper (26)-(27), (46)-(47)).
+
+    The expressions are :func:`workbench.derivations.regions.alpha_bounds_z` (general in the sign
+    of a), lambdified once.
+    """
+    a, beta = check_finite("a", a), check_positive("beta", beta)
+    p_min, p_max = check_finite("p_min", p_min), check_finite("p_max", p_max)
+    if p_min > p_max:
+        raise ParameterError(f"p_min: {p_min!r} > p_max {p_max!r}")
+    zl, zh = z_region(res, region)
+    lower, upper = regions.alpha_bounds_z()
+    vals = (zl, zh, a, beta, p_min, p_max)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = float(lambdify(lower, _ARGS)(*vals)), float(lambdify(upper, _ARGS)(*vals))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ParameterError(f"a: the bounds overflow (a={a!r}, beta={beta!r}, spectrum up to {p_max:.3g}, "
+                             f"z_hi={zh:.3g}); rescale the image or a")
+    return lo, hi
+
+
+def _empty(out: dict, z_lo: float, z_hi: float, a: float, beta: float, p_min: float, p_max: float) -> dict:
+    if out["alpha_lower"] < out["alpha_upper"]:
+        out["empty"] = False
+        return out
+    spread = 0.5 * abs(a) * beta * (p_max - p_min)
+    out.update(empty=True, reason=f"the stable interval is empty: the spectrum's spread 1/2|a|beta(P_max - P_min) = "
+                                   f"{spread:.6g} is not smaller than the region's width z_hi - z_lo = "
+                                   f"{z_hi - z_lo:.6g}, so no alpha puts every mode inside the region")
+    return out
+
+
+def _source(res: Resolved, region: str) -> str:
+    opt = res.optimizer
+    if region == "paper" and opt.paper_region is not None:
+        return f"{opt.paper_region_source}, over the extremes of |I^(w)|^2 (w -> infinity)"
+    reg = h_interval(res)
+    return (f"exact region of {opt.name} ({opt.citation}), {reg.lower:.6g} < eta*z < {reg.upper:.6g} "
+            f"({reg.method}), over the extremes of |I^(w)|^2 (w -> infinity)")
+
+
+def theory_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 1.0, *,
+                  region: str = "paper") -> dict:
+    """Fourier bounds over the DFT of the whole image (w → ∞), with the source's or the exact region."""
+    xp = op.xp
+    power = op.power_spectrum()
+    p_min, p_max = float(xp.min(power)), float(xp.max(power))
+    lo, hi = alpha_bounds_from_spectrum(res, a, beta, p_min, p_max, region=region)
+    zl, zh = z_region(res, region)
+    out = {"alpha_lower": lo, "alpha_upper": hi, "P_min": p_min, "P_max": p_max, "z_upper": zh,
+           "source": _source(res, region)}
+    return _empty(out, zl, zh, a, beta, p_min, p_max)
+
+
+def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 1.0, *, tol: float = 1e-10,
+                 eig_method: str = "auto") -> dict:
+    """Bounds from the extreme eigenvalues of the windowed operator G and the scheme's exact region."""
+    ex = gram_extremes(op, tol=tol, method=eig_method)
+    # PSD: eigenvalues below 0 are rounding
+    mu_min, mu_max = max(ex.lambda_min, 0.0), ex.lambda_max
+    lo, hi = alpha_bounds_from_spectrum(res, a, beta, mu_min, mu_max)
+    zl, zh = z_region(res)
+    out = {"alpha_lower": lo, "alpha_upper": hi, "mu_min": mu_min, "mu_max": mu_max, "z_upper": zh,
+           "eig_error": max(ex.error_min, ex.error_max), "eig_steps": ex.steps, "eig_method": ex.method,
+           "eig_converged": ex.converged}
+    return _empty(out, zl, zh, a, beta, mu_min, mu_max)
+
+
+def simulated_bounds(
+    op: CnnOperator,
+    res: Resolved,
+    a: float = -0.5,
+    beta: float = 1.0,
+    *,
+    rtol: float = 1e-3,
+    steps: int = 1000,
+    scan: int = 16,
+    points: int = 1,
+    seed: int = 0,
+    operator: str = "auto",
+    criterion: DivergenceCriterion | None = None,
+    max_rounds: int = 60,
+    guess: dict[str, float] | None = None,
+) -> dict:
+    """α bounds measured by stepping the linearized scheme and searching for the stability edges.
+
+    Procedure. Every stable α satisfies z_lo < α + ½aβμ < z_hi for all μ ∈ [0, tr G]
+    (tr G bounds the spectrum without an eigen-solve), so the stable set lies in
+    [z_lo + min(0, −½aβ·tr G), z_hi + max(0, −½aβ·tr G)]; :func:`workbench.solvers.stepping.bisect.stable_interval`
+    finds its edges to ``rtol``, confirming ``guess`` (e.g. the exact bounds) first when given.
+
+    Parameters
+    ----------
+    operator : {"auto", "fft", "matrix"}
+        How the scheme applies G: FFTs on the image grid every step, or a dense w²×w²
+        matrix built once (:class:`~workbench.solvers.cnn.correlation.DenseGram`). Both iterate the
+        same linear map; ``auto`` uses the matrix for w ≤ 32.
+    """
+    a, beta = check_finite("a", a), check_positive("beta", beta)
+    rtol = check_positive("rtol", rtol)
+    if rtol >= 1:
+        raise ParameterError(f"rtol: must be < 1, got {rtol}")
+    # a momentum scheme iterates a non-symmetric map: its increments need not grow monotonically near the edge,
+    # so it is classified by window maxima (same verdict as the ratio test for monotone increments)
+    crit = criterion or DivergenceCriterion(growth_test="ratio" if len(res.kinds) == 1 else "max")
+    if operator not in ("auto", "fft", "matrix"):
+        raise ParameterError(f"operator: unknown {operator!r}; use auto, fft or matrix")
+    use_matrix = operator == "matrix" or (operator == "auto" and op.w <= 32)
+    stepper = DenseGram(op) if use_matrix else op
+    s = 0.5 * a * beta
+    tr = op.trace_gram()
+    zl, zh = z_region(res)
+    lo_a, hi_b = zl + min(0.0, -s * tr), zh + max(0.0, -s * tr)
+    pad = 0.01 * (hi_b - lo_a)          # an edge at the a-priori interval's end (e.g. alpha = 0 for G = 0) stays inside
+    lo_a, hi_b = lo_a - pad, hi_b + pad
+
+    def classify(alphas: np.ndarray) -> np.ndarray:
+        r = run_cnn(stepper, list(alphas), scheme=res, force="linear", a=a, beta=beta, steps=steps, seed=seed,
+                    criterion=crit)
+        return ~r.diverged
+
+    g = {k: v for k, v in (guess or {}).items() if v is not None and math.isfinite(v)} or None
+    # a bound at α ≈ 0 is resolved to rtol·1e-12/η absolute
+    search = stable_interval(classify, lo_a, hi_b, rtol=rtol, atol=rtol * 1e-12 / res.lr, scan=scan, points=points,
+                             guess=g, max_rounds=max_rounds)
+    out: dict[str, Any] = {"rtol": rtol, "steps": int(steps), "operator": "matrix" if use_matrix else "fft",
+                           "criterion": crit.describe(), "scan": [float(lo_a), float(hi_b), int(scan)],
+                           "runs": search.runs, "rounds": search.rounds,
+                           "seeded": bool(g) and all(e.seeded for e in search.edges.values())}
+    for key, edge in search.edges.items():
+        out[f"alpha_{key}"] = edge.value
+        out[f"bracket_{key}"] = list(edge.bracket)
+    out["empty"] = search.empty
+    notes = list(search.notes)
+    # finite horizon: at alpha = edge(1 +- rtol/2) the mode at the edge grows or decays by about
+    # lr*rtol/2*|edge| per step, so seeing it takes ~1/(that) steps when modes near the edge compete
+    horizon = {}
+    for key, edge in search.edges.items():
+        ref = (g or {}).get(key, edge.value)
+        if ref is not None and math.isfinite(ref) and ref != 0:
+            horizon[key] = 1.0 / (res.lr * 0.5 * rtol * abs(ref))
+    out["horizon_steps"] = horizon
+    for key, need in horizon.items():
+        e = search.edges[key]
+        if g and key in g and not e.seeded and need > steps:
+            notes.append(f"alpha_{key}: the exact bound was not confirmed by {int(steps)} steps; at rtol/2 from it "
+                         f"a mode changes by only ~{1.0 / need:.1e} per step, so resolving it needs ~{need:.2g} steps "
+                         "when modes near the edge compete: the simulated value is a finite-horizon estimate")
+    if search.empty:
+        out["reason"] = notes[-1]
+    if notes:
+        out["note"] = "; ".join(notes)
+    return out
+
+
+def edge_gap(simulated: dict, exact: dict, side: str) -> float:
+    """How far the simulated edge can be from the exact bound, relative to it.
+
+    The simulation places the edge inside its bracket (unstable side, stable side), so
+    ``max(|u − e|, |s − e|)/|e|`` bounds the distance; for a confirmed seeded bracket
+    this is rtol/2 (not 0: the midpoint equals the prediction by construction, the
+    bracket is what was measured).  ``inf`` when the simulation found no edge.
+    """
+    e = exact[f"alpha_{side}"]
+    u, s = simulated.get(f"bracket_{side}", [None, None])
+    if u is None or s is None or not math.isfinite(e) or e == 0:
+        return math.inf if u is None or s is None else max(abs(u - e), abs(s - e))
+    return max(abs(u - e), abs(s - e)) / abs(e)
+
+
+def compute_bounds(
+    image: Any,
+    kernel: int,
+    dt: float | None = None,
+    a: float = -0.5,
+    beta: float = 1.0,
+    mode: str = "valid",
+    backend: str = "numpy",
+    rtol: float = 1e-3,
+    steps: int = 1000,
+    methods: Sequence[str] | None = None,
+    dtype: str = "float64",
+    fft: str = "auto",
+    operator: str = "auto",
+    scheme: str = "gd",
+    momentum: float | None = None,
+    damping: float | None = None,
+    lr: float | None = None,
+    params: dict[str, Any] | None = None,
+    seeded: bool = True,
+) -> dict:
+    """Theory, exact windowed and simulated α bounds for one image, kernel size and scheme.
+
+    Returns the JSON contract of ``workbench bounds --json``: ``kernel``, ``scheme`` (the
+    registry name), ``lr``, ``params`` (the hyperparameters), ``dt`` (when given), ``a``,
+    ``beta``, ``mode`` (momentum schemes also echo ``momentum``, ``d`` and ``eta``), then one
+    dict per requested method with ``alpha_lower``/``alpha_upper`` and ``empty``:
+    ``theory`` (the source's Fourier bounds), ``theory_exact`` (the exact region over the
+    same Fourier extremes), ``exact`` (windowed) and ``simulated`` (which also has
+    ``rtol``). ``methods=None`` runs :func:`default_methods` of the scheme. With
+    ``seeded`` the simulated search starts from the exact bounds (when computed).
+    """
+    res = resolve_scheme(scheme, dt, lr, params, momentum, damping)
+    a, beta = check_finite("a", a), check_positive("beta", beta)
+    check_mode(mode)
+    methods = tuple(default_methods(res) if methods is None else methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ParameterError(f"methods: unknown {unknown or list(methods)!r}; choose from {', '.join(METHODS)}")
+    xp = get_namespace(backend)
+    dt_x = float_dtype(xp, dtype)
+    check_real("image", image if hasattr(image, "dtype") else np.asarray(image))
+    img = xp.asarray(np.asarray(image, dtype=np.float64) if isinstance(image, (list, np.ndarray)) else image, dtype=dt_x)
+    check_image(img, xp)
+    check_kernel_size(kernel, tuple(img.shape), mode)
+    op = CnnOperator(img, int(kernel), mode=mode, fft=Fft(xp, impl=fft))
+    result: dict[str, Any] = {"kernel": int(kernel), "scheme": res.name, "lr": res.lr, "params": dict(res.hyper),
+                              "a": a, "beta": beta, "mode": mode,
+                              "image_shape": [int(img.shape[0]), int(img.shape[1])], "backend": backend, "dtype": dtype}
+    result.update(res.given)
+    if "mu" in res.hyper:
+        result["momentum"] = res.hyper["mu"]
+        result["eta"] = res.lr
+    if "theory" in methods:
+        result["theory"] = theory_bounds(op, res, a, beta, region="paper")
+    if "theory_exact" in methods:
+        result["theory_exact"] = theory_bounds(op, res, a, beta, region="exact")
+    if "exact" in methods:
+        result["exact"] = exact_bounds(op, res, a, beta)
+    if "simulated" in methods:
+        guess = None
+        if seeded and "exact" in result and not result["exact"]["empty"]:
+            guess = {"lower": result["exact"]["alpha_lower"], "upper": result["exact"]["alpha_upper"]}
+        result["simulated"] = simulated_bounds(op, res, a, beta, rtol=rtol, steps=steps, operator=operator,
+                                               guess=guess)
+    return result

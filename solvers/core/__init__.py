@@ -1,0 +1,1 @@
+"""Core of the numeric layer: array back ends, threads, input checks, lambdified SymPy, objectives."""

@@ -1,0 +1,169 @@
+"""One place that sets how many threads BLAS and the FFTs use.
+
+NumPy's BLAS (OpenBLAS, MKL, ...) and ``scipy.fft(workers=...)`` each start their own
+threads; on a small machine, or under a sweep that already runs one process per core,
+they oversubscribe the cores and small GEMMs, ``eigh`` and FFTs slow down by 5–100×.
+This module holds the workbench's single setting:
+
+* :func:`set_threads` — the process-wide count for BLAS/OpenMP pools (through
+  ``threadpoolctl``) and for the FFT wrapper :class:`workbench.solvers.core.backend.Fft`;
+* :func:`limit` — the same as a context manager (restored on exit);
+* :func:`worker_init` — the initializer of sweep and validation worker processes: one
+  thread each, since the pool itself provides the parallelism;
+* :func:`default_threads` — the default everywhere: ``$WORKBENCH_THREADS`` when set
+  (worker processes started by others, e.g. Dask nannies, get it from
+  :data:`WORKER_ENV`), else :func:`available_cores`, the cores this process may
+  actually run on (``os.sched_getaffinity``).
+
+``threadpoolctl`` is imported only when a limit is set, so importing the solvers does
+not pay for it; without it (a minimal install) only the FFT setting takes effect.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Iterator
+
+from workbench.solvers.core.checks import ParameterError
+
+__all__ = ["available_cores", "default_threads", "fft_workers", "set_threads", "limit", "worker_init", "WORKER_ENV",
+           "tune_allocator"]
+
+_state: dict[str, Any] = {"fft": None, "controller": None}
+
+#: Environment for worker processes started by someone else (Dask nannies, spawn pools):
+#: one thread per BLAS/OpenMP pool, and glibc's mmap threshold pinned at 16 MiB so that
+#: freed FFT buffers are not returned to the OS and re-faulted at every step (the Dask
+#: nanny's ``MALLOC_TRIM_THRESHOLD_=65536`` alone makes each point 2.5× slower).
+WORKER_ENV = {
+    "WORKBENCH_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "MALLOC_MMAP_THRESHOLD_": "16777216",
+    "MALLOC_TRIM_THRESHOLD_": "16777216",
+}
+
+
+def available_cores() -> int:
+    """Cores this process may run on (CPU affinity where the OS reports it, else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """``$WORKBENCH_THREADS`` if it holds a positive integer, else :func:`available_cores`."""
+    text = os.environ.get("WORKBENCH_THREADS", "").strip()
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    return available_cores()
+
+
+def _check(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        try:
+            ok = not isinstance(n, bool) and int(n) == n and int(n) >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ParameterError(f"threads: must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def fft_workers() -> int:
+    """Threads of the FFTs: the count set by :func:`set_threads`/:func:`limit`, else :func:`default_threads`."""
+    n = _state["fft"]
+    return default_threads() if n is None else n
+
+
+def _blas_limit(n: int) -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency; keep working without it
+        return None
+    return threadpool_limits(limits=n)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set the threads of BLAS/OpenMP pools and of the FFTs for the whole process.
+
+    Parameters
+    ----------
+    n : int, optional
+        Thread count; default :func:`default_threads`.
+
+    Returns
+    -------
+    int
+        The count now in effect.
+    """
+    n = default_threads() if n is None else _check(n)
+    _state["fft"] = n
+    _state["controller"] = _blas_limit(n)
+    return n
+
+
+@contextlib.contextmanager
+def limit(n: int | None = None) -> Iterator[int]:
+    """Context manager: BLAS/OpenMP and FFT threads = ``n`` inside, the previous setting after.
+
+    >>> from solvers import threads
+    >>> with threads.limit(1):       # doctest: +SKIP
+    ...     exact_bounds(op, dt)
+    """
+    n = default_threads() if n is None else _check(n)
+    old = _state["fft"]
+    ctl = _blas_limit(n)
+    _state["fft"] = n
+    try:
+        yield n
+    finally:
+        _state["fft"] = old
+        if ctl is not None:
+            ctl.restore_original_limits()
+
+
+_MMAP_THRESHOLD = 16 * 2 ** 20
+
+
+def tune_allocator(threshold: int = _MMAP_THRESHOLD) -> bool:
+    """Keep freed FFT-sized buffers in the heap (glibc): mmap and trim thresholds at ``threshold`` bytes.
+
+    glibc serves every allocation above its mmap threshold (128 KiB at start) with a fresh
+    ``mmap`` and returns it with ``munmap`` on free, so a stepping loop whose FFT buffers
+    are a few MiB page-faults its working set in again at every step. Pinning the
+    thresholds at 16 MiB (what ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` in
+    :data:`WORKER_ENV` do for processes started by others) made a 256², w = 32
+    perturbation sweep 1.5× faster in one process (``workbench bench`` machine, issue 18).
+    The process keeps up to ``threshold`` bytes of freed memory per arena.
+
+    Returns True when the setting took effect (Linux with glibc), False elsewhere.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    ok = mallopt(m_mmap_threshold, int(threshold)) == 1
+    return bool(mallopt(m_trim_threshold, int(threshold)) == 1 and ok)
+
+
+def worker_init() -> None:
+    """Initializer of sweep/validation worker processes: one BLAS and one FFT thread each.
+
+    Also applies :func:`tune_allocator` and sets :data:`WORKER_ENV`'s thread variables for any library the worker loads
+    later. Pass it as ``ProcessPoolExecutor(initializer=worker_init)``.
+    """
+    for key, value in WORKER_ENV.items():
+        if key.endswith("_THREADS"):   # the malloc variables only act at process start
+            os.environ[key] = value
+    tune_allocator()
+    set_threads(1)

@@ -1,0 +1,1 @@
+"""The papers' dynamics: diffusion (second paper), flows and DAL (third), convergence diagnostics (fourth)."""

@@ -1,0 +1,1 @@
+"""Generic linear algebra: Lanczos extremes and Hessian spectra of an objective."""

@@ -1,0 +1,1 @@
+"""Networks: layers with hand-written backward passes, multilayer networks, data sets."""

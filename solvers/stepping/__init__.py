@@ -1,0 +1,1 @@
+"""Stepping: optimizer records resolved to numbers, the one stepper, divergence criteria, bisection."""

@@ -1,0 +1,328 @@
+"""The public API on any objective: sharpness, stable learning rates, tracked runs, flows, DAL.
+
+Re-exported by :mod:`workbench` (``import workbench as wb``); every heavy import happens
+inside the function that needs it, so ``import workbench`` stays fast and never imports
+a framework.
+
+An *objective* is anything implementing :class:`workbench.solvers.core.objectives.Objective`:
+``wb.from_torch(...)``, ``wb.from_jax(...)``, a :class:`workbench.solvers.nets.networks.NetworkObjective`,
+a :class:`workbench.solvers.core.objectives.SympyObjective` or :class:`~workbench.solvers.core.objectives.CallableObjective`.
+``theta=None`` everywhere means the objective's starting point (``obj.theta0``, the
+model's current parameters, for the adapters; else ``obj.initial()``).
+
+Papers: sharpness and the edge of stability (Cohen et al. 2021; fourth paper, Ahn, Zhang
+& Sra, footnote 1 and Definitions 1-2 for relative progress and directional smoothness);
+the modified flows, the principal flow and DAL (third paper, Rosca et al. 2023, Table 1,
+(12), (18)-(19)); the stable learning rate of each registered scheme from its exact
+region in h = ηλ (:mod:`workbench.derivations.schemes.registry`, :mod:`workbench.solvers.stepping.optimizers`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from workbench.solvers.core.checks import ParameterError
+
+from workbench.api.training import TRACKERS, TrainRun, train
+
+__all__ = ["from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "TrainRun", "TRACKERS",
+           "principal_flow", "modified_flow", "dal"]
+
+
+def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any) -> Any:
+    """A PyTorch model's loss ``loss_fn(model(inputs), targets)`` as an Objective of its flat parameters.
+
+    Value, exact gradient and exact Hessian-vector product (double backward), in the
+    model's dtype on the model's device. ``obj.theta0`` is the model's current parameters
+    (flat: ``named_parameters()`` order, each row-major); ``obj.unflatten(theta)`` gives
+    ``{name: tensor}`` back and ``obj.assign(theta)`` writes θ into the model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        With at least one parameter with ``requires_grad``.
+    loss_fn : callable (output, targets) -> scalar tensor
+        E.g. ``torch.nn.functional.mse_loss`` (note: it divides by N·d, the workbench's
+        MSE by 2N, so sharpness differs by the factor d/2).
+    inputs : tensor or tuple of tensors
+        On the model's device.
+    targets : tensor (or anything ``loss_fn`` takes)
+
+    Returns
+    -------
+    workbench.adapters.torch.TorchObjective
+
+    Raises
+    ------
+    ParameterError
+        PyTorch not installed (names the ``torch`` extra), no trainable parameters, a
+        non-scalar loss, data on another device than the model, mixed parameter dtypes.
+
+    Examples
+    --------
+    >>> import torch, workbench as wb                                     # doctest: +SKIP
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    >>> obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)    # doctest: +SKIP
+    >>> wb.sharpness(obj).values[0]                                       # doctest: +SKIP
+    """
+    from workbench.adapters.torch import from_torch as _from_torch
+
+    return _from_torch(model, loss_fn, inputs, targets)
+
+
+def from_jax(loss_fn: Callable[..., Any], params: Any, *data: Any) -> Any:
+    """A JAX loss ``loss_fn(params, *data)`` (``params`` any pytree) as an Objective of the flat parameters.
+
+    Value and gradient by one jit-compiled ``jax.value_and_grad``; the Hessian-vector
+    product exact by ``jax.jvp`` over ``jax.grad`` (jit-compiled). ``obj.theta0`` is
+    ``ravel_pytree(params)[0]``; ``obj.unflatten(theta)`` gives the pytree back. float64
+    needs ``jax.config.update("jax_enable_x64", True)``.
+
+    Raises
+    ------
+    ParameterError
+        JAX not installed (names the ``jax`` extra), an empty pytree, non-floating
+        parameters, a non-scalar loss, data on another device.
+
+    Examples
+    --------
+    >>> obj = wb.from_jax(loss, {"W": W, "b": b}, X, Y)                   # doctest: +SKIP
+    >>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)          # doctest: +SKIP
+    """
+    from workbench.adapters.jax import from_jax as _from_jax
+
+    return _from_jax(loss_fn, params, *data)
+
+
+def _check_obj(obj: Any) -> Any:
+    for attr in ("size", "xp", "dtype", "gradient", "hvp"):
+        if not hasattr(obj, attr):
+            raise ParameterError(f"obj: expected an objective (wb.from_torch, wb.from_jax or a workbench.solvers.core.objectives "
+                                 f"Objective), got {type(obj).__name__} without {attr!r}")
+    return obj
+
+
+def _theta(obj: Any, theta: Any) -> Any:
+    """θ checked against the objective (length, dtype, device, finite); None → its starting point."""
+    _check_obj(obj)
+    if theta is None:
+        theta = obj.theta0 if hasattr(obj, "theta0") else obj.initial()
+    if hasattr(obj, "_vector"):
+        return obj._vector("theta", theta)
+    return theta
+
+
+def sharpness(obj: Any, theta: Any = None, k: int = 1, *, tol: float = 1e-8, method: str = "auto",
+              seed: int = 0) -> Any:
+    """The k largest Hessian eigenpairs at θ (the sharpness λ_max and its neighbours).
+
+    Lanczos (or ARPACK on NumPy, a dense ``eigh`` for ≤ 64 parameters) on exact
+    Hessian-vector products, on the objective's own arrays and device.
+
+    Parameters
+    ----------
+    obj : Objective
+    theta : array, optional
+        Default ``obj.theta0``.
+    k : int
+        Number of pairs.
+    tol : float
+        Relative residual tolerance (float32: at least 1e-5).
+    method : {"auto", "lanczos", "eigsh", "dense"}
+
+    Returns
+    -------
+    workbench.solvers.linalg.hessian.Eigenpairs
+        ``.values`` (NumPy, largest first), ``.vectors`` (n×k on the objective's backend),
+        ``.residuals`` (‖Hu − λu‖, a bound on each eigenvalue's error), ``.value`` = λ_max.
+
+    Examples
+    --------
+    >>> r = wb.sharpness(obj, k=3)                                        # doctest: +SKIP
+    >>> r.values, r.residuals                                             # doctest: +SKIP
+    """
+    from workbench.solvers.linalg.hessian import top_eigenpairs
+
+    th = _theta(obj, theta)
+    return top_eigenpairs(obj, th, k, which="largest", method=method, tol=tol, seed=seed)
+
+
+def _scheme(scheme: Any) -> str:
+    from workbench.derivations.schemes.registry import canonical, names
+
+    try:
+        return canonical(scheme)
+    except ValueError:
+        raise ParameterError(f"scheme: unknown {scheme!r}; registered: {', '.join(names())}") from None
+
+
+def max_stable_lr(obj: Any, theta: Any = None, scheme: str = "gd", *, tol: float = 1e-6,
+                  **hyperparameters: float) -> float:
+    """The largest learning rate η at which ``scheme`` is linearly stable at θ.
+
+    The Hessian's extreme eigenvalues λ_min, λ_max at θ (Lanczos on exact HVPs), then
+    the scheme's exact stability region in h = ηλ (:func:`workbench.solvers.stepping.optimizers.max_stable_lr`):
+    every h = ηλ, λ ∈ [λ_min, λ_max], must lie in it. At a minimum of a quadratic this
+    is 2/λ_max for GD and 2(1 + μ)/λ_max for heavy-ball with momentum μ.
+
+    Parameters
+    ----------
+    obj : Objective
+    theta : array, optional
+        Default ``obj.theta0``.
+    scheme : str
+        A registered scheme (``workbench.derivations.schemes.registry.names()``: "gd", "heavy-ball",
+        "nesterov", …).
+    tol : float
+        Relative tolerance of the two eigenvalues.
+    **hyperparameters
+        The scheme's own (e.g. ``momentum=0.9``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)          # doctest: +SKIP
+    """
+    from workbench.solvers.stepping import optimizers
+    from workbench.solvers.linalg.hessian import top_eigenpairs
+
+    name = _scheme(scheme)
+    th = _theta(obj, theta)
+    lam_max = top_eigenpairs(obj, th, 1, which="largest", tol=tol).value
+    lam_min = top_eigenpairs(obj, th, 1, which="smallest", tol=tol).value
+    return float(optimizers.max_stable_lr(lam_min, lam_max, name, **hyperparameters))
+
+
+def _flow_problem(obj: Any) -> Any:
+    from workbench.solvers.dynamics.flows import FlowProblem
+
+    if isinstance(obj, FlowProblem):
+        return obj
+    from workbench.solvers.nets.networks import NetworkObjective
+
+    if isinstance(obj, NetworkObjective):
+        from workbench.solvers.core.backend import backend_name
+
+        if backend_name(obj.xp) == "numpy" and obj.loss == "mse":
+            try:
+                return FlowProblem.from_network(obj)  # analytic: the PF may go complex
+            except ParameterError:
+                pass
+    if hasattr(obj, "expr") and hasattr(obj, "variables"):
+        return FlowProblem.from_symbolic(obj)
+    return FlowProblem.from_objective(_check_obj(obj))
+
+
+def modified_flow(kind: str, obj: Any, theta: Any = None, h: float = 0.01, times: Sequence[float] | None = None,
+                  *, rtol: float | None = None, atol: float | None = None, method: str = "DOP853",
+                  **kw: Any) -> Any:
+    """Integrate a continuous-time model of GD with learning rate h from θ (third paper, Table 1).
+
+    Parameters
+    ----------
+    kind : {"ngf", "igr", "third", "pf", "pf+"}
+        Negative gradient flow (2), implicit gradient regularisation (3), the third-order
+        flow (8), the principal flow (12), the PF with the third-order correction (14).
+    obj : Objective (or a NetworkObjective / SymbolicObjective / FlowProblem)
+        Real objectives (``wb.from_torch``, ``wb.from_jax``, …) use their exact HVPs; the
+        PF there stays real while every hλ < 1 and raises where it would turn complex
+        (a tanh/linear MSE NetworkObjective or a SymbolicObjective carries it past hλ = 1).
+    theta : array, optional
+        θ(0) (default ``obj.theta0``).
+    h : float
+        The learning rate the flow models.
+    times : sequence of float, optional
+        Sample times (default 0, h, …, 10h: ten GD steps' worth).
+    rtol, atol : float, optional
+        DOP853 tolerances; default 1e-10 / 1e-12 (float64), 1e-5 / 1e-7 (float32 objectives).
+
+    Returns
+    -------
+    workbench.solvers.dynamics.flows.FlowResult
+        ``.t``, ``.theta`` (rows on the host, NumPy), ``.diverged``, ``.nfev``.
+
+    Examples
+    --------
+    >>> r = wb.modified_flow("igr", obj, h=0.05, times=[0, 0.5, 1.0])   # doctest: +SKIP
+    """
+    import numpy as np
+
+    from workbench.solvers.core.backend import to_numpy
+    from workbench.solvers.core.checks import check_positive
+    from workbench.solvers.dynamics.flows import FLOWS, integrate
+
+    if kind not in FLOWS:
+        raise ParameterError(f"kind: unknown flow {kind!r}; expected one of {', '.join(FLOWS)}")
+    hv = check_positive("h", h)
+    problem = _flow_problem(obj)
+    th = theta
+    if not hasattr(obj, "expr"):
+        if hasattr(obj, "size") and hasattr(obj, "xp"):
+            th = _theta(obj, theta)
+    if th is None:
+        raise ParameterError("theta: needed for this problem (it has no starting point)")
+    f32 = hasattr(obj, "xp") and getattr(obj, "dtype", None) == getattr(obj.xp, "float32", object())
+    rtol = (1e-5 if f32 else 1e-10) if rtol is None else float(rtol)
+    atol = (1e-7 if f32 else 1e-12) if atol is None else float(atol)
+    ts = hv * np.arange(11) if times is None else np.asarray(times, dtype=float)
+    return integrate(problem, kind, hv, np.asarray(to_numpy(th), dtype=float), ts, rtol=rtol, atol=atol,
+                     method=method, **kw)
+
+
+def principal_flow(obj: Any, theta: Any = None, h: float = 0.01, times: Sequence[float] | None = None,
+                   *, correction: bool = False, **kw: Any) -> Any:
+    """The principal flow θ̇ = Σᵢ log(1 − hλᵢ)/(hλᵢ)·(∇Eᵀuᵢ)uᵢ (third paper, (12)) from θ.
+
+    ``correction=True`` adds the third-order term −(h²/12)∇³E[∇E, ∇E] (PF+, (14)).
+    The flow equals GD at t = nh on quadratics; where some hλ > 1 it leaves ℝᴰ (complex
+    θ, for objectives with an analytic continuation). Each field evaluation costs one
+    dense Hessian (D HVPs) and its eigendecomposition: meant for up to a few thousand
+    parameters. See :func:`modified_flow` for the parameters and the result.
+
+    Examples
+    --------
+    >>> r = wb.principal_flow(obj, h=0.05, times=[0, 0.05, 0.1])         # doctest: +SKIP
+    >>> r.theta[-1]                                                       # doctest: +SKIP
+    """
+    return modified_flow("pf+" if correction else "pf", obj, theta, h, times, **kw)
+
+
+def dal(obj: Any, theta: Any = None, steps: int = 100, *, p: float = 1.0, momentum: float = 0.0,
+        max_lr: float = math.inf, **kw: Any) -> Any:
+    """Gradient descent with the drift-adjusted learning rate hₜ = 2/‖∇²E ĝ‖ᵖ (third paper, (18)-(19)).
+
+    ``momentum > 0`` runs DAL with momentum ((20)-(21), coefficient 1/(2‖∇²E ĝ‖ᵖ) as
+    printed). One exact HVP per step.
+
+    Parameters
+    ----------
+    obj : Objective
+    theta : array, optional
+        Start (default ``obj.theta0``).
+    steps : int
+    p : float
+        DAL-p power (1: DAL).
+    momentum : float
+    max_lr : float
+        Cap on hₜ (default none).
+    **kw
+        Passed to :func:`workbench.solvers.dynamics.dal.run` (``blowup``, ``drift_every``, ``keep_path``).
+
+    Returns
+    -------
+    workbench.solvers.dynamics.dal.DALRun
+        ``.losses``, ``.lrs``, ``.status``/``.reason``, ``.summary()``.
+
+    Examples
+    --------
+    >>> r = wb.dal(obj, steps=200)                                        # doctest: +SKIP
+    >>> r.summary()["lr_mean"]                                            # doctest: +SKIP
+    """
+    from workbench.solvers.dynamics import dal as dal_mod
+
+    th = _theta(obj, theta)
+    rule = dal_mod.dal_momentum(momentum, p=p, max_lr=max_lr) if momentum else dal_mod.dal_p(p, max_lr=max_lr)
+    return dal_mod.run(obj, th, rule, steps, **kw)

@@ -1,0 +1,234 @@
+"""Tracked training runs on any objective (``wb.train``): a registered scheme, recorders, divergence.
+
+Part of the public API (:mod:`workbench.api.models`, re-exported by :mod:`workbench`). The
+stepping is :func:`workbench.solvers.stepping.stepper.run`, the one loop that iterates every registered
+scheme's state-space record (:mod:`workbench.derivations.schemes.registry`); this module adds the
+trackers of the edge-of-stability literature (sharpness, Cohen et al. 2021; relative
+progress and directional smoothness, fourth paper, Ahn, Zhang & Sra, Definitions 1-2)
+and a result that loads straight into pandas.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from workbench.solvers.core.checks import ParameterError
+
+__all__ = ["TRACKERS", "TrainRun", "train"]
+
+#: What :func:`train` can record every ``every`` steps (each a column of ``run.records``).
+TRACKERS = ("loss", "grad_norm", "sharpness", "relative_progress", "directional_smoothness")
+
+
+@dataclass
+class TrainRun:
+    """A tracked training run (:func:`train`).
+
+    Attributes
+    ----------
+    scheme, lr, hyper, steps : what was run
+    records : list of dict
+        One row per recorded step: ``{"step": t, <tracker>: value, …}`` at θₜ (loads
+        straight into pandas: :meth:`to_frame`).
+    theta : array
+        The last iterate (on the objective's backend).
+    steps_done : int
+    diverged : bool
+    reason : str
+        "" or how it diverged (:mod:`workbench.solvers.stepping.divergence`): "nonfinite" (a NaN/inf iterate),
+        "blowup" (an increment 1e8 times the first), "growth" (increments still growing over
+        the last 10% of the run and the loss, if tracked, ending above its start).
+    threshold : float
+        The sharpness above which the scheme is linearly unstable at this η:
+        h_upper/η (2/η for GD, 2(1 + μ)/η for heavy-ball).
+    """
+
+    scheme: str
+    lr: float
+    hyper: dict
+    steps: int
+    records: list[dict]
+    theta: Any
+    steps_done: int
+    diverged: bool
+    reason: str
+    threshold: float
+    track: tuple[str, ...] = field(default_factory=tuple)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """"diverged" or "completed"."""
+        return "diverged" if self.diverged else "completed"
+
+    def column(self, name: str) -> Any:
+        """One tracked quantity as a NumPy array (``"step"`` for the steps)."""
+        import numpy as np
+
+        if name != "step" and name not in self.track:
+            raise ParameterError(f"name: {name!r} was not tracked; tracked: {', '.join(self.track)}")
+        return np.asarray([r.get(name, math.nan) for r in self.records], dtype=float)
+
+    def to_frame(self) -> Any:
+        """The records as a ``pandas.DataFrame`` (one row per recorded step); needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ParameterError("to_frame: needs pandas (pip install pandas); run.records is the same data as a "
+                                 "list of dicts") from None
+        return pd.DataFrame.from_records(self.records)
+
+    def summary(self) -> dict:
+        """Scheme, η, steps done, divergence and the last record."""
+        return {"scheme": self.scheme, "lr": self.lr, "hyper": dict(self.hyper), "steps_done": self.steps_done,
+                "diverged": self.diverged, "reason": self.reason, "threshold": self.threshold,
+                "last": dict(self.records[-1]) if self.records else {}}
+
+
+def _check_track(track: Any) -> tuple[str, ...]:
+    if isinstance(track, str):
+        track = (track,)
+    out = tuple(track)
+    for t in out:
+        if t not in TRACKERS:
+            raise ParameterError(f"track: unknown tracker {t!r}; choose from {', '.join(TRACKERS)}")
+    return out
+
+
+def _check_int(name: str, v: Any, lo: int) -> int:
+    if isinstance(v, bool) or not hasattr(v, "__index__") or int(v) < lo:
+        raise ParameterError(f"{name}: expected an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: int,
+          track: Sequence[str] = ("loss", "sharpness", "relative_progress", "directional_smoothness"),
+          every: int = 10, criterion: Any = None, sharpness_tol: float = 1e-6,
+          **hyperparameters: float) -> TrainRun:
+    """Run a registered scheme on the objective, recording ``track`` every ``every`` steps.
+
+    The stepping is :func:`workbench.solvers.stepping.stepper.run` (the same scheme records the stability
+    analysis uses); divergence is detected on purpose and classified (``run.reason``).
+
+    Trackers (each a column of ``run.records``), at θₜ:
+
+    ``loss``                    E(θₜ)
+    ``grad_norm``               ‖∇E(θₜ)‖
+    ``sharpness``               λ_max(∇²E(θₜ)) (Lanczos on exact HVPs; the costly one)
+    ``relative_progress``       RP(θₜ) = [E(θₜ − η∇E) − E(θₜ)]/(η‖∇E‖²) (fourth paper, Def. 1)
+    ``directional_smoothness``  L(θₜ; η∇E(θₜ)) (fourth paper, Def. 2; ≈ 2/η at the edge of stability)
+
+    Parameters
+    ----------
+    obj : Objective
+    theta : array, optional
+        Start (default ``obj.theta0``).
+    scheme : str
+        A registered scheme ("gd", "heavy-ball", "nesterov", …).
+    lr : float
+        Learning rate η > 0.
+    steps : int
+        Number of updates (≥ 2).
+    track : sequence of str
+    every : int
+        Record at steps t with t % every == 0 (default 10: the sharpness costs a Lanczos
+        run, tens of HVPs, per record; the other trackers one or two forward passes).
+    criterion : workbench.solvers.stepping.divergence.DivergenceCriterion, optional
+        Divergence thresholds (default: blow-up at 1e8 × the first increment).
+    sharpness_tol : float
+        Relative Lanczos tolerance of the tracked sharpness.
+    **hyperparameters
+        The scheme's own (``momentum=0.9``).
+
+    Returns
+    -------
+    TrainRun
+        ``.records`` (list of dicts), ``.to_frame()``, ``.diverged``/``.reason``,
+        ``.threshold`` (the sharpness limit h_upper/η); ``wb.plot.sharpness(run)`` plots it.
+
+    Examples
+    --------
+    >>> run = wb.train(obj, lr=0.05, steps=500, every=10)                 # doctest: +SKIP
+    >>> run.to_frame().tail()                                             # doctest: +SKIP
+    """
+    from array_api_compat import is_jax_namespace
+
+    from workbench.solvers.stepping import optimizers
+
+    from workbench.solvers.stepping import stepper
+    from workbench.solvers.core.backend import to_numpy
+    from workbench.solvers.core.checks import check_positive
+    from workbench.solvers.dynamics.diagnostics import gd_directional_smoothness, relative_progress
+    from workbench.solvers.linalg.hessian import top_eigenpairs
+
+    from workbench.api.models import _scheme, _theta
+
+    name = _scheme(scheme)
+    eta = check_positive("lr", lr)
+    steps = _check_int("steps", steps, 2)
+    every = _check_int("every", every, 1)
+    tracked = _check_track(track)
+    th0 = _theta(obj, theta)
+    res = optimizers.resolve(name, eta, dict(hyperparameters))  # ParameterError for a bad hyperparameter
+    threshold = float(optimizers.h_interval(res).upper) / eta
+    at_theta = res.C.shape[0] >= 1 and res.C[0] == 1.0 and not res.C[1:].any()  # g is taken at θ itself
+    xp = obj.xp
+    raw_grad = getattr(obj, "_gradient", obj.gradient)  # unchecked: a diverging iterate is the stepper's to classify
+    # The stepper writes its per-step records in place, allocated on the default device; JAX
+    # arrays are immutable and an accelerator's arrays live elsewhere, so those objectives are
+    # stepped on a NumPy copy of θ (gradients still computed by the framework, on its device).
+    dev = getattr(obj, "device", None)
+    bridge = is_jax_namespace(xp) or (dev is not None and str(dev).split(":")[0] != "cpu")
+
+    def to_obj(x: Any) -> Any:
+        return xp.asarray(x, dtype=obj.dtype, device=dev) if bridge else x
+
+    def gradient(xb: Any) -> Any:
+        g = raw_grad(to_obj(xb[0, ...]))
+        g = xp.reshape(g, (1, obj.size)) if not bridge else to_numpy(g).reshape(1, obj.size)
+        return g
+
+    def observe(t: int, thb: Any, gb: Any) -> dict:
+        row: dict[str, float] = {}
+        th = to_obj(thb[0, ...])
+        if not bool(xp.all(xp.isfinite(th))):
+            return {k: math.nan for k in tracked}
+        g0 = to_obj(gb[0, ...]) if at_theta else None
+        f0 = math.nan
+        if any(k in tracked for k in ("loss", "relative_progress")):
+            if g0 is None:
+                f0, g0 = obj.value_and_gradient(th)
+            else:
+                f0 = obj.value(th)
+        elif g0 is None and any(k in tracked for k in ("grad_norm", "directional_smoothness")):
+            g0 = obj.gradient(th)
+        if "loss" in tracked:
+            row["loss"] = float(f0)
+        if "grad_norm" in tracked:
+            row["grad_norm"] = float(xp.linalg.vector_norm(g0))
+        if "sharpness" in tracked:
+            row["sharpness"] = top_eigenpairs(obj, th, 1, tol=sharpness_tol, seed=0).value
+        if "relative_progress" in tracked:
+            row["relative_progress"] = relative_progress(obj, th, eta, f0=f0, g0=g0).value
+        if "directional_smoothness" in tracked:
+            row["directional_smoothness"] = gd_directional_smoothness(obj, th, eta, g0=g0).value
+        return row
+
+    start = to_numpy(th0).reshape(1, obj.size) if bridge else xp.reshape(th0, (1, obj.size))
+    out = stepper.run(res, gradient, start, eta, steps, criterion=criterion,
+                      observe=observe if tracked else None, every=every)
+    reason = str(out.reason[0])
+    extra = {"increment_growth": float(out.growth[0])}
+    if reason == "growth":
+        # The stepper's growth test (increments still growing over the last 10%) is exact for
+        # linear iterations; a nonlinear run at the edge of stability oscillates and can pass it
+        # without diverging. It counts here only if the loss also ended above where it started.
+        losses = [r.get("loss", math.nan) for r in out.records]
+        if len(losses) >= 2 and math.isfinite(losses[0]) and math.isfinite(losses[-1]) \
+                and losses[-1] <= losses[0]:
+            extra["note"] = "increments grew over the last window but the loss decreased: not counted as divergence"
+            reason = ""
+    theta_end = to_obj(out.theta[0, ...])
+    return TrainRun(name, eta, dict(res.hyper), steps, list(out.records), theta_end,
+                    int(out.extra.get("steps_done", steps)), bool(reason), reason, threshold, tracked, extra)

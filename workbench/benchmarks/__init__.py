@@ -1,0 +1,1 @@
+"""``workbench bench``: interleaved benchmarks against the alternative a user would pick."""

@@ -1,0 +1,143 @@
+"""``workbench schemes`` and ``workbench region``: the optimizer registry on the command line.
+
+``schemes [--json]`` lists the registered optimizers (name, hyperparameters with
+defaults and ranges, citation); ``--json`` prints
+``{"schemes": [{"name", "title", "aliases", "params", "citation", "update"}, …]}``.
+
+``region SCHEME [--param NAME=VALUE …] [--json] [--latex] [--plot FILE]`` gives the
+exact stable interval in h = η·λ at the given hyperparameters; ``--json`` prints
+``{"scheme", "params", "h_lower", "h_upper", "polynomial", "closed_form", "method", …}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_parsers", "cmd_schemes", "cmd_region", "scheme_table", "region_result"]
+
+
+def scheme_table() -> list[dict[str, Any]]:
+    """One dict per registered scheme (the ``schemes --json`` rows)."""
+    from workbench.derivations.schemes import registry as reg
+
+    rows = []
+    for name in reg.names():
+        o = reg.get(name)
+        params = {p.name: {"default": p.default, "range": p.range_text(), "lower": p.lower,
+                           "upper": p.upper if p.upper != float("inf") else None, "integer": p.integer,
+                           "aliases": list(p.aliases), "doc": p.doc} for p in o.hypers}
+        rows.append({"name": name, "title": o.title, "aliases": list(o.aliases), "params": params,
+                     "citation": o.citation, "update": o.update,
+                     "parametrizations": {par.name: [q.name for q in par.params] for par in o.parametrizations}})
+    return rows
+
+
+def region_result(scheme: str, params: dict[str, float]) -> dict[str, Any]:
+    """The exact region of ``scheme`` at ``params`` (the ``region --json`` object)."""
+    import sympy as sp
+
+    from workbench.derivations.schemes import registry as reg
+    from workbench.solvers.stepping.optimizers import h_interval, paper_h_upper, resolve
+
+    from workbench.solvers.core.checks import ParameterError
+
+    try:
+        opt = reg.get(scheme)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    alt = [q.name for par in opt.parametrizations for q in par.params if q.name in params]
+    if alt:
+        raise ParameterError(f"{alt[0]}: region takes the hyperparameters of {opt.name} "
+                             f"({', '.join(p.name for p in opt.hypers) or 'none'}), not the step or its (dt, d) "
+                             "parametrization: the region is in h = eta*lambda")
+    res = resolve(scheme, 1.0, params)          # validates names and ranges (lr is irrelevant here)
+    r = h_interval(res)
+    poly = reg.polynomial(opt, res.hyper)
+    closed = reg.closed_region(res.name)
+    out: dict[str, Any] = {"scheme": res.name, "params": dict(res.hyper), "h_lower": r.lower, "h_upper": r.upper,
+                           "empty": r.empty, "polynomial": sp.sstr(poly.as_expr().evalf(15) if not r.closed_form
+                                                                   else poly.as_expr()),
+                           "polynomial_symbolic": sp.sstr(reg.polynomial(opt).as_expr()),
+                           "closed_form": r.closed_form, "method": r.method, "citation": opt.citation}
+    if closed is not None:
+        out["region_symbolic"] = f"{sp.sstr(closed[0])} < h < {sp.sstr(closed[1])}"
+    stated = paper_h_upper(res)
+    if stated is not None:
+        out["h_upper_stated"] = stated
+        out["stated_source"] = opt.paper_region_source
+    return out
+
+
+def cmd_schemes(args: argparse.Namespace) -> int:
+    rows = scheme_table()
+    if args.json:
+        print(json.dumps({"schemes": rows}, indent=2, ensure_ascii=False))
+        return 0
+    for r in rows:
+        hyp = ", ".join(f"{k}={v['default']:g} in {v['range']}" for k, v in r["params"].items()) or "-"
+        alias = f" (alias {', '.join(r['aliases'])})" if r["aliases"] else ""
+        print(f"{r['name']}{alias}: {r['title']}")
+        print(f"    update: {r['update']}")
+        print(f"    hyperparameters: {hyp}")
+        print(f"    source: {r['citation']}")
+    return 0
+
+
+def cmd_region(args: argparse.Namespace) -> int:
+    from workbench.derivations.schemes import registry as reg
+
+    from workbench.cli.app import parse_params
+
+    params = parse_params(args.param)
+    out = region_result(args.scheme, params)
+    if args.plot:
+        from workbench.validation.files import atomic_write_bytes
+        from workbench.validation.region_figure import region_figure
+
+        fig = region_figure(out["scheme"], out["params"], over=args.over)
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format=args.plot.rsplit(".", 1)[-1] if "." in args.plot else "png")
+        atomic_write_bytes(args.plot, buf.getvalue())
+        out["plot"] = args.plot
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False, default=str))
+        return 0
+    if args.latex:
+        print(reg.describe(reg.get(out["scheme"]), latex=True))
+        return 0
+    hyp = ", ".join(f"{k}={v:g}" for k, v in out["params"].items()) or "no hyperparameters"
+    print(f"{out['scheme']} ({hyp})")
+    print(f"  p(ξ) = {out['polynomial']}   (h = ηλ)")
+    if out["empty"]:
+        print("  region: empty (no h > 0 is stable)")
+    else:
+        print(f"  stable for {out['h_lower']:.12g} < h < {out['h_upper']:.12g}   ({out['method']})")
+    if "region_symbolic" in out:
+        print(f"  closed form: {out['region_symbolic']}")
+    if "h_upper_stated" in out:
+        print(f"  the source states h < {out['h_upper_stated']:.12g} ({out['stated_source']})")
+    if args.plot:
+        print(f"  figure: {args.plot}")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``schemes`` and ``region`` to the ``workbench`` subparsers."""
+    s = sub.add_parser("schemes", help="list the registered optimizers (name, hyperparameters, citation)",
+                       epilog="example: workbench schemes --json")
+    s.add_argument("--json", action="store_true", help="print {\"schemes\": [...]} as JSON")
+    s.set_defaults(func=cmd_schemes)
+
+    r = sub.add_parser("region", help="exact stability region of a scheme in h = eta*lambda",
+                       epilog="example: workbench region heavy-ball --param mu=0.5 --json")
+    r.add_argument("scheme", help="a registered scheme (see `workbench schemes`)")
+    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter (repeat)")
+    r.add_argument("--json", action="store_true", help="print the region as JSON")
+    r.add_argument("--latex", action="store_true", help="print the record, polynomial and region as LaTeX")
+    r.add_argument("--plot", default=None, metavar="FILE", help="draw the region over a hyperparameter range with "
+                   "root-sampling points overlaid (PNG/PDF/SVG by extension)")
+    r.add_argument("--over", default=None, metavar="NAME", help="the hyperparameter on the plot's x axis")
+    r.set_defaults(func=cmd_region)

@@ -1,0 +1,1 @@
+"""Jobs: validation runs, parameter sweeps and their executors, output folders."""

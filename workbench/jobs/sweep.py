@@ -1,0 +1,479 @@
+"""Parameter sweeps: a target function mapped over a grid, resumable and loss-free.
+
+``run_sweep(target, grid, executor=..., out=DIR)`` evaluates a registered *target*
+(one point = one call with a dict of parameters) at every point of the Cartesian
+product ``grid``. Batching inside a point stays on the array backend (GPU when
+present); the executor distributes points:
+
+``"local"``      in-process, one point after the other (the default; no extra library);
+``"processes"``  a local process pool (``concurrent.futures``, spawn start method);
+``"dask"``       Dask distributed: a ``distributed.Client`` to ``scheduler`` (an address
+                 such as ``tcp://host:8786``), or a ``LocalCluster`` with ``workers``
+                 worker processes when none is given (needs the ``dask`` extra).
+
+Every finished point is written atomically by whoever computed it, as
+``DIR/points/<id>.json`` (``id`` = a hash of the target and the point's full
+parameters), so a crash or a killed worker loses at most the points in flight, and a
+re-run of the same sweep skips the points already done (failed points are retried;
+corrupt point files are recomputed). ``DIR`` is resolved to an absolute path first:
+Dask workers on other machines must see it at the same path (a shared filesystem).
+At the end ``DIR/results.jsonl`` (one row per point, in grid order: ``id``, ``status``
+(ok, failed, pending), the parameters, the target's own result nested under
+``result``, and ``error``), ``DIR/summary.json`` and ``DIR/report.md`` are written,
+atomically. A dead worker or a lost scheduler marks its points failed (see
+:mod:`workbench.jobs.executors`); Ctrl-C cancels the pending points, waits for the running
+ones, writes these files and raises :class:`SweepInterrupted` (exit 130 on the CLI).
+
+Targets (:data:`TARGETS`):
+
+``bounds``  α bounds of one image/kernel/Δt/scheme (:func:`workbench.solvers.cnn.bounds.compute_bounds`);
+``perturb`` final divergence of k-perturbed against unperturbed gradient descent on the
+            one-layer CNN (:func:`workbench.solvers.cnn.perturbation.run_perturbed`);
+``spin``    a CPU-bound toy point (repeated small matrix products), for tests and the
+            executor benchmark.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from workbench.solvers.core.checks import ParameterError, check_int, parse_number
+from workbench.validation.files import atomic_write_text
+
+__all__ = ["TARGETS", "EXECUTORS", "Target", "SweepResult", "SweepInterrupted", "parse_grid", "expand_grid",
+           "point_id", "run_point", "run_sweep", "max_workers", "max_points"]
+
+EXECUTORS = ("local", "processes", "dask")
+_WORDS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-:.,")
+
+
+def _as_int(name: str, v: Any) -> int:
+    if isinstance(v, str):
+        return parse_number(f"grid: {name}", v, integer=True)
+    try:
+        return check_int(f"grid: {name}", v)
+    except ParameterError:
+        raise ParameterError(f"grid: {name}: expected an integer, got {v!r}") from None
+
+
+def _as_float(name: str, v: Any) -> float:
+    if isinstance(v, str):
+        return parse_number(f"grid: {name}", v)
+    if isinstance(v, bool):
+        raise ParameterError(f"grid: {name}: expected a number, got {v!r}")
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ParameterError(f"grid: {name}: expected a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise ParameterError(f"grid: {name}: must be finite, got {v!r}")
+    return f
+
+
+def _as_word(name: str, v: Any) -> str:
+    s = str(v)
+    if not s or not set(s) <= _WORDS or len(s) > 200:
+        raise ParameterError(f"grid: {name}: expected a plain word (letters, digits, _-:.,), got {v!r}")
+    return s
+
+
+_TYPES: dict[str, Callable[[str, Any], Any]] = {"int": _as_int, "float": _as_float, "str": _as_word}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A sweepable function: ``func(params) -> dict`` of JSON numbers/strings.
+
+    ``params`` maps each parameter name to ``(type, default)``, type one of int, float,
+    str; a default of ``None`` means the parameter is optional and left out when absent.
+    """
+
+    name: str
+    func: Callable[[dict], dict]
+    params: dict[str, tuple[str, Any]]
+    doc: str = ""
+
+
+def _bounds_point(p: dict) -> dict:
+    from workbench.solvers.cnn.bounds import compute_bounds
+
+    from workbench.api.images import load_image
+
+    kw = {k: p[k] for k in ("a", "beta", "mode", "backend", "rtol", "steps", "scheme", "dt", "lr", "momentum")
+          if p.get(k) is not None}
+    if p.get("d") is not None:
+        kw["damping"] = p["d"]
+    if kw.get("dt") is None and kw.get("lr") is None:
+        kw["dt"] = 1e-6                                 # the target's default step
+    kw["params"] = {k: p[k] for k in _HYPER_AXES if p.get(k) is not None}
+    kw["methods"] = tuple(m for m in p["methods"].split(",") if m)
+    img = load_image(p["image"])
+    r = compute_bounds(img, p["kernel"], **kw)
+    out: dict[str, Any] = {"scheme_lr": r["lr"]}
+    for m in ("theory", "theory_exact", "exact", "simulated"):
+        if m in r:
+            out[f"{m}_alpha_lower"] = r[m]["alpha_lower"]
+            out[f"{m}_alpha_upper"] = r[m]["alpha_upper"]
+            out[f"{m}_empty"] = bool(r[m].get("empty", False))
+            if r[m].get("note"):
+                out[f"{m}_note"] = str(r[m]["note"])
+    return out
+
+
+#: hyperparameters of the registered schemes that a bounds sweep takes as grid axes (qhm's beta: "momentum")
+_HYPER_AXES = ("mu", "nu", "K", "base")
+
+
+def _perturb_point(p: dict) -> dict:
+    from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
+    from workbench.solvers.cnn.correlation import CnnOperator
+    from workbench.solvers.cnn.perturbation import run_perturbed
+
+    from workbench.api.images import load_image
+
+    xp = get_namespace(p["backend"])
+    img = xp.asarray(load_image(p["image"]), dtype=float_dtype(xp, p["dtype"]))
+    op = CnnOperator(img, p["kernel"], fft=Fft(xp))
+    ks = (1, p["k"]) if p["k"] != 1 else (1,)
+    run = run_perturbed(op, [p["lr"]], ks, p["alpha"], p["seed"], steps=p["steps"], histories=False)
+    i = len(ks) - 1                                       # the member with k = p["k"]
+    return {"final_rel_l1": float(run.final_rel_l1[i]), "max_rel_l1": float(run.max_rel_l1[i]),
+            "final_loss": float(run.final_loss[i]), "status": run.status[i], "first_above": int(run.first_above[i])}
+
+
+def _spin_point(p: dict) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(p["seed"])
+    a = rng.standard_normal((p["size"], p["size"])) / p["size"]
+    v = np.ones(p["size"])
+    for _ in range(p["work"]):
+        v = a @ v
+        v /= np.linalg.norm(v)
+    time.sleep(p["sleep"])
+    return {"x": p["x"], "y": p["x"] ** 2, "v0": float(v[0])}
+
+
+TARGETS: dict[str, Target] = {
+    "bounds": Target("bounds", _bounds_point, {
+        "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "dt": ("float", None), "a": ("float", -0.5),
+        "beta": ("float", 1.0), "mode": ("str", "valid"), "backend": ("str", "numpy"), "rtol": ("float", 1e-3),
+        "steps": ("int", 1000), "scheme": ("str", "gd"), "momentum": ("float", None), "lr": ("float", None),
+        "d": ("float", None), "mu": ("float", None), "nu": ("float", None), "K": ("int", None),
+        "base": ("float", None),
+        "methods": ("str", "theory,exact")}, "alpha bounds (workbench.solvers.cnn.bounds.compute_bounds)"),
+    "perturb": Target("perturb", _perturb_point, {
+        "image": ("str", "checkerboard:64"), "kernel": ("int", 8), "alpha": ("float", 20.0), "lr": ("float", 0.01),
+        "k": ("int", 3), "seed": ("int", 0), "steps": ("int", 200), "dtype": ("str", "float64"),
+        "backend": ("str", "numpy")}, "k-perturbed vs unperturbed GD on the one-layer CNN"),
+    "spin": Target("spin", _spin_point, {
+        "x": ("float", 0.0), "seed": ("int", 0), "size": ("int", 64), "work": ("int", 2000),
+        "sleep": ("float", 0.0)}, "CPU-bound toy point (tests, executor benchmark)"),
+}
+
+
+def _target(name: str) -> Target:
+    if name not in TARGETS:
+        raise ParameterError(f"target: unknown {name!r}; available: {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["lr=0.01,0.02", "k=1,3"]`` -> ``{"lr": ["0.01", "0.02"], "k": ["1", "3"]}`` (text only, not evaluated)."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, values = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(f"grid: expected NAME=V1,V2,..., got {item!r}")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not vals:
+            raise ParameterError(f"grid: {name}: empty value list")
+        if name in grid:
+            raise ParameterError(f"grid: {name}: given twice")
+        grid[name] = vals
+    return grid
+
+
+def expand_grid(target: str, grid: dict[str, Sequence[Any]]) -> list[dict]:
+    """The grid's points in C order (last name fastest), each with the target's defaults filled in."""
+    t = _target(target)
+    unknown = [n for n in grid if n not in t.params]
+    if unknown:
+        raise ParameterError(f"grid: unknown parameter {unknown[0]!r} for target {target!r}; "
+                             f"known: {', '.join(t.params)}")
+    sizes = [len(v) if isinstance(v, (list, tuple)) else 1 for v in grid.values()]
+    total = math.prod(sizes)
+    if total > max_points():
+        raise ParameterError(f"grid: {' x '.join(map(str, sizes))} = {total:,} points is over the limit of "
+                             f"{max_points():,}; raise it with WORKBENCH_MAX_POINTS=<n>")
+    typed: dict[str, list] = {}
+    for name, values in grid.items():
+        vals = list(values) if isinstance(values, (list, tuple)) else [values]
+        if not vals:
+            raise ParameterError(f"grid: {name}: empty value list")
+        typed[name] = [_TYPES[t.params[name][0]](name, v) for v in vals]
+    base = {k: d for k, (_, d) in t.params.items() if d is not None}
+    names = list(typed)
+    return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(typed[n] for n in names))]
+
+
+def point_id(target: str, params: dict) -> str:
+    """Stable id of a point: the first 16 hex digits of sha256 of its canonical JSON."""
+    blob = json.dumps({"target": target, "params": params}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def run_point(target: str, params: dict, out_dir: str) -> dict:
+    """Compute one point and write ``out_dir/points/<id>.json`` atomically; returns the record.
+
+    Runs wherever the executor puts it (this process, a pool process, a Dask worker).
+    An exception inside the target is recorded as ``status: "failed"`` with its message.
+    """
+    t = _target(target)
+    pid = point_id(target, params)
+    t0 = time.perf_counter()
+    try:
+        result = {k: _clean(v) for k, v in t.func(dict(params)).items()}
+        rec = {"id": pid, "target": target, "params": params, "status": "ok", "result": result}
+    except Exception as exc:  # noqa: BLE001 - a failed point is data, not a crash of the sweep
+        rec = {"id": pid, "target": target, "params": params, "status": "failed",
+               "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]}
+    rec["seconds"] = time.perf_counter() - t0
+    atomic_write_text(Path(out_dir) / "points" / f"{pid}.json", json.dumps(rec, sort_keys=True))
+    return rec
+
+
+def _load_done(out_dir: Path, target: str) -> dict[str, dict]:
+    """Finished records in ``out_dir/points``; stale ``.tmp`` files are removed, corrupt files ignored
+    (their points are recomputed and the files replaced)."""
+    from workbench.jobs.executors import load_point
+
+    done: dict[str, dict] = {}
+    points_dir = out_dir / "points"
+    if not points_dir.is_dir():
+        return done
+    for f in points_dir.iterdir():
+        if f.name.startswith(".") and f.name.endswith(".tmp"):
+            f.unlink(missing_ok=True)            # left by a point killed mid-write: never a result
+            continue
+        if f.suffix != ".json":
+            continue
+        rec = load_point(out_dir, f.stem, target)
+        if rec is not None:
+            done[f.stem] = rec
+    return done
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_sweep`, raised after ``results.jsonl`` and the summary were written.
+
+    ``result`` is the :class:`SweepResult` of the points settled so far (the others are
+    ``pending``); re-running the same sweep computes only those.
+    """
+
+    def __init__(self, result: "SweepResult"):
+        super().__init__("sweep interrupted")
+        self.result = result
+
+
+@dataclass
+class SweepResult:
+    """Outcome of :func:`run_sweep`: the records in grid order and the summary."""
+
+    records: list[dict]
+    summary: dict
+    paths: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"SweepResult({s['target']}: {s['points']} points, {s['done']} done, {s['failed']} failed, "
+                f"{s['skipped']} skipped, {s.get('pending', 0)} pending; out={s.get('out')!r})")
+
+
+def _progress(total: int, enabled: bool | None) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="pt", disable=(None if enabled is None else not enabled), leave=False)
+
+
+def max_workers() -> int:
+    """Largest ``workers``: ``$WORKBENCH_MAX_WORKERS`` or 4 × the CPUs of this machine (at least 8)."""
+    text = os.environ.get("WORKBENCH_MAX_WORKERS", "").strip()
+    if text:
+        return parse_number("WORKBENCH_MAX_WORKERS", text, integer=True, lo=1)
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+def max_points() -> int:
+    """Largest sweep: ``$WORKBENCH_MAX_POINTS`` or 100000 points."""
+    text = os.environ.get("WORKBENCH_MAX_POINTS", "").strip()
+    return parse_number("WORKBENCH_MAX_POINTS", text, integer=True, lo=1) if text else 100_000
+
+
+def check_workers(workers: Any) -> int:
+    """``workers`` as an int in [1, :func:`max_workers`] (the message states the limit and how to raise it)."""
+    hi = max_workers()
+    why = "(at most 4 x the CPUs here; raise with WORKBENCH_MAX_WORKERS=<n>)"
+    try:
+        w = parse_number("workers", workers, integer=True) if isinstance(workers, str) else check_int("workers", workers)
+    except ParameterError as exc:
+        raise ParameterError(f"{exc}; must be in [1, {hi}] {why}") from None
+    if not 1 <= w <= hi:
+        raise ParameterError(f"workers: must be in [1, {hi}] {why}, got {workers!r}")
+    return w
+
+
+def run_sweep(
+    target: str,
+    grid: dict[str, Sequence[Any]],
+    out: str | os.PathLike,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    timeout: float = 5.0,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Evaluate ``target`` on every point of ``grid``; resumable, every point saved as it completes.
+
+    Parameters
+    ----------
+    target : str
+        A name in :data:`TARGETS`.
+    grid : dict
+        Parameter name -> values (strings are parsed to the parameter's type; never
+        evaluated). Unnamed parameters take the target's defaults.
+    out : path
+        Sweep folder (created; resolved to an absolute path before it goes to workers,
+        which must see the same filesystem). Re-running with the same folder skips
+        finished points; corrupt point files are recomputed.
+    executor : {"local", "processes", "dask"}
+    workers : int, optional
+        Pool size / LocalCluster workers (default: ``os.cpu_count()``, at most 8; at
+        most :func:`max_workers`).
+    scheduler : str, optional
+        Dask scheduler address; without it a LocalCluster is started.
+    timeout : float
+        Seconds to wait for a scheduler before giving up with a clear error.
+    progress : bool, optional
+        Progress bar on stderr (default: only when stderr is a terminal).
+
+    Returns
+    -------
+    SweepResult
+        ``records`` in grid order; ``summary`` with ``points``, ``done``, ``failed``,
+        ``skipped`` (already finished before this run), ``pending`` (not settled:
+        only after Ctrl-C), ``wall_s``, ``out``.
+
+    Raises
+    ------
+    SweepInterrupted
+        on Ctrl-C, after the settled points' ``results.jsonl`` and summary were written.
+    """
+    from workbench.jobs import executors as ex
+    from workbench.jobs.outputs import check_output_dir, folder_lock
+
+    if executor not in EXECUTORS:
+        raise ParameterError(f"executor: unknown {executor!r}; use {', '.join(EXECUTORS)}")
+    if scheduler and executor != "dask":
+        raise ParameterError("scheduler: only the dask executor takes a scheduler address")
+    n_workers = min(os.cpu_count() or 1, 8) if workers is None else check_workers(workers)
+    if isinstance(timeout, bool) or not isinstance(timeout, (str, int, float)):
+        raise ParameterError(f"timeout: expected a number of seconds, got {timeout!r}")
+    timeout = parse_number("timeout", timeout if isinstance(timeout, str) else repr(float(timeout)),
+                           lo=0, hi=3600, lo_open=True)
+    points = expand_grid(target, grid)
+    out_dir = check_output_dir("out", out)
+    with folder_lock("out", out_dir):  # one run per folder at a time
+        ids = [point_id(target, p) for p in points]
+        done = _load_done(out_dir, target)
+        todo = [(i, p) for i, p in zip(ids, points) if i not in done]
+        todo = list({i: (i, p) for i, p in todo}.values())       # identical points once
+        skipped = len(set(ids)) - len(todo)
+        t0 = time.perf_counter()
+        bar = _progress(len(todo), progress)
+        recs: dict[str, dict] = {}
+
+        def on_done(rec: dict) -> None:
+            if rec["id"] not in recs:
+                recs[rec["id"]] = rec
+                bar.update(1)
+
+        interrupted = False
+        try:
+            if not todo:
+                pass
+            elif executor == "local":
+                ex.run_local(todo, target, str(out_dir), on_done, run_point)
+            elif executor == "processes":
+                ex.run_processes(todo, target, str(out_dir), on_done, run_point, n_workers)
+            else:
+                ex.run_dask(todo, target, str(out_dir), on_done, run_point, n_workers, scheduler, timeout)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        wall = time.perf_counter() - t0
+        for i, _ in todo:  # finished by a worker whose answer never reached us (Ctrl-C, a lost scheduler)
+            if recs.get(i, {}).get("status") != "ok" and (rec := ex.load_point(out_dir, i, target)) is not None:
+                recs[i] = rec
+        by_id = {**done, **recs}
+        records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
+                   for i, p in zip(ids, points)]
+        failed = sum(r["status"] != "ok" for r in recs.values())
+        summary = {"target": target, "executor": executor, "workers": n_workers if executor != "local" else 1,
+                   "points": len(ids), "done": len(recs) - failed, "failed": failed, "skipped": skipped,
+                   "pending": len(todo) - len(recs), "interrupted": interrupted, "wall_s": wall, "out": str(out_dir),
+                   "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+                            for k, vs in grid.items()}}
+        paths = _write_outputs(out_dir, records, summary)
+    result = SweepResult(records, summary, paths)
+    if interrupted:
+        raise SweepInterrupted(result)
+    return result
+
+
+#: Keys of a results.jsonl row besides the parameters; the target's own result is nested under "result".
+ROW_KEYS = ("id", "status", "result", "error", "seconds")
+
+
+def _write_outputs(out_dir: Path, records: list[dict], summary: dict) -> dict:
+    rows = [{"id": r["id"], "status": r["status"], **r["params"],
+             **({"result": r["result"]} if "result" in r else {}),
+             **({"error": r["error"]} if "error" in r else {})} for r in records]
+    jl = atomic_write_text(out_dir / "results.jsonl", "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+    sm = atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True))
+    params = list(dict.fromkeys(k for r in records for k in r["params"]))
+    results = list(dict.fromkeys(k for r in records for k in r.get("result", {})))
+    cols = ["status", *params, *(f"result.{k}" if k in params or k == "status" else k for k in results), "error"]
+    lines = [f"# Sweep `{summary['target']}`", "",
+             f"{summary['points']} points: {summary['done']} done, {summary['failed']} failed, "
+             f"{summary['skipped']} skipped (already done), {summary['pending']} pending"
+             f"{' (interrupted)' if summary['interrupted'] else ''}; executor {summary['executor']}, "
+             f"wall time {summary['wall_s']:.2f} s.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in records:
+        cells = [r["status"], *(r["params"].get(k, "") for k in params),
+                 *(r.get("result", {}).get(k, "") for k in results), r.get("error", "")]
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    md = atomic_write_text(out_dir / "report.md", "\n".join(lines) + "\n")
+    return {"results": jl, "summary": sm, "report": md}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,331 @@
+"""Running validation cases into a report folder: resumable, interruptible, one line per case.
+
+Layout of a report folder ``DIR``::
+
+    DIR/cases/<id>.json     one finished case: {"id", "quick", "finished", "case": {...}},
+                            written atomically the moment the case finishes
+    DIR/results.json        the report of the run (GUIDE section 7), with
+    DIR/report.md           meta.run_id the same in all three: they are rendered into a
+    DIR/report.html         staging folder first and then renamed into DIR together
+    DIR/*.png               figures written by the cases
+
+A re-run into the same folder resumes: a case whose file holds the same id and the
+same ``quick`` flag is taken from disk, not recomputed (``mode="fresh"`` / ``validate
+--fresh`` recomputes). Ctrl-C stops after writing the report of the cases finished so
+far (:class:`ValidationInterrupted`; the CLI exits 130). Leftover hidden ``.tmp``
+files (a kill mid-write) are removed at the start.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from workbench.solvers.core.checks import ParameterError
+
+__all__ = ["ValidationRun", "ValidationInterrupted", "run_validation", "MODES", "case_file"]
+
+MODES = ("resume", "fresh", "new")
+CASES_DIR = "cases"
+REPORT_FILES = ("results.json", "report.md", "report.html")
+
+
+@dataclass
+class ValidationRun:
+    """Outcome of :func:`run_validation` (what ``wb.validate()`` returns).
+
+    ``cases`` holds the case dicts (as in ``results.json``), ``files`` the report
+    files; the short ``repr`` gives the counts, the verdicts and the folder.
+    """
+
+    out: Path
+    quick: bool
+    planned: int
+    cases: list[dict] = field(repr=False)
+    files: dict[str, Path] = field(repr=False)
+    resumed: int = 0
+    interrupted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """Every planned case ran and passed its own check."""
+        return not self.interrupted and len(self.cases) == self.planned and all(c["passed"] for c in self.cases)
+
+    @property
+    def failed(self) -> list[str]:
+        """Ids of the cases that failed their own check (or raised)."""
+        return [str(c["id"]) for c in self.cases if not c["passed"]]
+
+    @property
+    def verdicts(self) -> dict[str, int]:
+        """Verdict -> number of cases (confirmed, refined, refuted, error)."""
+        return dict(Counter(str(c["verdict"]) for c in self.cases))
+
+    def __repr__(self) -> str:
+        n = len(self.cases)
+        done = f"{n} of {self.planned} cases" if n != self.planned else f"{n} cases"
+        fails = f", {len(self.failed)} failed ({', '.join(self.failed[:5])}{'...' if len(self.failed) > 5 else ''})" \
+            if self.failed else ""
+        verdicts = ", ".join(f"{v} {k}" for k, v in sorted(self.verdicts.items()))
+        return (f"ValidationRun({done} ({'quick' if self.quick else 'full'}): {n - len(self.failed)} passed{fails}; "
+                f"{verdicts or 'no verdicts'}{'; interrupted' if self.interrupted else ''}; out={str(self.out)!r})")
+
+
+class ValidationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_validation`, raised after the report of the finished cases was written."""
+
+    def __init__(self, run: ValidationRun):
+        super().__init__("validation interrupted")
+        self.run = run
+
+
+def case_file(out: Path, case_id: str) -> Path:
+    """``out/cases/<id>.json`` (characters other than letters, digits, ``_.-`` replaced by ``_``)."""
+    return out / CASES_DIR / (re.sub(r"[^A-Za-z0-9_.-]", "_", str(case_id)) + ".json")
+
+
+def _clean_tmp(out: Path) -> int:
+    """Remove hidden ``.*.tmp`` files and staging folders left by a killed run; returns how many."""
+    n = 0
+    for folder in (out, out / CASES_DIR):
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
+                f.unlink(missing_ok=True)
+                n += 1
+            elif f.name.startswith(".staging-") and f.is_dir():
+                shutil.rmtree(f, ignore_errors=True)
+                n += 1
+    return n
+
+
+def _load_case(out: Path, case_id: str, quick: bool) -> dict | None:
+    try:
+        rec = json.loads(case_file(out, case_id).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if (not isinstance(rec, dict) or rec.get("id") != case_id or rec.get("quick") is not bool(quick)
+            or not isinstance(rec.get("case"), dict) or rec["case"].get("verdict") in (None, "error")):
+        return None
+    from workbench.validation.result import CaseResult
+
+    try:  # a record of another layout (or a hand-edited one) is recomputed, not trusted
+        CaseResult.from_dict(rec["case"])
+    except (TypeError, ValueError):
+        return None
+    return rec["case"]
+
+
+def _holds_report(out: Path) -> list[str]:
+    found = [name for name in REPORT_FILES if (out / name).exists()]
+    cases = out / CASES_DIR
+    if cases.is_dir() and any(f.suffix == ".json" for f in cases.iterdir()):
+        found.append(f"{CASES_DIR}/")
+    return found
+
+
+class _CaseBar:
+    """A terminal line for the running case, its elapsed time refreshed every second (cases that
+    wrap their loops in ``ctx.track`` get a bar of their own below it)."""
+
+    def __init__(self, desc: str, enabled: bool):
+        import threading
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=None, desc=desc, bar_format="  {desc}: running {elapsed}", leave=False,
+                        disable=not enabled, position=1)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True) if enabled else None
+        if self.thread is not None:
+            self.thread.start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(1.0):
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        self.bar.close()
+
+
+def _tracker(iterable: Any, total: int | None = None, desc: str = "") -> Any:
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=f"  {desc}", leave=False, position=2)
+
+
+def _accepts(func: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str, Path]:
+    """Render the report into a staging folder (figures linked in), then rename its files into ``out``.
+
+    A kill while rendering leaves the previous report untouched; the renames at the
+    end take microseconds, so the three files always come from one run.
+    """
+    from workbench.report.render import write_report
+
+    staging = out / f".staging-{meta['run_id']}"
+    staging.mkdir()
+    try:
+        for f in out.iterdir():  # figures and other files the renderers may read, by relative path
+            if not f.name.startswith(".") and f.name != CASES_DIR and f.name not in REPORT_FILES:
+                os.symlink(f.absolute(), staging / f.name)
+        staged = write_report(staging, cases, meta)
+        for f in staging.iterdir():  # everything the renderers wrote (not the links), renamed into out
+            if not f.is_symlink():
+                target = out / f.name
+                if f.is_dir() and target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(f, target)
+        return {key: out / Path(p).relative_to(staging) for key, p in staged.items()}
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, quick: bool = False,
+                   echo: Callable[[str], None] | None = None, *, mode: str = "resume",
+                   progress: bool = False) -> ValidationRun:
+    """Run validation cases into the report folder ``out_dir``, resumably.
+
+    Parameters
+    ----------
+    case_ids : sequence of str or None
+        Cases to run (None or empty: all of ``workbench.validation.registry.list_cases()``).
+    out_dir : str or Path
+        Report folder (checked writable and created before any case runs).
+    quick : bool
+        Reduced versions of the cases.
+    echo : callable, optional
+        Called with the plan line at once and one line per finished case (index,
+        id, verdict, PASS/FAIL, seconds).
+    mode : {"resume", "fresh", "new"}
+        ``resume``: take finished cases of the same ``quick`` from ``out_dir/cases``;
+        ``fresh``: recompute every case; ``new``: refuse a folder that already holds
+        a report or finished cases (``wb.validate``'s default).
+    progress : bool
+        Show a tqdm bar over the cases on stderr (the CLI turns it on for a terminal).
+
+    Returns
+    -------
+    ValidationRun
+
+    Raises
+    ------
+    ParameterError
+        unknown case, unusable folder, or (``mode="new"``) a folder holding another run.
+    ValidationInterrupted
+        on Ctrl-C, after the report of the finished cases was written.
+    """
+    import workbench.validation.registry as registry
+
+    from workbench.jobs.outputs import check_output_dir, folder_lock
+    from workbench.validation.files import atomic_write_text
+    from workbench.report.render import case_to_dict, to_jsonable
+
+    if mode not in MODES:
+        raise ParameterError(f"mode: unknown {mode!r}; use {', '.join(MODES)}")
+    known = registry.list_cases()
+    ids = list(dict.fromkeys(case_ids)) if case_ids else known
+    unknown = [c for c in ids if c not in known]
+    if unknown:
+        raise ParameterError(f"case: unknown {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
+    out = check_output_dir("out", out_dir)
+    with folder_lock("out", out):  # one run per folder at a time
+        if mode == "new" and (found := _holds_report(out)):
+            raise ParameterError(f"out: {str(out_dir)!r} holds another run's report ({', '.join(found)}); "
+                                 "pass overwrite=True to replace it or resume=True to continue it")
+        _clean_tmp(out)
+        if mode == "fresh":
+            for cid in ids:
+                case_file(out, cid).unlink(missing_ok=True)
+        cached = {cid: c for cid in ids if mode == "resume" and (c := _load_case(out, cid, quick)) is not None}
+        say = echo or (lambda line: None)
+        kind = "quick" if quick else "full"
+        say(f"validate: {len(ids)} case{'s' if len(ids) != 1 else ''} ({kind}) into {out}"
+            + (f"; {len(cached)} already finished there (resuming; --fresh recomputes them)" if cached else ""))
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(ids), unit="case", disable=not progress, leave=False, initial=len(cached), position=0)
+
+        def line(text: str) -> None:  # above the bar when there is one
+            if progress:
+                tqdm.write(text)
+            else:
+                say(text)
+
+        extra = {"progress": _tracker} if progress and _accepts(registry.run_case, "progress") else {}
+        cases: list[dict] = []
+        t_all = time.perf_counter()
+        interrupted = False
+        try:
+            for i, cid in enumerate(ids, 1):
+                if cid in cached:
+                    cases.append(cached[cid])
+                    line(f"[{i}/{len(ids)}] {cid:<28} {str(cached[cid]['verdict']):<10} "
+                         f"{'PASS' if cached[cid]['passed'] else 'FAIL'}  (finished before)")
+                    continue
+                bar.set_description(cid)
+                t0 = time.perf_counter()
+                ticker = _CaseBar(cid, progress)
+                try:
+                    case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))  # CaseResult.to_dict()
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # a broken case must not lose the others' results
+                    case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
+                                         "notes": f"case raised {type(exc).__name__}: {exc}"})
+                finally:
+                    ticker.close()
+                elapsed = time.perf_counter() - t0
+                case.setdefault("seconds", round(elapsed, 3))
+                atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
+                    {"id": cid, "quick": bool(quick), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "case": case}), allow_nan=False) + "\n")
+                cases.append(case)
+                bar.update(1)
+                line(f"[{i}/{len(ids)}] {cid:<28} {str(case['verdict']):<10} {'PASS' if case['passed'] else 'FAIL'}"
+                     f"  ({elapsed:.1f} s)")
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+        meta = {
+            "title": "Stability workbench validation report",
+            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run_id": uuid.uuid4().hex[:12],
+            "quick": bool(quick),
+            "cases": len(cases),
+            "planned": len(ids),
+            "resumed": len(cached),
+            "interrupted": interrupted,
+            "seconds": round(time.perf_counter() - t_all, 3),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+        files = _write_report_together(out, cases, meta)
+        run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases, files=files,
+                            resumed=len(cached), interrupted=interrupted)
+        if interrupted:
+            raise ValidationInterrupted(run)
+        return run

@@ -1,0 +1,1 @@
+"""Reports: rendering results.json into Markdown and HTML, and the README verdict table."""
