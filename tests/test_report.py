@@ -108,7 +108,7 @@ def test_markdown_content(tmp_path, cases):
     assert md.startswith("# Test report")
     assert re.search(r"\| \[cnn-alpha-upper\]\(#case-cnn-alpha-upper\) \| confirmed \| PASS \|", md)
     assert re.search(r"\| \[cnn-dt-bound\]\(#case-cnn-dt-bound\) \| refuted \| FAIL \|", md)
-    assert "2 case(s): 1 confirmed, 0 refined, 1 refuted; 1 passed, 1 failed." in md
+    assert "2 case(s): 1 confirmed, 0 refined, 1 refuted, 0 not reproduced, 0 inconclusive; 1 passed, 1 failed." in md
     assert "| kernel | α\\_upper | note |" in md  # one notation (α), Markdown-escaped
     assert "| 3 | 1.235 | \u2014 |" in md
     assert "| 5 | \u2014 | a\\|b |" in md  # NaN as dash, pipe escaped

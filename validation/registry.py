@@ -4,15 +4,11 @@ A case is a function ``f(ctx: Context) -> dict`` registered with :func:`case`, o
 module of :mod:`workbench.validation.cases`. It returns the claim's prediction and measurement
 with a verdict (:func:`run_case` wraps it into a :class:`~workbench.validation.result.CaseResult`):
 
-* ``confirmed`` — the claim holds as stated, within the stated tolerance;
-* ``refined``   — it holds with a correction the case states (e.g. a w → ∞ bound
-  replaced by the windowed one);
-* ``refuted``   — it does not hold; the numbers say by how much.
-
-``passed`` is the case's own consistency check (for instance: the exact windowed
-and the simulated bounds agree to the bisection tolerance). A refuted paper claim is
-a finding and can pass; a failed check is a failure of the workbench or of the
-method, and makes ``workbench validate`` exit non-zero.
+``confirmed``, ``refined``, ``refuted``, ``not reproduced`` or ``inconclusive``
+(:mod:`workbench.validation.verdict`). ``passed`` is the case's own consistency check
+(for instance: the exact windowed and the simulated bounds agree to the bisection
+tolerance); it fails exactly when the verdict is ``inconclusive``, which makes
+``workbench validate`` exit non-zero. A refuted paper claim is a finding, not a failure.
 """
 from __future__ import annotations
 
@@ -29,7 +25,7 @@ __all__ = ["Case", "CaseResult", "Context", "case", "list_cases", "get_case", "r
 
 REQUIRED = ("prediction", "measurement", "tolerance", "verdict", "passed")
 #: what a case function may return besides :data:`REQUIRED`
-OPTIONAL = ("numbers", "tables", "notes")
+OPTIONAL = ("numbers", "tables", "notes", "rule", "reason")
 
 
 @dataclass(frozen=True)
@@ -38,6 +34,8 @@ class Case:
     claim: str
     source: str
     func: Callable[["Context"], dict]
+    paper: int | None = None
+    where: str = ""
 
 
 @dataclass
@@ -74,13 +72,20 @@ class Context:
 _CASES: dict[str, Case] = {}
 
 
-def case(id: str, *, claim: str, source: str) -> Callable[[Callable[[Context], dict]], Callable[[Context], dict]]:
-    """Register a validation case under ``id`` (decorator)."""
+def case(id: str, *, claim: str, source: str, paper: int | None = None,
+         where: str = "") -> Callable[[Callable[[Context], dict]], Callable[[Context], dict]]:
+    """Register a validation case under ``id`` (decorator).
+
+    ``paper`` is 1-4 for a claim of one of the four papers, 0 for the registry and
+    beyond-the-paper cases; ``where`` the section, equation, table or figure.
+    """
 
     def deco(func: Callable[[Context], dict]) -> Callable[[Context], dict]:
         if id in _CASES:
             raise ValueError(f"case: id {id!r} registered twice")
-        _CASES[id] = Case(id, claim, source, func)
+        if paper is not None and paper not in (0, 1, 2, 3, 4):
+            raise ValueError(f"case: paper must be 0-4, got {paper!r}")
+        _CASES[id] = Case(id, claim, source, func, paper, where)
         return func
 
     return deco
@@ -121,9 +126,12 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False,
     if missing or unknown or res.get("verdict") not in VERDICTS:
         raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, unknown {unknown}, "
                            f"verdict {res.get('verdict')!r})")
+    if res["verdict"] == "inconclusive" and res["passed"]:
+        raise RuntimeError(f"case {id!r}: verdict 'inconclusive' means its self-check failed, but passed=True")
     return CaseResult(id=c.id, claim=c.claim, source=c.source,
                       prediction=res["prediction"], measurement=res["measurement"], tolerance=res["tolerance"],
                       verdict=res["verdict"], passed=bool(res["passed"]),
+                      paper=c.paper, where=c.where, rule=res.get("rule", ""), reason=res.get("reason", ""),
                       numbers=res.get("numbers", {}), tables=res.get("tables", []), notes=res.get("notes", ""),
                       figures=list(ctx.figures), captions=dict(ctx.captions), quick=bool(quick),
                       seconds=round(time.perf_counter() - t0, 3))

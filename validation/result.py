@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from workbench.validation.verdict import VERDICTS
+
 __all__ = ["CaseResult", "RESULT_KEYS", "VERDICTS"]
 
-VERDICTS = ("confirmed", "refined", "refuted")
 #: the keys of :meth:`CaseResult.to_dict`, in order
 RESULT_KEYS = ("id", "claim", "source", "prediction", "measurement", "tolerance", "verdict", "passed",
+               "paper", "where", "rule", "reason",
                "numbers", "tables", "notes", "figures", "captions", "quick", "seconds")
 
 
@@ -33,9 +35,15 @@ class CaseResult:
         What the paper (or the derivation) predicts, what the simulation measured and the
         tolerance the verdict uses (numbers or JSON-ready mappings of numbers).
     verdict : str
-        ``confirmed``, ``refined`` or ``refuted`` (see :mod:`workbench.validation.registry`).
+        One of :data:`~workbench.validation.verdict.VERDICTS` (see :mod:`workbench.validation.verdict`).
     passed : bool
-        The case's own consistency check.
+        The case's own consistency check (False exactly when the verdict is ``inconclusive``).
+    paper : int or None
+        Which paper's claim (1-4; 0 for the registry and beyond-the-paper cases).
+    where : str
+        Section, equation, table or figure of the claim.
+    rule, reason : str
+        The verdict rule the case's ``judge`` applies, and why this outcome.
     numbers : dict
         Every number the case computed (JSON-ready).
     tables : list
@@ -60,6 +68,10 @@ class CaseResult:
     tolerance: Any
     verdict: str
     passed: bool
+    paper: int | None = None
+    where: str = ""
+    rule: str = ""
+    reason: str = ""
     numbers: dict = field(default_factory=dict)
     tables: list = field(default_factory=list)
     notes: str = ""

@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 
 from workbench.validation.files import atomic_write_text
+from workbench.validation.verdict import VERDICTS
 from workbench.report.text import (DASH, format_number, format_value, inline_spans, label, note_blocks, pretty, rel_diff,
                           row_digits)
 
 __all__ = ["CASE_KEYS", "VERDICTS", "to_jsonable", "case_to_dict", "format_cell", "build_document",
            "render_markdown", "render_html", "write_report"]
 
-VERDICTS = ("confirmed", "refined", "refuted")
 CASE_KEYS = ("id", "claim", "source", "prediction", "measurement", "tolerance",
              "verdict", "passed", "numbers", "tables", "figures", "notes")
 _DEFAULTS: dict[str, Any] = {"numbers": {}, "tables": [], "figures": [], "notes": ""}
