@@ -46,7 +46,7 @@ def _max_distance(P: FlowProblem, flow: str, h: float, th0: np.ndarray, N: int, 
         return BLOWUP, []
     d = [float(v) for v in np.linalg.norm(r.theta - th0, axis=1)]
     if r.diverged or len(d) < N + 1 or not all(math.isfinite(v) for v in d):
-        return BLOWUP, d
+        return BLOWUP, [v for v in d if math.isfinite(v)]
     return min(max(d), BLOWUP), d
 
 

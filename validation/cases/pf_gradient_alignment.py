@@ -63,7 +63,7 @@ def _run(seed: int, c: float, steps: int) -> dict:
         meas.append(x1)
         zs.append(z)
     return {"seed": seed, "c": c, "h": h, "lambda0_theta0": lam_init, "measured": meas, "predicted": preds,
-            "paper_formula": direct, "h_lambda0": zs, "max_lanczos_residual": max(resid) if resid else math.nan}
+            "paper_formula": direct, "h_lambda0": zs, "max_lanczos_residual": max(resid) if resid else 0.0}
 
 
 def measure(quick: bool) -> dict:
