@@ -165,22 +165,25 @@ def test_banana_inconclusive_when_rk4_step_counts_disagree():
 
 # ---- uc-proposition2-weight-decay --------------------------------------------------------------------------------
 
-def _prop2(fd=1e-9, ident=1e-15, ratios=(3.0, 1.0000001), search=(1.001,)):
+def _prop2(fd=1e-9, ident=1e-15, ratios=(3.0, 1.0000001), search=(1.001,), inner_shift=0.0):
     return {"fd_rel_error": [fd], "identity_rel": [ident], "gd": {"ratio": list(ratios)},
-            "search": [{"ratio": r, "grad_norm": 1e-5} for r in search]}
+            "search": [{"ratio": r, "grad_norm": 1e-5, "zeta_inner": 2e-8 * (1 + inner_shift), "paper_inner": 2e-8}
+                       for r in search]}
 
 
 def test_prop2_confirmed():
     assert uc_proposition2_weight_decay.judge(_prop2()).verdict == "confirmed"
 
 
-def test_prop2_refuted_by_a_point_below_the_bound_or_a_broken_identity():
+def test_prop2_refuted_by_a_point_below_the_bound():
     assert uc_proposition2_weight_decay.judge(_prop2(search=(0.5,))).verdict == "refuted"
-    assert uc_proposition2_weight_decay.judge(_prop2(ident=1e-3)).verdict == "refuted"
+    assert uc_proposition2_weight_decay.judge(_prop2(ratios=(3.0, 0.9))).verdict == "refuted"
 
 
-def test_prop2_inconclusive_when_the_gradient_is_wrong():
+def test_prop2_inconclusive_when_the_gradient_or_the_identities_fail():
     assert uc_proposition2_weight_decay.judge(_prop2(fd=1e-3)).verdict == "inconclusive"
+    assert uc_proposition2_weight_decay.judge(_prop2(ident=1e-3)).verdict == "inconclusive"
+    assert uc_proposition2_weight_decay.judge(_prop2(inner_shift=1e-3)).verdict == "inconclusive"
 
 
 def test_prop2_model_gradient_matches_finite_differences_and_the_identity():
