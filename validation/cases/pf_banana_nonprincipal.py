@@ -31,7 +31,8 @@ BLOWUP = 1e12
 CAP = 1e3
 START = (-0.5, 0.5)
 RULE = ("per start: effect = log(max_n |theta_PF(nh) - theta0| / max_n |theta_PF+(nh) - theta0|) at h = 1.5 x "
-        "2/lambda0(theta0), distances capped at 1e3 (a diverged flow counts as 1e3); mean and 95% t-interval over starts. Inconclusive "
+        "2/lambda0(theta0), distances capped at 1e3 (a diverged flow counts as 1e3); mean and 95% t-interval "
+        "over starts. Inconclusive "
         "if RK4 at the two step counts differ by > 5% in the max distance of a flow that stayed below 1e12; "
         "confirmed if the interval lies above 0 (PF+ stays closer: the non-principal terms stabilise); refuted "
         "if it lies below 0; not reproduced if it contains 0")

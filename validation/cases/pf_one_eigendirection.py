@@ -16,7 +16,7 @@ at the start. The paper: a network on CIFAR-10.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +38,8 @@ RULE = ("per seed: loss change over the integration time, d_flip = log(E_flip(T)
         "capped at log 10 (a flow is stopped once its loss passes 10 E(0)); mean and 95% t-interval over seeds. "
         "Inconclusive if RK4 at h/2 and h/4 per step give capped log-changes of different signs or differing by "
         "> 30% (the flipped field jumps where lambda0 and lambda1 cross), or the Lanczos lambda0 at the start "
-        "differs from the dense Hessian's by > 1e-6 (relative), or the measured dE/dt at t = 0 of the flipped flow differs from "
+        "differs from the dense Hessian's by > 1e-6 (relative), or the measured dE/dt at t = 0 of the flipped "
+        "flow differs from "
         "-||g||^2 + 2 (g^T u0)^2 by > 2%; not reproduced if GD did not reach the edge of stability "
         "(h lambda0 at the start outside [1.8, 2.6] for any seed); confirmed if the interval of d_flip lies "
         "above 0 and that of d_ngf below 0; refuted if the interval of d_flip lies at or below 0; not "
@@ -193,11 +194,13 @@ def pf_one_eigendirection(ctx: Context) -> dict:
                       "lies mostly along u0) and decreases along the NGF",
         "measurement": f"tanh MLP {'-'.join(map(str, SIZES))}, {N_DATA} random points, GD h = {H} for {WARM} steps, "
                        f"then both flows for {numbers['horizon_steps']} h, {len(numbers['runs'])} seeds",
-        "tolerance": "95% t-intervals over seeds; RK4 (h/2 vs h/4): same sign of the loss change, within 30%; dE/dt formula to 2%",
+        "tolerance": "95% t-intervals over seeds; RK4 (h/2 vs h/4): same sign of the loss change, within 30%; "
+                     "dE/dt formula to 2%",
         **v.fields(),
         "numbers": numbers,
         "tables": [{"title": "edge-of-stability start and loss change along each flow",
-                    "columns": ["seed", "h lambda0 start", "(g.u0)^2/|g|^2", "NGF log E(T)/E(0)", "flipped log E(T)/E(0)",
+                    "columns": ["seed", "h lambda0 start", "(g.u0)^2/|g|^2", "NGF log E(T)/E(0)",
+                                "flipped log E(T)/E(0)",
                                 "h lambda0(T) flipped", "h lambda0(T) NGF"], "rows": rows}],
         "notes": "Setting differs from the paper's (a CIFAR-10 network): 67-parameter MLPs on random regression "
                  "data, integrated for a few h only. The flipped field is the paper's; u0 is recomputed at every "

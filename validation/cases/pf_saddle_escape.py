@@ -14,7 +14,6 @@ to neural-network evidence; here it is checked on this two-parameter function.
 from __future__ import annotations
 
 import cmath
-import math
 
 import numpy as np
 import sympy as sp

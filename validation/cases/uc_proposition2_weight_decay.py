@@ -14,8 +14,6 @@ normalisation); the model here is the smallest one with the property.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from workbench.validation.plots import figure
