@@ -54,7 +54,7 @@ def _max_distance(P: FlowProblem, flow: str, h: float, th0: np.ndarray, N: int, 
 def measure(quick: bool) -> dict:
     """PF and PF+ from seeded starts, at h = 1.5 and 0.8 × 2/λ₀(θ₀)."""
     P = FlowProblem.from_symbolic(symobj.rosenbrock())
-    n_starts, N, subs = (3, 3, (20, 40)) if quick else (8, 3, (50, 100))
+    n_starts, N, subs = (3, 3, (20, 40)) if quick else (8, 3, (40, 80))
     factors = (1.5,) if quick else (1.5, 0.8)
     rng = np.random.default_rng(0)
     starts = [np.array(START)] + [np.array(START) + 0.1 * rng.standard_normal(2) for _ in range(n_starts - 1)]

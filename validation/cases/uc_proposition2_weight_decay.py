@@ -66,7 +66,7 @@ def measure(quick: bool) -> dict:
 
     m = NormalizedModel(0)
     rng = np.random.default_rng(1)
-    n_samples, n_search, steps = (50, 3, 600) if quick else (500, 12, 6000)
+    n_samples, n_search, steps = (50, 3, 600) if quick else (500, 8, 6000)
     ident, fd_err = [], []
     for _ in range(n_samples):
         th = rng.standard_normal(m.size)
@@ -94,7 +94,7 @@ def measure(quick: bool) -> dict:
     for k in range(n_search):
         x0 = rng.standard_normal(m.size)
         res = minimize(lambda x: float(m.grad(x) @ m.grad(x)), x0, method="Nelder-Mead",
-                       options={"maxiter": 1200 if quick else 8000, "xatol": 1e-12, "fatol": 1e-20})
+                       options={"maxiter": 1200 if quick else 4000, "xatol": 1e-12, "fatol": 1e-20})
         x = res.x
         nz = float(np.linalg.norm(x[2:]))
         search.append({"grad_norm": float(np.linalg.norm(m.grad(x))), "zeta_norm": nz,
