@@ -300,7 +300,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     workers = check_workers(args.workers) if args.workers is not None else None
     try:
-        res = run_sweep(args.target, parse_grid(args.grid or []), args.out, executor=args.executor,
+        res = run_sweep(args.target, parse_grid(args.grid or []), args.out or f"sweep-{args.target}", executor=args.executor,
                         workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
                         progress=None if not args.json else False)
     except SweepInterrupted as stop:
@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
     w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
-    w.add_argument("--out", default="sweep", help="sweep folder (default ./sweep); re-runs skip finished points")
+    w.add_argument("--out", default=None, help="sweep folder (default ./sweep-TARGET); re-runs skip finished points")
     w.add_argument("--list", action="store_true", help="list targets and their parameters")
     w.add_argument("--json", action="store_true", help="print the summary and records as JSON")
     w.set_defaults(func=cmd_sweep)
@@ -512,7 +512,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 141  # as a process killed by SIGPIPE
     except OSError as exc:
+        import errno
+
         where = f"{exc.filename}: " if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # files written before stay whole (atomic writes)
+            return _error(f"{where}{exc.strerror or exc}; the work finished before was saved and is kept "
+                          "(re-run the same command after freeing space to resume)")
         return _error(f"{where}{exc.strerror or exc}")
     except ModuleNotFoundError as exc:
         return _error(f"not available in this installation: {exc}")

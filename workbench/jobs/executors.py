@@ -17,17 +17,18 @@ settled, and never loses a finished point:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from workbench.solvers.core.checks import ParameterError
 
-__all__ = ["run_local", "run_processes", "run_dask", "load_point", "failed_record"]
+__all__ = ["run_local", "run_processes", "run_dask", "load_point", "failed_record", "sigterm_as_interrupt"]
 
 Todo = list[tuple[str, dict]]
 OnDone = Callable[[dict], None]
@@ -36,9 +37,11 @@ OnDone = Callable[[dict], None]
 def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | None:
     """The finished record ``out/points/<pid>.json``, or None when absent, corrupt or not ``ok``.
 
-    A file holding ``null``, ``[]``, a record of another id or target, or one missing
-    ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
+    A file holding ``null``, ``[]``, a record of another id or target, one whose
+    ``params`` do not hash to its id, or one missing ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
     """
+    from workbench.jobs.sweep import point_id
+
     f = Path(out) / "points" / f"{pid}.json"
     try:
         rec = json.loads(f.read_text())
@@ -48,7 +51,31 @@ def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | N
             or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("result"), dict)
             or (target is not None and rec.get("target") != target)):
         return None
+    try:  # a record whose params do not hash to its id would list one point twice and lose another
+        if point_id(str(rec.get("target")), rec["params"]) != pid:
+            return None
+    except (TypeError, ValueError):
+        return None
     return rec
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (Slurm, ``docker stop``, ``timeout``) raises ``KeyboardInterrupt``
+    like Ctrl-C, so a run stopped that way still writes what it finished. Only in the main thread;
+    the previous handler is restored on exit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def failed_record(target: str, pid: str, params: dict, why: str) -> dict:

@@ -179,6 +179,11 @@ TARGETS: dict[str, Target] = {
 }
 
 
+#: Ranges of the integer axes that size a point's work (a point must finish: no unbounded loop).
+_RANGES: dict[str, tuple[int, int]] = {"steps": (2, 10**6), "kernel": (1, 8192), "k": (1, 10**6),
+                                       "size": (1, 4096), "work": (0, 10**7)}
+
+
 def _target(name: str) -> Target:
     if name not in TARGETS:
         raise ParameterError(f"target: unknown {name!r}; available: {', '.join(TARGETS)}")
@@ -220,6 +225,10 @@ def expand_grid(target: str, grid: dict[str, Sequence[Any]]) -> list[dict]:
         if not vals:
             raise ParameterError(f"grid: {name}: empty value list")
         typed[name] = [_TYPES[t.params[name][0]](name, v) for v in vals]
+    for name, (lo, hi) in _RANGES.items():
+        for v in typed.get(name, ()):
+            if not lo <= v <= hi:
+                raise ParameterError(f"grid: {name}: must be in [{lo:,}, {hi:,}], got {v!r}")
     base = {k: d for k, (_, d) in t.params.items() if d is not None}
     names = list(typed)
     return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(typed[n] for n in names))]
@@ -258,18 +267,19 @@ def run_point(target: str, params: dict, out_dir: str) -> dict:
 
 
 def _load_done(out_dir: Path, target: str) -> dict[str, dict]:
-    """Finished records in ``out_dir/points``; stale ``.tmp`` files are removed, corrupt files ignored
-    (their points are recomputed and the files replaced)."""
+    """Finished records in ``out_dir/points``; stale temporary files of the workbench's own pattern are
+    removed, corrupt files and records whose params do not hash to their id ignored (their points are
+    recomputed and the files replaced)."""
     from workbench.jobs.executors import load_point
 
     done: dict[str, dict] = {}
     points_dir = out_dir / "points"
     if not points_dir.is_dir():
         return done
+    from workbench.jobs.outputs import clean_own_leftovers
+
+    clean_own_leftovers(points_dir)              # left by a point killed mid-write: never a result
     for f in points_dir.iterdir():
-        if f.name.startswith(".") and f.name.endswith(".tmp"):
-            f.unlink(missing_ok=True)            # left by a point killed mid-write: never a result
-            continue
         if f.suffix != ".json":
             continue
         rec = load_point(out_dir, f.stem, target)
@@ -381,10 +391,10 @@ def run_sweep(
     Raises
     ------
     SweepInterrupted
-        on Ctrl-C, after the settled points' ``results.jsonl`` and summary were written.
+        on Ctrl-C or SIGTERM, after the settled points' ``results.jsonl`` and summary were written.
     """
     from workbench.jobs import executors as ex
-    from workbench.jobs.outputs import check_output_dir, folder_lock
+    from workbench.jobs.outputs import check_output_dir, claim_folder, folder_lock
 
     if executor not in EXECUTORS:
         raise ParameterError(f"executor: unknown {executor!r}; use {', '.join(EXECUTORS)}")
@@ -397,7 +407,8 @@ def run_sweep(
                            lo=0, hi=3600, lo_open=True)
     points = expand_grid(target, grid)
     out_dir = check_output_dir("out", out)
-    with folder_lock("out", out_dir):  # one run per folder at a time
+    with folder_lock("out", out_dir), ex.sigterm_as_interrupt():  # one run per folder; SIGTERM as Ctrl-C
+        claim_folder("out", out_dir, "sweep")
         ids = [point_id(target, p) for p in points]
         done = _load_done(out_dir, target)
         todo = [(i, p) for i, p in zip(ids, points) if i not in done]
