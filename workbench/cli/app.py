@@ -83,10 +83,6 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _positive_int(name: str, text: str, hi: int | None = None) -> int:
-    return parse_number(name, text, integer=True, lo=1, hi=hi)
-
-
 def _fmt(x: Any, digits: int = 6) -> str:
     if x is None:
         return "-"
@@ -474,6 +470,50 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+#: Spelling of the non-ASCII characters the CLI prints, for a terminal that cannot encode them.
+_ASCII = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "Δ": "Delta", "ε": "eps", "η": "eta",
+          "θ": "theta", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho",
+          "σ": "sigma", "τ": "tau", "φ": "phi", "ω": "omega", "∇": "nabla", "∂": "d", "∫": "int", "∑": "sum",
+          "≤": "<=", "≥": ">=", "≠": "!=", "≈": "~", "→": "->", "←": "<-", "⇒": "=>", "×": "x", "·": "*",
+          "−": "-", "–": "-", "—": "--", "²": "^2", "³": "^3", "√": "sqrt", "∞": "inf", "±": "+-", "⋆": "*",
+          "‖": "||", "…": "...", "’": "'", "“": '"', "”": '"', "⁻": "^-", "¹": "^1", "½": "1/2"}
+
+
+def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a readable ASCII spelling of what the stream cannot encode."""
+    import unicodedata
+
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = ""
+    for ch in exc.object[exc.start:exc.end]:
+        plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        word = _ASCII.get(ch) or plain or "?"
+        text += (" " if text[-1:].isalpha() and word[:1].isalpha() else "") + word   # ηλ -> "eta lambda"
+    after = exc.object[exc.end:exc.end + 1]
+    return text + (" " if text[-1:].isalpha() and after.isalpha() else ""), exc.end   # Δt -> "Delta t"
+
+
+def _ascii_safe_streams() -> None:
+    """Where stdout/stderr cannot encode Unicode (``PYTHONIOENCODING=ascii``, a C locale), print
+    ASCII spellings (α -> alpha, ≤ -> <=) instead of stopping mid-line with UnicodeEncodeError."""
+    import codecs
+
+    try:
+        codecs.lookup_error("workbench-ascii")
+    except LookupError:
+        codecs.register_error("workbench-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        enc = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "αβξ≤−".encode(enc)
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="workbench-ascii")  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                pass
+
+
 def _error(message: str) -> int:
     text = " ".join(str(message).split()) or "unknown error"
     print(f"{PROG}: error: {text}", file=sys.stderr)
@@ -482,6 +522,7 @@ def _error(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 a case failed, 2 bad input)."""
+    _ascii_safe_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -493,9 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        from workbench.solvers.core.threads import set_threads, tune_allocator
+        from workbench.solvers.core.threads import parse_threads, set_threads, tune_allocator
 
-        set_threads(_positive_int("threads", args.threads) if args.threads is not None else None)
+        set_threads(parse_threads("threads", args.threads) if args.threads is not None else None)
         tune_allocator()  # keep FFT-sized buffers in the heap (glibc): 1.6-1.9x on a 256^2 sweep
         with _quiet():
             code = int(args.func(args))

@@ -101,11 +101,7 @@ class Target:
     doc: str = ""
 
 
-def _bounds_point(p: dict) -> dict:
-    from workbench.solvers.cnn.bounds import compute_bounds
-
-    from workbench.api.images import load_image
-
+def _bounds_kwargs(p: dict) -> dict:
     kw = {k: p[k] for k in ("a", "beta", "mode", "backend", "rtol", "steps", "scheme", "dt", "lr", "momentum")
           if p.get(k) is not None}
     if p.get("d") is not None:
@@ -114,6 +110,35 @@ def _bounds_point(p: dict) -> dict:
         kw["dt"] = 1e-6                                 # the target's default step
     kw["params"] = {k: p[k] for k in _HYPER_AXES if p.get(k) is not None}
     kw["methods"] = tuple(m for m in p["methods"].split(",") if m)
+    return kw
+
+
+def _check_bounds_points(points: list[dict]) -> None:
+    """Resolve (η, μ, Δt, d) of every distinct scheme setting of a bounds grid before any point runs:
+    a grid that gives both a momentum and a damping that disagree is refused, not mixed."""
+    from workbench.solvers.stepping.optimizers import resolve_scheme
+
+    seen = set()
+    for p in points:
+        kw = _bounds_kwargs(p)
+        key = tuple(sorted((k, v) for k, v in kw.items() if k in ("scheme", "dt", "lr", "momentum", "damping"))) \
+            + tuple(sorted(kw["params"].items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            resolve_scheme(kw["scheme"], kw.get("dt"), kw.get("lr"), kw["params"], kw.get("momentum"),
+                           kw.get("damping"))
+        except ParameterError as exc:
+            raise ParameterError(f"grid: {exc}") from None
+
+
+def _bounds_point(p: dict) -> dict:
+    from workbench.solvers.cnn.bounds import compute_bounds
+
+    from workbench.api.images import load_image
+
+    kw = _bounds_kwargs(p)
     img = load_image(p["image"])
     r = compute_bounds(img, p["kernel"], **kw)
     out: dict[str, Any] = {"scheme_lr": r["lr"]}
@@ -406,6 +431,8 @@ def run_sweep(
     timeout = parse_number("timeout", timeout if isinstance(timeout, str) else repr(float(timeout)),
                            lo=0, hi=3600, lo_open=True)
     points = expand_grid(target, grid)
+    if target == "bounds":
+        _check_bounds_points(points)
     out_dir = check_output_dir("out", out)
     with folder_lock("out", out_dir), ex.sigterm_as_interrupt():  # one run per folder; SIGTERM as Ctrl-C
         claim_folder("out", out_dir, "sweep")
