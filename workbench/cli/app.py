@@ -91,13 +91,16 @@ def _fmt(x: Any, digits: int = 6) -> str:
     return str(x)
 
 
-def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
+def _print_table(columns: list[str], rows: list[list[Any]], notes: Sequence[Sequence[str]] = ()) -> None:
+    """Print an aligned table; ``notes[i]`` are printed under row ``i``, one ``note:`` line each."""
     cells = [[_fmt(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
-    for r in cells:
+    for i, r in enumerate(cells):
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        for n in (notes[i] if i < len(notes) else ()):
+            print(f"  note: {n}")
 
 
 def _dumps(obj: Any) -> str:
@@ -185,13 +188,15 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     kw = bounds_kwargs(args)
     res = kw["scheme"]
     kernels = parse_kernels(args.kernel)
+    image = load_image(args.image, dtype=args.dtype)
+    for w in kernels:  # a kernel that does not fit the image is named as such, before any memory estimate
+        check_kernel_size(w, image.shape, args.mode)
     if "simulated" in (kw["methods"] or ("simulated",)):
         from workbench.solvers.core.checks import check_memory, run_memory
 
-        check_memory("steps", run_memory(kw.get("steps", 1000), 16, max(kernels), 4 if args.dtype == "float32" else 8))
-    image = load_image(args.image, dtype=args.dtype)
-    for w in kernels:
-        check_kernel_size(w, image.shape, args.mode)
+        steps, w = kw.get("steps", 1000), max(kernels)
+        driver = "kernel" if 8 * w * w > 2 * (steps + 1) else "steps"   # the larger term of run_memory
+        check_memory(driver, run_memory(steps, 16, w, 4 if args.dtype == "float32" else 8))
     from workbench.solvers.cnn.bounds import compute_bounds
 
     results = [compute_bounds(image, w, **kw) for w in kernels]
@@ -206,14 +211,16 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     for w, out in zip(kernels, results):
         for m in kw["methods"] or [m for m in METHODS if m in out]:
             r = out.get(m) or {}
+            mine = [str(r["reason"])] if r.get("empty") and r.get("reason") else []
+            listed = r.get("notes") or ([r["note"]] if r.get("note") else [])
+            mine += [str(n) for n in listed if str(n) not in mine]
             if r.get("empty"):
                 rows.append([out.get("kernel", w), m, "empty", "empty"])
-                notes.append(f"kernel {out.get('kernel', w)}, {m}: {r.get('reason', 'no stable alpha')}")
+                mine = mine or ["no stable alpha"]
             else:
                 rows.append([out.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
-    _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows)
-    for n in notes:
-        print(f"note: {n}")
+            notes.append(mine)  # every note the JSON has, under its row
+    _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows, notes)
     return 0
 
 
