@@ -303,7 +303,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     workers = check_workers(args.workers) if args.workers is not None else None
     try:
-        res = run_sweep(args.target, parse_grid(args.grid or []), args.out or f"sweep-{args.target}", executor=args.executor,
+        res = run_sweep(args.target, parse_grid(args.grid or []), args.out if args.out is not None else f"sweep-{args.target}", executor=args.executor,
                         workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
                         progress=None if not args.json else False)
     except SweepInterrupted as stop:
