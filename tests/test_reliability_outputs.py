@@ -238,3 +238,19 @@ def test_sigterm_writes_results_and_summary_like_ctrl_c(tmp_path):
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert summary["interrupted"] is True and len(rows) == 12 and summary["pending"] >= 1
     assert sum(r["status"] == "ok" for r in rows) == summary["done"] >= 2
+
+
+def test_point_timeout_records_the_point_failed(tmp_path, capsys):
+    from workbench.jobs.sweep import default_point_timeout, expand_grid
+
+    grid = {"x": ["1", "2"], "work": ["1"], "size": ["4"], "sleep": ["0", "30"]}
+    t0 = time.monotonic()
+    res = run_sweep("spin", grid, tmp_path / "s", point_timeout=0.5)
+    assert time.monotonic() - t0 < 25                               # the 30 s points were stopped
+    status = [(r["params"]["sleep"], r["status"]) for r in res.records]
+    assert status == [(0.0, "ok"), (30.0, "failed"), (0.0, "ok"), (30.0, "failed")]
+    assert all("point-timeout" in r["error"] for r in res.records if r["status"] == "failed")
+    assert res.summary["point_timeout_s"] == 0.5
+    assert default_point_timeout("spin", expand_grid("spin", {"sleep": ["30"]})) > 30 + 60
+    assert main(["sweep", "spin", "--point-timeout", "0", "--out", str(tmp_path / "t")]) == 2
+    assert "point-timeout: must be in (0" in capsys.readouterr().err

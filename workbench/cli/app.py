@@ -305,6 +305,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         res = run_sweep(args.target, parse_grid(args.grid or []), args.out if args.out is not None else f"sweep-{args.target}", executor=args.executor,
                         workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
+                        point_timeout=None if args.point_timeout is None else
+                        parse_number("point-timeout", args.point_timeout, lo=0, hi=1e7, lo_open=True),
                         progress=None if not args.json else False)
     except SweepInterrupted as stop:
         sm = stop.result.summary
@@ -448,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
     w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
+    w.add_argument("--point-timeout", default=None, metavar="S",
+                   help="seconds one point may run before it is recorded failed (default: derived from the work)")
     w.add_argument("--out", default=None, help="sweep folder (default ./sweep-TARGET); re-runs skip finished points")
     w.add_argument("--list", action="store_true", help="list targets and their parameters")
     w.add_argument("--json", action="store_true", help="print the summary and records as JSON")
