@@ -263,7 +263,7 @@ def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_p
     _stub_registry(monkeypatch, calls, interrupt_at="c")
     out = tmp_path / "rep"
     (out).mkdir()
-    (out / ".results.json.abc.tmp").write_text("half")       # left by an earlier kill
+    (out / ".results.json.wb-abc12345.tmp").write_text("half")  # left by an earlier kill (the writers' pattern)
     assert main(["validate", "--out", str(out), "--quick"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("validate: 4 cases (quick)") and len(err) == 4
@@ -279,10 +279,10 @@ def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_p
     assert [c["id"] for c in data["cases"]] == ["a", "b", "c", "d"] and data["meta"]["resumed"] == 2
     run_id = data["meta"]["run_id"]
     assert run_id in (out / "report.md").read_text() and run_id in (out / "report.html").read_text()
-    assert main(["validate", "--out", str(out)]) == 0        # full, not quick: nothing reused
-    assert calls[4:] == ["a", "b", "c", "d"]
+    assert main(["validate", "--out", str(out)]) == 2        # full into a quick folder: refused, not mixed
+    assert "holds quick results" in capsys.readouterr().err and calls[4:] == []
     assert main(["validate", "--out", str(out), "--fresh"]) == 0
-    assert calls[8:] == ["a", "b", "c", "d"]
+    assert calls[4:] == ["a", "b", "c", "d"]
     assert main(["validate", "--out", str(out), "--fresh", "--resume"]) == 2
 
 
@@ -292,11 +292,8 @@ def test_wb_validate_result_and_refusal(monkeypatch, tmp_path):
     run = wb.validate(["a", "c"], out=tmp_path / "r", quick=True)
     assert isinstance(run, ValidationRun) and run.passed and run.verdicts == {"confirmed": 1, "refuted": 1}
     assert repr(run) == f"ValidationRun(2 cases (quick): 2 passed; 1 confirmed, 1 refuted; out={str(tmp_path / 'r')!r})"
-    with pytest.raises(ParameterError, match="^out: .* holds another run's report .*overwrite=True"):
-        wb.validate(["a"], out=tmp_path / "r", quick=True)
-    assert calls == ["a", "c"]
-    assert wb.validate(["a", "c"], out=tmp_path / "r", quick=True, resume=True).passed and calls == ["a", "c"]
-    assert wb.validate(["a"], out=tmp_path / "r", quick=True, overwrite=True).passed and calls == ["a", "c", "a"]
+    assert wb.validate(["a", "c"], out=tmp_path / "r", quick=True).passed and calls == ["a", "c"]  # resumed
+    assert wb.validate(["a"], out=tmp_path / "r", quick=True, fresh=True).passed and calls == ["a", "c", "a"]
 
 
 VALIDATE_SCRIPT = """

@@ -58,7 +58,7 @@ def test_executors_give_identical_results(tmp_path):
 
 def test_resume_skips_finished_points_and_cleans_partial_files(tmp_path):
     first = run_sweep("spin", SPIN, tmp_path)
-    stale = tmp_path / "points" / ".abc.json.123.tmp"
+    stale = tmp_path / "points" / ".abc.json.wb-123abcde.tmp"
     stale.write_text('{"half": ')                       # what a killed write would leave
     more = dict(SPIN, x=["1", "2", "3", "4"])
     second = run_sweep("spin", more, tmp_path)

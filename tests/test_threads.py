@@ -60,7 +60,10 @@ def test_available_cores_is_the_affinity():
 def test_env_default(monkeypatch):
     monkeypatch.setenv("WORKBENCH_THREADS", "1")
     assert threads.default_threads() == 1 and threads.fft_workers() in (1, threads._state["fft"])
-    monkeypatch.setenv("WORKBENCH_THREADS", "zero")
+    monkeypatch.setenv("WORKBENCH_THREADS", "zero")                 # refused like --threads zero, not ignored
+    with pytest.raises(ParameterError, match="^WORKBENCH_THREADS: expected an integer"):
+        threads.default_threads()
+    monkeypatch.delenv("WORKBENCH_THREADS")
     assert threads.default_threads() == threads.available_cores()
 
 
@@ -68,7 +71,7 @@ def test_cli_threads_option(capsys):
     from workbench.cli.app import main
 
     assert main(["--threads", "0", "bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0.1"]) == 2
-    assert "workbench: error: threads: must be >= 1" in capsys.readouterr().err
+    assert "workbench: error: threads: must be in [1, 4096], got '0'" in capsys.readouterr().err
     saved = dict(threads._state)
     try:
         assert main(["--threads", "1", "bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "0.1",

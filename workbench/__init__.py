@@ -123,7 +123,7 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **k
 
 
 def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = None,
-             quick: bool = False, *, resume: bool = False, overwrite: bool = False, verbose: bool = True) -> Any:
+             quick: bool = False, *, fresh: bool = False, verbose: bool = True) -> Any:
     """Run validation cases and write the report folder.
 
     Parameters
@@ -131,14 +131,14 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     cases : str or sequence of str, optional
         Case ids (default: all).
     out : str or Path, optional
-        Report folder; default a new temporary directory. A folder that already holds
-        a report or finished cases is refused unless ``resume`` or ``overwrite``.
+        Report folder; default a new temporary directory. As with ``workbench validate
+        --out``, a folder that holds a report is resumed: the cases already finished
+        there (same ``quick``) are kept, the rest run, and the report is re-rendered
+        with every finished case of the folder (it never shrinks).
     quick : bool
         Reduced versions of the cases.
-    resume : bool
-        Keep the cases already finished in ``out`` (same ``quick``), run the rest.
-    overwrite : bool
-        Recompute every case and replace the report in ``out``.
+    fresh : bool
+        Recompute the cases asked for (``validate --fresh``).
     verbose : bool
         Print the plan and one line per finished case (time, verdict) on stderr.
 
@@ -156,7 +156,7 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     if isinstance(cases, str):
         cases = [cases]
     out_dir = out if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))  # "" stays an error
-    mode = "resume" if resume else "fresh" if overwrite else "new"
+    mode = "fresh" if fresh else "resume"
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
     return run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
 

@@ -50,7 +50,7 @@ from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_
 from workbench.solvers.cnn.schemes import run_cnn
 from workbench.solvers.cnn.spectrum import gram_extremes
 
-__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "theory_bounds", "exact_bounds", "simulated_bounds",
+__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds", "simulated_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
@@ -198,12 +198,15 @@ def simulated_bounds(
         return ~r.diverged
 
     g = {k: v for k, v in (guess or {}).items() if v is not None and math.isfinite(v)} or None
-    # a bound at α ≈ 0 is resolved to rtol·1e-12/η absolute
+    # an edge at α ≈ 0 is judged on the interval's scale: within rtol·(interval width) of 0 it is "at 0", and
+    # it cannot be resolved better than the horizon allows (a mode δ beyond it changes by ~e^(η·δ·steps))
+    horizon_res = 1.0 / (res.lr * int(steps))
+    zero_scale = max(rtol * (hi_b - lo_a), horizon_res)
     search = stable_interval(classify, lo_a, hi_b, rtol=rtol, atol=rtol * 1e-12 / res.lr, scan=scan, points=points,
-                             guess=g, max_rounds=max_rounds)
+                             guess=g, max_rounds=max_rounds, resolution=zero_scale)
     out: dict[str, Any] = {"rtol": rtol, "steps": int(steps), "operator": "matrix" if use_matrix else "fft",
                            "criterion": crit.describe(), "scan": [float(lo_a), float(hi_b), int(scan)],
-                           "runs": search.runs, "rounds": search.rounds,
+                           "runs": search.runs, "rounds": search.rounds, "zero_scale": zero_scale,
                            "seeded": bool(g) and all(e.seeded for e in search.edges.values())}
     for key, edge in search.edges.items():
         out[f"alpha_{key}"] = edge.value
@@ -218,9 +221,18 @@ def simulated_bounds(
         if ref is not None and math.isfinite(ref) and ref != 0:
             horizon[key] = 1.0 / (res.lr * 0.5 * rtol * abs(ref))
     out["horizon_steps"] = horizon
+    at_zero = set()
+    for key, edge in search.edges.items():
+        u, st = edge.bracket
+        if u is not None and max(abs(u), abs(st)) <= zero_scale:
+            at_zero.add(key)
+            notes.append(f"alpha_{key}: the edge is at 0 on the interval's scale (within {zero_scale:.3g} = "
+                         f"max(rtol x interval width, 1/(lr x steps)) of 0); finite horizon: {int(steps)} steps "
+                         f"resolve it only to about +-{horizon_res:.3g}, so the bracket "
+                         f"[{min(u, st):.3g}, {max(u, st):.3g}] is reported at that resolution")
     for key, need in horizon.items():
         e = search.edges[key]
-        if g and key in g and not e.seeded and need > steps:
+        if g and key in g and not e.seeded and need > steps and key not in at_zero:
             notes.append(f"alpha_{key}: the exact bound was not confirmed by {int(steps)} steps; at rtol/2 from it "
                          f"a mode changes by only ~{1.0 / need:.1e} per step, so resolving it needs ~{need:.2g} steps "
                          "when modes near the edge compete: the simulated value is a finite-horizon estimate")
@@ -228,6 +240,7 @@ def simulated_bounds(
         out["reason"] = notes[-1]
     if notes:
         out["note"] = "; ".join(notes)
+        out["notes"] = notes                  # the same, one entry per note (the table prints one line each)
     return out
 
 
@@ -311,4 +324,45 @@ def compute_bounds(
             guess = {"lower": result["exact"]["alpha_lower"], "upper": result["exact"]["alpha_upper"]}
         result["simulated"] = simulated_bounds(op, res, a, beta, rtol=rtol, steps=steps, operator=operator,
                                                guess=guess)
+        if "exact" in result:
+            _note_disagreement(result["simulated"], result["exact"])
     return result
+
+
+def disagreement(simulated: dict, exact: dict, side: str) -> float | None:
+    """Distance of the simulated edge from the exact one in units of the tolerance (None: nothing to compare).
+
+    Relative to the exact bound, or, for an edge at 0 on the interval's scale, absolute against
+    ``zero_scale`` of the simulated result (rtol × the searched interval's width, at least the
+    resolution ``1/(lr·steps)`` the finite horizon allows); a value above 1 is a disagreement.
+    """
+    if exact.get("empty") or simulated.get("empty"):
+        return None if exact.get("empty") == simulated.get("empty") else math.inf
+    e, v = exact[f"alpha_{side}"], simulated[f"alpha_{side}"]
+    if not (math.isfinite(e) and math.isfinite(v)):
+        return math.inf
+    tol = float(simulated["rtol"]) * abs(e)
+    zero = float(simulated.get("zero_scale", 0.0))
+    if abs(e) <= zero:                          # an edge at 0 on the interval's scale: judged on that scale
+        tol = max(tol, zero)
+    return abs(v - e) / tol if tol > 0 else (0.0 if v == e else math.inf)
+
+
+def _note_disagreement(sim: dict, ex: dict) -> None:
+    """Add a note to ``sim`` for each edge that differs from the exact bound by more than the tolerance."""
+    notes = list(sim.get("notes") or ([sim["note"]] if sim.get("note") else []))
+    for side in ("lower", "upper"):
+        d = disagreement(sim, ex, side)
+        if d is None or d <= 1.0:
+            continue
+        need = sim.get("horizon_steps", {}).get(side)
+        why = (f"a finite-horizon estimate: resolving this edge needs ~{need:.2g} steps, {sim['steps']} were run"
+               if need is not None and need > sim["steps"] else
+               "the simulation does not confirm the exact bound at this tolerance (check the criterion and steps)")
+        if sim.get("empty") != ex.get("empty"):
+            why = f"one method finds the interval empty, the other not; {why}"
+        notes.append(f"alpha_{side}: simulated {sim[f'alpha_{side}']:.6g} differs from exact "
+                     f"{ex[f'alpha_{side}']:.6g} by more than rtol={sim['rtol']:g}: {why}")
+    if notes:
+        sim["note"] = "; ".join(notes)
+        sim["notes"] = notes

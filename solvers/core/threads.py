@@ -24,9 +24,9 @@ import contextlib
 import os
 from typing import Any, Iterator
 
-from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.core.checks import ParameterError, parse_number
 
-__all__ = ["available_cores", "default_threads", "fft_workers", "set_threads", "limit", "worker_init", "WORKER_ENV",
+__all__ = ["available_cores", "default_threads", "parse_threads", "fft_workers", "set_threads", "limit", "worker_init", "WORKER_ENV",
            "tune_allocator"]
 
 _state: dict[str, Any] = {"fft": None, "controller": None}
@@ -55,11 +55,21 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def parse_threads(name: str, text: Any) -> int:
+    """A thread count written as text: the one parser of ``--threads`` and ``$WORKBENCH_THREADS``.
+
+    ASCII digits only, an integer in [1, 4096] (``0``, ``-1``, ``abc``, ``²`` are refused
+    with a :class:`ParameterError` naming ``name``).
+    """
+    return parse_number(name, text, integer=True, lo=1, hi=4096)
+
+
 def default_threads() -> int:
-    """``$WORKBENCH_THREADS`` if it holds a positive integer, else :func:`available_cores`."""
+    """``$WORKBENCH_THREADS`` when set (parsed by :func:`parse_threads`; a bad value is a
+    :class:`ParameterError`, not ignored), else :func:`available_cores`."""
     text = os.environ.get("WORKBENCH_THREADS", "").strip()
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
+    if text:
+        return parse_threads("WORKBENCH_THREADS", text)
     return available_cores()
 
 

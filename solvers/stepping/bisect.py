@@ -79,9 +79,10 @@ def _check(rtol: float, scan: int, points: int, lo: float, hi: float) -> None:
         raise ParameterError(f"interval: need finite lo < hi, got [{lo!r}, {hi!r}]")
 
 
-def _narrow(br: list, rtol: float, atol: float) -> bool:
+def _narrow(br: list, rtol: float, atol: float, resolution: float = 0.0) -> bool:
     u, s = br
-    return u is None or abs(s - u) <= max(rtol * max(abs(u), abs(s)), atol)
+    return (u is None or abs(s - u) <= max(rtol * max(abs(u), abs(s)), atol)
+            or max(abs(u), abs(s)) <= resolution)           # an edge at 0 on the interval's scale
 
 
 def stable_interval(
@@ -97,6 +98,7 @@ def stable_interval(
     guess: dict[str, float] | None = None,
     spacing: str = "linear",
     max_rounds: int = 60,
+    resolution: float = 0.0,
 ) -> Search:
     """Edges of the stable set of ``classify`` on ``[lo, hi]`` (see the module docstring).
 
@@ -114,6 +116,14 @@ def stable_interval(
         Predicted edges to confirm first (seeded mode).
     spacing : {"linear", "log"}
         Scan spacing (log needs ``lo > 0``).
+    resolution : float
+        Distance from 0 below which ``classify`` cannot tell stable from unstable
+        (e.g. the finite horizon of a run): an edge whose bracket lies inside
+        ``[-resolution, resolution]`` is finished (it is at 0 on the interval's scale),
+        and a predicted edge that close to 0 is searched rather than confirmed.
+
+    Every value ``classify`` called stable is kept: the edges bracket the outermost
+    of them, so a stable set with an observed stable point is never reported empty.
     """
     lo, hi = float(lo), float(hi)
     _check(rtol, scan, points, lo, hi)
@@ -124,11 +134,13 @@ def stable_interval(
     notes: list[str] = []
     brackets: dict[str, list] = {}
     seeded: dict[str, bool] = {}
+    seen: list[tuple[float, bool]] = []                 # every (value, stable) observed
+    resolution = max(float(resolution), 0.0)
     if guess:
         batch, owner = [], []
         for e in edges:
             g = guess.get(e)
-            if g is None or not math.isfinite(g):
+            if g is None or not math.isfinite(g) or abs(g) <= resolution:
                 continue
             step = 0.5 * rtol * max(abs(g), atol / rtol if atol else 0.0)
             inner, outer = (g + step, g - step) if e == "lower" else (g - step, g + step)
@@ -137,6 +149,7 @@ def stable_interval(
         if batch:
             st = np.asarray(classify(np.asarray(batch)), dtype=bool)
             runs, rounds = len(batch), 1
+            seen += list(zip(batch, st.tolist()))
             for e in set(owner):
                 (i_in, i_out) = [k for k, o in enumerate(owner) if o == e]
                 if st[i_in] and not st[i_out]:
@@ -159,28 +172,32 @@ def stable_interval(
         stable = np.asarray(classify(grid), dtype=bool)
         runs += len(grid)
         rounds += 1
-        if not stable.any():
+        seen += list(zip(grid.tolist(), stable.tolist()))
+        good = sorted(x for x, ok in seen if ok)
+        if not good:
             found = {e: Edge(math.nan, (None, None), False) for e in edges}
-            for e in brackets:
-                found[e] = Edge(0.5 * sum(brackets[e]), tuple(brackets[e]), True, True)
             return Search(found, runs, rounds, empty=True, notes=notes + [
                 f"no stable value among {scan} in [{lo:.6g}, {hi:.6g}]: the stable set is empty or narrower than "
                 "the scan spacing"])
-        idx = np.flatnonzero(stable)
-        first, last = int(idx[0]), int(idx[-1])
-        if not stable[first:last + 1].all():
+        if not stable.any():
+            notes.append(f"no stable value among the {scan} scanned in [{lo:.6g}, {hi:.6g}]; the stable values "
+                         "observed while checking the predicted edges were used")
+        bad = [x for x, ok in seen if not ok]
+        if any(good[0] < x < good[-1] for x in bad):
             notes.append("the scan found unstable values between stable ones; the outermost stable values were used")
         if "lower" in todo:
-            brackets["lower"] = [grid[first - 1] if first > 0 else None, grid[first]]
+            below = [x for x in bad if x < good[0]]
+            brackets["lower"] = [max(below) if below else None, good[0]]
         if "upper" in todo:
-            brackets["upper"] = [grid[last + 1] if last + 1 < len(grid) else None, grid[last]]
+            above = [x for x in bad if x > good[-1]]
+            brackets["upper"] = [min(above) if above else None, good[-1]]
         for e in todo:
             if brackets[e][0] is None:
                 notes.append(f"{e}: the end of the search interval is stable; the edge lies beyond it")
-    while not all(_narrow(brackets[e], rtol, atol) for e in edges) and rounds < max_rounds:
+    while not all(_narrow(brackets[e], rtol, atol, resolution) for e in edges) and rounds < max_rounds:
         batch, owner = [], []
         for e in edges:
-            if _narrow(brackets[e], rtol, atol):
+            if _narrow(brackets[e], rtol, atol, resolution):
                 continue
             u, s = brackets[e]
             pts = np.linspace(u, s, int(points) + 2)[1:-1]          # from the unstable side to the stable one
@@ -199,7 +216,7 @@ def stable_interval(
                     br[1] = x
                     break
                 br[0] = x
-    if not all(_narrow(brackets[e], rtol, atol) for e in edges):
+    if not all(_narrow(brackets[e], rtol, atol, resolution) for e in edges):
         notes.append(f"stopped after {max_rounds} rounds before reaching rtol")
     out = {}
     for e in edges:

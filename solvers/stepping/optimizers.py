@@ -175,6 +175,10 @@ def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None 
                     raise ParameterError(f"lr: {lr!r} disagrees with the step {val!r} given by "
                                          f"{', '.join(sorted(alt_given))}; give one of them")
                 lr = val
+            elif hname in hyper and not math.isclose(hyper[hname], val, rel_tol=1e-9, abs_tol=1e-15):
+                raise ParameterError(f"{hname}: {hyper[hname]!r} disagrees with {hname} = {val:.6g} given by "
+                                     f"{', '.join(f'{k}={v:.6g}' for k, v in sorted(alt_given.items()))}; "
+                                     "give one of them")
             elif hname not in hyper:                   # a given hyperparameter is kept exactly
                 if not names[hname].contains(val):
                     last = par.params[-1].name

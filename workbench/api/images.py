@@ -18,7 +18,9 @@ to name the input image I of the one-layer CNN (first paper, appendix D):
     complex, object or truncated file is refused before anything is allocated; the
     data are then read with ``numpy.lib.format.read_array(allow_pickle=False)``.
 ``path/to/file.png``
-    the width and height are read from the IHDR header before decoding, then the
+    the width, height, bit depth and colour type are read from the IHDR header
+    before decoding (the pixels against ``$WORKBENCH_MAX_PIXELS``, the decoded bytes
+    against ``$WORKBENCH_MAX_BYTES``), then the
     image is read with :func:`matplotlib.image.imread`, which gives values in [0, 1].
     Colour images are converted to grayscale with the ITU-R BT.601 luma weights
     ``0.299 R + 0.587 G + 0.114 B``; an alpha channel is dropped (not composited).
@@ -41,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 from workbench.solvers.cnn import images
-from workbench.solvers.core.checks import ParameterError, check_pixels, check_real
+from workbench.solvers.core.checks import MEMORY_ENV, ParameterError, check_pixels, check_real, memory_limit
 
 __all__ = [
     "MAX_SIZE",
@@ -49,6 +51,7 @@ __all__ = [
     "load_image",
     "parse_image_spec",
     "png_size",
+    "png_decoded_bytes",
 ]
 
 #: Largest side N accepted by the generated images (N x N float64 is 512 MiB at 8192).
@@ -164,6 +167,8 @@ def _read_npy(path: Path) -> np.ndarray:
             check_real(name, np.empty(0, dtype=dtype))
             if len(shape) != 2:
                 raise ParameterError(f"{name} must be a 2-D array, got shape {tuple(shape)}")
+            if not all(isinstance(d, int) and d >= 1 for d in shape):  # a negative one would pass every size check
+                raise ParameterError(f"{name}: its header gives the shape {tuple(shape)}; dimensions must be positive")
             check_pixels(name, shape[0], shape[1])
             need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             have = path.stat().st_size - fh.tell()
@@ -181,21 +186,47 @@ def _read_npy(path: Path) -> np.ndarray:
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def png_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(height, width)`` of a PNG from its IHDR header, without decoding it."""
+#: Channels of a decoded PNG by IHDR colour type (a palette is expanded to RGBA).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+
+
+def _png_header(path: str | os.PathLike) -> tuple[int, int, int, int]:
     with open(path, "rb") as fh:
-        head = fh.read(24)
-    if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        head = fh.read(26)
+    if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         size = os.path.getsize(path)
         why = "is empty (0 bytes)" if size == 0 else "is not a valid PNG file (no PNG signature and IHDR header)"
         raise ParameterError(f"image: {str(path)!r} {why}")
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    return height, width
+    return height, width, head[24], head[25]
+
+
+def png_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of a PNG from its IHDR header, without decoding it."""
+    h, w, _, _ = _png_header(path)
+    return h, w
+
+
+def png_decoded_bytes(height: int, width: int, bit_depth: int, colour_type: int) -> int:
+    """Bytes that decoding a PNG of this IHDR header takes at its peak (an upper estimate).
+
+    The decoder's own buffer (channels × bytes per sample), Matplotlib's float32 copy
+    (4 bytes per channel) and the float64 grayscale with its temporaries (32 bytes per
+    pixel): 64 bytes per pixel for 16-bit RGBA.
+    """
+    ch = _PNG_CHANNELS.get(int(colour_type), 4)
+    per_sample = max(1, int(bit_depth) // 8)
+    return int(height) * int(width) * (2 * ch * per_sample + 4 * ch + 32)
 
 
 def _read_png(path: Path) -> np.ndarray:
-    h, w = png_size(path)
+    h, w, depth, colour = _png_header(path)
     check_pixels(f"image: {str(path)!r}", h, w)
+    need, limit = png_decoded_bytes(h, w, depth, colour), memory_limit()
+    if need > limit:  # checked before decoding: a small file can decode to gigabytes
+        raise ParameterError(f"image: {str(path)!r} ({h}x{w}, {depth}-bit, colour type {colour}) needs about "
+                             f"{need / 2**30:.3g} GiB to decode, over the limit of {limit / 2**30:.3g} GiB; "
+                             f"use a smaller image or raise the limit with {MEMORY_ENV}=<bytes>")
     import matplotlib.image as mpimg
 
     try:
@@ -208,13 +239,17 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _read_file(path: Path) -> np.ndarray:
-    if not path.exists():
-        raise ParameterError(f"image: file not found: {str(path)!r}")
-    if not path.is_file():
-        raise ParameterError(f"image: not a regular file: {str(path)!r}")
-    if path.suffix.lower() == ".npy":
-        return _read_npy(path)
-    return _read_png(path)
+    shown = str(path) if len(str(path)) <= 80 else str(path)[:60] + "..." + str(path)[-12:]
+    try:
+        if not path.exists():
+            raise ParameterError(f"image: file not found: {shown!r}")
+        if not path.is_file():
+            raise ParameterError(f"image: not a regular file: {shown!r}")
+        if path.suffix.lower() == ".npy":
+            return _read_npy(path)
+        return _read_png(path)
+    except OSError as exc:  # a name too long, a permission, a folder in the way: one line naming the file
+        raise ParameterError(f"image: cannot read {shown!r} ({exc.strerror or exc})") from None
 
 
 def _validated(arr: np.ndarray, origin: str, dtype: np.dtype) -> np.ndarray:

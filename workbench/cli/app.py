@@ -83,10 +83,6 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _positive_int(name: str, text: str, hi: int | None = None) -> int:
-    return parse_number(name, text, integer=True, lo=1, hi=hi)
-
-
 def _fmt(x: Any, digits: int = 6) -> str:
     if x is None:
         return "-"
@@ -95,13 +91,16 @@ def _fmt(x: Any, digits: int = 6) -> str:
     return str(x)
 
 
-def _print_table(columns: list[str], rows: list[list[Any]]) -> None:
+def _print_table(columns: list[str], rows: list[list[Any]], notes: Sequence[Sequence[str]] = ()) -> None:
+    """Print an aligned table; ``notes[i]`` are printed under row ``i``, one ``note:`` line each."""
     cells = [[_fmt(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
-    for r in cells:
+    for i, r in enumerate(cells):
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        for n in (notes[i] if i < len(notes) else ()):
+            print(f"  note: {n}")
 
 
 def _dumps(obj: Any) -> str:
@@ -189,13 +188,15 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     kw = bounds_kwargs(args)
     res = kw["scheme"]
     kernels = parse_kernels(args.kernel)
+    image = load_image(args.image, dtype=args.dtype)
+    for w in kernels:  # a kernel that does not fit the image is named as such, before any memory estimate
+        check_kernel_size(w, image.shape, args.mode)
     if "simulated" in (kw["methods"] or ("simulated",)):
         from workbench.solvers.core.checks import check_memory, run_memory
 
-        check_memory("steps", run_memory(kw.get("steps", 1000), 16, max(kernels), 4 if args.dtype == "float32" else 8))
-    image = load_image(args.image, dtype=args.dtype)
-    for w in kernels:
-        check_kernel_size(w, image.shape, args.mode)
+        steps, w = kw.get("steps", 1000), max(kernels)
+        driver = "kernel" if 8 * w * w > 2 * (steps + 1) else "steps"   # the larger term of run_memory
+        check_memory(driver, run_memory(steps, 16, w, 4 if args.dtype == "float32" else 8))
     from workbench.solvers.cnn.bounds import compute_bounds
 
     results = [compute_bounds(image, w, **kw) for w in kernels]
@@ -210,14 +211,16 @@ def cmd_bounds(args: argparse.Namespace) -> int:
     for w, out in zip(kernels, results):
         for m in kw["methods"] or [m for m in METHODS if m in out]:
             r = out.get(m) or {}
+            mine = [str(r["reason"])] if r.get("empty") and r.get("reason") else []
+            listed = r.get("notes") or ([r["note"]] if r.get("note") else [])
+            mine += [str(n) for n in listed if str(n) not in mine]
             if r.get("empty"):
                 rows.append([out.get("kernel", w), m, "empty", "empty"])
-                notes.append(f"kernel {out.get('kernel', w)}, {m}: {r.get('reason', 'no stable alpha')}")
+                mine = mine or ["no stable alpha"]
             else:
                 rows.append([out.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
-    _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows)
-    for n in notes:
-        print(f"note: {n}")
+            notes.append(mine)  # every note the JSON has, under its row
+    _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows, notes)
     return 0
 
 
@@ -300,8 +303,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     workers = check_workers(args.workers) if args.workers is not None else None
     try:
-        res = run_sweep(args.target, parse_grid(args.grid or []), args.out, executor=args.executor,
+        res = run_sweep(args.target, parse_grid(args.grid or []), args.out if args.out is not None else f"sweep-{args.target}", executor=args.executor,
                         workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
+                        point_timeout=None if args.point_timeout is None else
+                        parse_number("point-timeout", args.point_timeout, lo=0, hi=1e7, lo_open=True),
                         progress=None if not args.json else False)
     except SweepInterrupted as stop:
         sm = stop.result.summary
@@ -445,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
     w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
-    w.add_argument("--out", default="sweep", help="sweep folder (default ./sweep); re-runs skip finished points")
+    w.add_argument("--point-timeout", default=None, metavar="S",
+                   help="seconds one point may run before it is recorded failed (default: derived from the work)")
+    w.add_argument("--out", default=None, help="sweep folder (default ./sweep-TARGET); re-runs skip finished points")
     w.add_argument("--list", action="store_true", help="list targets and their parameters")
     w.add_argument("--json", action="store_true", help="print the summary and records as JSON")
     w.set_defaults(func=cmd_sweep)
@@ -474,6 +481,50 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+#: Spelling of the non-ASCII characters the CLI prints, for a terminal that cannot encode them.
+_ASCII = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "Δ": "Delta", "ε": "eps", "η": "eta",
+          "θ": "theta", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho",
+          "σ": "sigma", "τ": "tau", "φ": "phi", "ω": "omega", "∇": "nabla", "∂": "d", "∫": "int", "∑": "sum",
+          "≤": "<=", "≥": ">=", "≠": "!=", "≈": "~", "→": "->", "←": "<-", "⇒": "=>", "×": "x", "·": "*",
+          "−": "-", "–": "-", "—": "--", "²": "^2", "³": "^3", "√": "sqrt", "∞": "inf", "±": "+-", "⋆": "*",
+          "‖": "||", "…": "...", "’": "'", "“": '"', "”": '"', "⁻": "^-", "¹": "^1", "½": "1/2"}
+
+
+def _ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a readable ASCII spelling of what the stream cannot encode."""
+    import unicodedata
+
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = ""
+    for ch in exc.object[exc.start:exc.end]:
+        plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        word = _ASCII.get(ch) or plain or "?"
+        text += (" " if text[-1:].isalpha() and word[:1].isalpha() else "") + word   # ηλ -> "eta lambda"
+    after = exc.object[exc.end:exc.end + 1]
+    return text + (" " if text[-1:].isalpha() and after.isalpha() else ""), exc.end   # Δt -> "Delta t"
+
+
+def _ascii_safe_streams() -> None:
+    """Where stdout/stderr cannot encode Unicode (``PYTHONIOENCODING=ascii``, a C locale), print
+    ASCII spellings (α -> alpha, ≤ -> <=) instead of stopping mid-line with UnicodeEncodeError."""
+    import codecs
+
+    try:
+        codecs.lookup_error("workbench-ascii")
+    except LookupError:
+        codecs.register_error("workbench-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        enc = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "αβξ≤−".encode(enc)
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="workbench-ascii")  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                pass
+
+
 def _error(message: str) -> int:
     text = " ".join(str(message).split()) or "unknown error"
     print(f"{PROG}: error: {text}", file=sys.stderr)
@@ -482,6 +533,7 @@ def _error(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 a case failed, 2 bad input)."""
+    _ascii_safe_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -493,9 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        from workbench.solvers.core.threads import set_threads, tune_allocator
+        from workbench.solvers.core.threads import parse_threads, set_threads, tune_allocator
 
-        set_threads(_positive_int("threads", args.threads) if args.threads is not None else None)
+        set_threads(parse_threads("threads", args.threads) if args.threads is not None else None)
         tune_allocator()  # keep FFT-sized buffers in the heap (glibc): 1.6-1.9x on a 256^2 sweep
         with _quiet():
             code = int(args.func(args))
@@ -512,7 +564,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 141  # as a process killed by SIGPIPE
     except OSError as exc:
+        import errno
+
         where = f"{exc.filename}: " if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # files written before stay whole (atomic writes)
+            return _error(f"{where}{exc.strerror or exc}; the work finished before was saved and is kept "
+                          "(re-run the same command after freeing space to resume)")
         return _error(f"{where}{exc.strerror or exc}")
     except ModuleNotFoundError as exc:
         return _error(f"not available in this installation: {exc}")

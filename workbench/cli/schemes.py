@@ -88,8 +88,18 @@ def cmd_region(args: argparse.Namespace) -> int:
     from workbench.derivations.schemes import registry as reg
 
     from workbench.cli.app import parse_params
+    from workbench.solvers.core.checks import ParameterError
 
     params = parse_params(args.param)
+    if args.plot:  # every output and option checked before anything is computed
+        from workbench.jobs.outputs import check_output_file
+
+        check_output_file("plot", args.plot)
+        opt = reg.get(args.scheme)
+        names = [p.name for p in opt.hypers if not p.integer]
+        if args.over is not None and args.over not in names:
+            raise ParameterError(f"over: {opt.name} has no continuous hyperparameter {args.over!r} to plot against; "
+                                 + (f"choose from {', '.join(names)}" if names else "it has none"))
     out = region_result(args.scheme, params)
     if args.plot:
         from workbench.validation.files import atomic_write_bytes

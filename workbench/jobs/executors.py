@@ -17,17 +17,18 @@ settled, and never loses a finished point:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from workbench.solvers.core.checks import ParameterError
 
-__all__ = ["run_local", "run_processes", "run_dask", "load_point", "failed_record"]
+__all__ = ["run_local", "run_processes", "run_dask", "load_point", "failed_record", "sigterm_as_interrupt"]
 
 Todo = list[tuple[str, dict]]
 OnDone = Callable[[dict], None]
@@ -36,9 +37,11 @@ OnDone = Callable[[dict], None]
 def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | None:
     """The finished record ``out/points/<pid>.json``, or None when absent, corrupt or not ``ok``.
 
-    A file holding ``null``, ``[]``, a record of another id or target, or one missing
-    ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
+    A file holding ``null``, ``[]``, a record of another id or target, one whose
+    ``params`` do not hash to its id, or one missing ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
     """
+    from workbench.jobs.sweep import point_id
+
     f = Path(out) / "points" / f"{pid}.json"
     try:
         rec = json.loads(f.read_text())
@@ -48,7 +51,31 @@ def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | N
             or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("result"), dict)
             or (target is not None and rec.get("target") != target)):
         return None
+    try:  # a record whose params do not hash to its id would list one point twice and lose another
+        if point_id(str(rec.get("target")), rec["params"]) != pid:
+            return None
+    except (TypeError, ValueError):
+        return None
     return rec
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (Slurm, ``docker stop``, ``timeout``) raises ``KeyboardInterrupt``
+    like Ctrl-C, so a run stopped that way still writes what it finished. Only in the main thread;
+    the previous handler is restored on exit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def failed_record(target: str, pid: str, params: dict, why: str) -> dict:
@@ -183,13 +210,7 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[A
     except ImportError:
         raise ParameterError("executor: 'dask' needs Dask distributed; pip install 'stability-workbench[dask]'") from None
     if scheduler:
-        try:
-            return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError) as exc:
-            raise ParameterError(f"scheduler: cannot reach {scheduler!r} within {timeout:g} s ({type(exc).__name__})") \
-                from None
-        except ValueError as exc:
-            raise ParameterError(f"scheduler: invalid address {scheduler!r} ({exc})") from None
+        return _connect(Client, scheduler, timeout), None
     import dask
 
     from workbench.solvers.core.threads import WORKER_ENV
@@ -201,6 +222,43 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[A
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                host="127.0.0.1", preload=["workbench.jobs.executors"])  # runs dask_setup in each worker
     return Client(cluster), cluster
+
+
+def _connect(Client: Any, scheduler: str, timeout: float) -> Any:
+    """A client of ``scheduler`` that answered the Dask protocol and has at least one worker, within
+    ``timeout`` seconds in all; otherwise one :class:`ParameterError` line (never a hang: a peer that
+    accepts and never speaks, an HTTP server, a scheduler without workers)."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=f"{timeout}s")
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            box["error"] = exc
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=connect, name="workbench-dask-connect", daemon=True)
+    th.start()
+    th.join(timeout + 1.0)
+    if th.is_alive():  # the connection hangs inside Dask: leave the daemon thread, stop waiting
+        raise ParameterError(f"scheduler: no Dask scheduler answered at {scheduler!r} within {timeout:g} s "
+                             "(something accepts connections there but does not speak the Dask protocol)")
+    exc = box.get("error")
+    if isinstance(exc, ValueError):
+        raise ParameterError(f"scheduler: invalid address {scheduler!r} ({exc})")
+    if isinstance(exc, (OSError, TimeoutError)):
+        raise ParameterError(f"scheduler: cannot reach {scheduler!r} within {timeout:g} s ({type(exc).__name__})")
+    if exc is not None:  # e.g. MemoryError from an HTTP server's reply read as a Dask frame
+        raise ParameterError(f"scheduler: {scheduler!r} does not answer the Dask protocol "
+                             f"({type(exc).__name__}: {str(exc)[:120]})")
+    client = box["client"]
+    try:
+        client.wait_for_workers(1, timeout=max(0.1, timeout - (time.monotonic() - t0)))
+    except Exception:  # noqa: BLE001 - a TimeoutError, or the scheduler went away
+        _close(client)
+        raise ParameterError(f"scheduler: {scheduler!r} has no workers after {timeout:g} s; start "
+                             "`dask worker ADDRESS` processes or raise --timeout") from None
+    return client
 
 
 def dask_setup(worker: Any) -> None:

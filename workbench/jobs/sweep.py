@@ -34,6 +34,8 @@ Targets (:data:`TARGETS`):
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -42,13 +44,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from workbench.solvers.core.checks import ParameterError, check_int, parse_number
 from workbench.validation.files import atomic_write_text
 
 __all__ = ["TARGETS", "EXECUTORS", "Target", "SweepResult", "SweepInterrupted", "parse_grid", "expand_grid",
-           "point_id", "run_point", "run_sweep", "max_workers", "max_points"]
+           "point_id", "run_point", "run_sweep", "max_workers", "max_points", "default_point_timeout", "PointTimeout"]
 
 EXECUTORS = ("local", "processes", "dask")
 _WORDS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-:.,")
@@ -101,11 +103,7 @@ class Target:
     doc: str = ""
 
 
-def _bounds_point(p: dict) -> dict:
-    from workbench.solvers.cnn.bounds import compute_bounds
-
-    from workbench.api.images import load_image
-
+def _bounds_kwargs(p: dict) -> dict:
     kw = {k: p[k] for k in ("a", "beta", "mode", "backend", "rtol", "steps", "scheme", "dt", "lr", "momentum")
           if p.get(k) is not None}
     if p.get("d") is not None:
@@ -114,6 +112,35 @@ def _bounds_point(p: dict) -> dict:
         kw["dt"] = 1e-6                                 # the target's default step
     kw["params"] = {k: p[k] for k in _HYPER_AXES if p.get(k) is not None}
     kw["methods"] = tuple(m for m in p["methods"].split(",") if m)
+    return kw
+
+
+def _check_bounds_points(points: list[dict]) -> None:
+    """Resolve (η, μ, Δt, d) of every distinct scheme setting of a bounds grid before any point runs:
+    a grid that gives both a momentum and a damping that disagree is refused, not mixed."""
+    from workbench.solvers.stepping.optimizers import resolve_scheme
+
+    seen = set()
+    for p in points:
+        kw = _bounds_kwargs(p)
+        key = tuple(sorted((k, v) for k, v in kw.items() if k in ("scheme", "dt", "lr", "momentum", "damping"))) \
+            + tuple(sorted(kw["params"].items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            resolve_scheme(kw["scheme"], kw.get("dt"), kw.get("lr"), kw["params"], kw.get("momentum"),
+                           kw.get("damping"))
+        except ParameterError as exc:
+            raise ParameterError(f"grid: {exc}") from None
+
+
+def _bounds_point(p: dict) -> dict:
+    from workbench.solvers.cnn.bounds import compute_bounds
+
+    from workbench.api.images import load_image
+
+    kw = _bounds_kwargs(p)
     img = load_image(p["image"])
     r = compute_bounds(img, p["kernel"], **kw)
     out: dict[str, Any] = {"scheme_lr": r["lr"]}
@@ -179,6 +206,11 @@ TARGETS: dict[str, Target] = {
 }
 
 
+#: Ranges of the integer axes that size a point's work (a point must finish: no unbounded loop).
+_RANGES: dict[str, tuple[int, int]] = {"steps": (2, 10**6), "kernel": (1, 8192), "k": (1, 10**6),
+                                       "size": (1, 4096), "work": (0, 10**7)}
+
+
 def _target(name: str) -> Target:
     if name not in TARGETS:
         raise ParameterError(f"target: unknown {name!r}; available: {', '.join(TARGETS)}")
@@ -220,6 +252,10 @@ def expand_grid(target: str, grid: dict[str, Sequence[Any]]) -> list[dict]:
         if not vals:
             raise ParameterError(f"grid: {name}: empty value list")
         typed[name] = [_TYPES[t.params[name][0]](name, v) for v in vals]
+    for name, (lo, hi) in _RANGES.items():
+        for v in typed.get(name, ()):
+            if not lo <= v <= hi:
+                raise ParameterError(f"grid: {name}: must be in [{lo:,}, {hi:,}], got {v!r}")
     base = {k: d for k, (_, d) in t.params.items() if d is not None}
     names = list(typed)
     return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(typed[n] for n in names))]
@@ -237,39 +273,71 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def run_point(target: str, params: dict, out_dir: str) -> dict:
+class PointTimeout(Exception):
+    """A point ran over its ``point_timeout``."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float | None) -> Iterator[bool]:
+    """Raise :class:`PointTimeout` after ``seconds`` (SIGALRM; only in a main thread on Unix, i.e. the
+    local and processes executors). Yields whether the limit is enforced."""
+    import signal
+    import threading
+
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+
+    def ring(signum: int, frame: Any) -> None:
+        raise PointTimeout(f"point-timeout: the point ran over {seconds:g} s and was stopped")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run_point(target: str, params: dict, out_dir: str, point_timeout: float | None = None) -> dict:
     """Compute one point and write ``out_dir/points/<id>.json`` atomically; returns the record.
 
     Runs wherever the executor puts it (this process, a pool process, a Dask worker).
-    An exception inside the target is recorded as ``status: "failed"`` with its message.
+    An exception inside the target is recorded as ``status: "failed"`` with its message;
+    so is a point that runs over ``point_timeout`` seconds (enforced where the point runs
+    in a process's main thread: the local and processes executors).
     """
     t = _target(target)
     pid = point_id(target, params)
     t0 = time.perf_counter()
     try:
-        result = {k: _clean(v) for k, v in t.func(dict(params)).items()}
+        with _alarm(point_timeout):
+            result = {k: _clean(v) for k, v in t.func(dict(params)).items()}
         rec = {"id": pid, "target": target, "params": params, "status": "ok", "result": result}
     except Exception as exc:  # noqa: BLE001 - a failed point is data, not a crash of the sweep
         rec = {"id": pid, "target": target, "params": params, "status": "failed",
-               "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]}
+               "error": (str(exc) if isinstance(exc, PointTimeout) else
+                         f"{type(exc).__name__}: {exc}").splitlines()[0][:500]}
     rec["seconds"] = time.perf_counter() - t0
     atomic_write_text(Path(out_dir) / "points" / f"{pid}.json", json.dumps(rec, sort_keys=True))
     return rec
 
 
 def _load_done(out_dir: Path, target: str) -> dict[str, dict]:
-    """Finished records in ``out_dir/points``; stale ``.tmp`` files are removed, corrupt files ignored
-    (their points are recomputed and the files replaced)."""
+    """Finished records in ``out_dir/points``; stale temporary files of the workbench's own pattern are
+    removed, corrupt files and records whose params do not hash to their id ignored (their points are
+    recomputed and the files replaced)."""
     from workbench.jobs.executors import load_point
 
     done: dict[str, dict] = {}
     points_dir = out_dir / "points"
     if not points_dir.is_dir():
         return done
+    from workbench.jobs.outputs import clean_own_leftovers
+
+    clean_own_leftovers(points_dir)              # left by a point killed mid-write: never a result
     for f in points_dir.iterdir():
-        if f.name.startswith(".") and f.name.endswith(".tmp"):
-            f.unlink(missing_ok=True)            # left by a point killed mid-write: never a result
-            continue
         if f.suffix != ".json":
             continue
         rec = load_point(out_dir, f.stem, target)
@@ -310,6 +378,28 @@ def _progress(total: int, enabled: bool | None) -> Any:
     return tqdm(total=total, unit="pt", disable=(None if enabled is None else not enabled), leave=False)
 
 
+def _image_side(spec: Any) -> int:
+    kind, _, rest = str(spec).partition(":")
+    head = rest.split(":")[0]
+    return int(head) if kind in ("checkerboard", "smooth", "noise") and head.isdigit() else 1024
+
+
+def default_point_timeout(target: str, points: Sequence[dict]) -> float:
+    """Seconds one point may run: derived from the largest point's work (its steps, image size,
+    kernel) at a pessimistic 10^8 operations per second, times 10, plus 60 s of start-up."""
+    worst = 0.0
+    for p in points:
+        n = _image_side(p.get("image", "checkerboard:64"))
+        if target == "bounds":
+            ops = 40 * 16 * p.get("steps", 1000) * max(p.get("kernel", 8) ** 4, 20 * n * n)
+        elif target == "perturb":
+            ops = 3 * p.get("steps", 200) * 20 * n * n
+        else:
+            ops = 2 * p.get("work", 1) * p.get("size", 1) ** 2 + 1e8 * p.get("sleep", 0.0)
+        worst = max(worst, float(ops))
+    return 60.0 + 10.0 * worst / 1e8
+
+
 def max_workers() -> int:
     """Largest ``workers``: ``$WORKBENCH_MAX_WORKERS`` or 4 × the CPUs of this machine (at least 8)."""
     text = os.environ.get("WORKBENCH_MAX_WORKERS", "").strip()
@@ -346,6 +436,7 @@ def run_sweep(
     scheduler: str | None = None,
     timeout: float = 5.0,
     progress: bool | None = None,
+    point_timeout: float | None = None,
 ) -> SweepResult:
     """Evaluate ``target`` on every point of ``grid``; resumable, every point saved as it completes.
 
@@ -370,6 +461,10 @@ def run_sweep(
         Seconds to wait for a scheduler before giving up with a clear error.
     progress : bool, optional
         Progress bar on stderr (default: only when stderr is a terminal).
+    point_timeout : float, optional
+        Seconds one point may run before it is stopped and recorded failed (default
+        :func:`default_point_timeout`, derived from the work; enforced by the local and
+        processes executors; Dask points run in worker threads and are not stopped).
 
     Returns
     -------
@@ -381,10 +476,10 @@ def run_sweep(
     Raises
     ------
     SweepInterrupted
-        on Ctrl-C, after the settled points' ``results.jsonl`` and summary were written.
+        on Ctrl-C or SIGTERM, after the settled points' ``results.jsonl`` and summary were written.
     """
     from workbench.jobs import executors as ex
-    from workbench.jobs.outputs import check_output_dir, folder_lock
+    from workbench.jobs.outputs import check_output_dir, claim_folder, folder_lock
 
     if executor not in EXECUTORS:
         raise ParameterError(f"executor: unknown {executor!r}; use {', '.join(EXECUTORS)}")
@@ -396,8 +491,18 @@ def run_sweep(
     timeout = parse_number("timeout", timeout if isinstance(timeout, str) else repr(float(timeout)),
                            lo=0, hi=3600, lo_open=True)
     points = expand_grid(target, grid)
+    if point_timeout is None:
+        point_timeout = default_point_timeout(target, points)
+    elif isinstance(point_timeout, bool) or not isinstance(point_timeout, (int, float, str)):
+        raise ParameterError(f"point_timeout: expected a number of seconds, got {point_timeout!r}")
+    else:
+        point_timeout = parse_number("point_timeout", str(point_timeout), lo=0, hi=1e7, lo_open=True)
+    runner = functools.partial(run_point, point_timeout=point_timeout)
+    if target == "bounds":
+        _check_bounds_points(points)
     out_dir = check_output_dir("out", out)
-    with folder_lock("out", out_dir):  # one run per folder at a time
+    with folder_lock("out", out_dir), ex.sigterm_as_interrupt():  # one run per folder; SIGTERM as Ctrl-C
+        claim_folder("out", out_dir, "sweep")
         ids = [point_id(target, p) for p in points]
         done = _load_done(out_dir, target)
         todo = [(i, p) for i, p in zip(ids, points) if i not in done]
@@ -417,11 +522,11 @@ def run_sweep(
             if not todo:
                 pass
             elif executor == "local":
-                ex.run_local(todo, target, str(out_dir), on_done, run_point)
+                ex.run_local(todo, target, str(out_dir), on_done, runner)
             elif executor == "processes":
-                ex.run_processes(todo, target, str(out_dir), on_done, run_point, n_workers)
+                ex.run_processes(todo, target, str(out_dir), on_done, runner, n_workers)
             else:
-                ex.run_dask(todo, target, str(out_dir), on_done, run_point, n_workers, scheduler, timeout)
+                ex.run_dask(todo, target, str(out_dir), on_done, runner, n_workers, scheduler, timeout)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -437,6 +542,7 @@ def run_sweep(
         summary = {"target": target, "executor": executor, "workers": n_workers if executor != "local" else 1,
                    "points": len(ids), "done": len(recs) - failed, "failed": failed, "skipped": skipped,
                    "pending": len(todo) - len(recs), "interrupted": interrupted, "wall_s": wall, "out": str(out_dir),
+                   "point_timeout_s": point_timeout,
                    "grid": {k: [str(v) for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
                             for k, vs in grid.items()}}
         paths = _write_outputs(out_dir, records, summary)

@@ -12,8 +12,10 @@ Layout of a report folder ``DIR``::
 A re-run into the same folder resumes: a case whose file holds the same id and the
 same ``quick`` flag is taken from disk, not recomputed (``mode="fresh"`` / ``validate
 --fresh`` recomputes). Ctrl-C stops after writing the report of the cases finished so
-far (:class:`ValidationInterrupted`; the CLI exits 130). Leftover hidden ``.tmp``
-files (a kill mid-write) are removed at the start.
+far (:class:`ValidationInterrupted`; the CLI exits 130); SIGTERM does the same.
+Leftover temporary files and staging folders of the workbench's own pattern (a kill
+mid-write) are removed at the start; other programs' files are left alone. The
+folder records its kind (``.workbench-folder.json``): a sweep folder is refused.
 """
 from __future__ import annotations
 
@@ -94,19 +96,19 @@ def case_file(out: Path, case_id: str) -> Path:
 
 
 def _clean_tmp(out: Path) -> int:
-    """Remove hidden ``.*.tmp`` files and staging folders left by a killed run; returns how many."""
-    n = 0
-    for folder in (out, out / CASES_DIR):
-        if not folder.is_dir():
-            continue
-        for f in folder.iterdir():
-            if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
-                f.unlink(missing_ok=True)
-                n += 1
-            elif f.name.startswith(".staging-") and f.is_dir():
-                shutil.rmtree(f, ignore_errors=True)
-                n += 1
-    return n
+    """Remove the workbench's own temporary files and staging folders left by a killed run; returns how many."""
+    from workbench.jobs.outputs import clean_own_leftovers
+
+    return clean_own_leftovers(out) + clean_own_leftovers(out / CASES_DIR)
+
+
+def _case_quick(out: Path, case_id: str) -> bool | None:
+    """The ``quick`` flag of the finished case file of ``case_id`` in ``out`` (None: no usable file)."""
+    try:
+        rec = json.loads(case_file(out, case_id).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return rec.get("quick") if isinstance(rec, dict) and isinstance(rec.get("quick"), bool) else None
 
 
 def _load_case(out: Path, case_id: str, quick: bool) -> dict | None:
@@ -184,15 +186,18 @@ def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str
     """
     from workbench.report.render import write_report
 
+    from workbench.jobs.outputs import STAGING_MARK
+
     staging = out / f".staging-{meta['run_id']}"
     staging.mkdir()
     try:
+        (staging / STAGING_MARK).touch()  # the clean-up of a killed run removes only marked staging folders
         for f in out.iterdir():  # figures and other files the renderers may read, by relative path
             if not f.name.startswith(".") and f.name != CASES_DIR and f.name not in REPORT_FILES:
                 os.symlink(f.absolute(), staging / f.name)
         staged = write_report(staging, cases, meta)
         for f in staging.iterdir():  # everything the renderers wrote (not the links), renamed into out
-            if not f.is_symlink():
+            if not f.is_symlink() and f.name != STAGING_MARK:
                 target = out / f.name
                 if f.is_dir() and target.is_dir():
                     shutil.rmtree(target)
@@ -219,9 +224,13 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
         Called with the plan line at once and one line per finished case (index,
         id, verdict, PASS/FAIL, seconds).
     mode : {"resume", "fresh", "new"}
-        ``resume``: take finished cases of the same ``quick`` from ``out_dir/cases``;
-        ``fresh``: recompute every case; ``new``: refuse a folder that already holds
-        a report or finished cases (``wb.validate``'s default).
+        ``resume`` (the default of the CLI and of ``wb.validate``): take finished cases
+        of the same ``quick`` from ``out_dir/cases``; ``fresh``: recompute the cases
+        asked for; ``new``: refuse a folder that already holds a report or finished
+        cases. In every mode the report covers every finished case in the folder
+        (the ones asked for updated), so running some cases never shrinks it; a
+        folder of the other ``quick`` kind is refused unless ``fresh``, which drops
+        its cases.
     progress : bool
         Show a tqdm bar over the cases on stderr (the CLI turns it on for a terminal).
 
@@ -232,13 +241,14 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
     Raises
     ------
     ParameterError
-        unknown case, unusable folder, or (``mode="new"``) a folder holding another run.
+        unknown case, unusable folder, a folder holding a sweep, a folder of the other
+        ``quick`` kind (unless ``fresh``), or (``mode="new"``) a folder holding another run.
     ValidationInterrupted
-        on Ctrl-C, after the report of the finished cases was written.
+        on Ctrl-C or SIGTERM, after the report of the finished cases was written.
     """
     import workbench.validation.registry as registry
 
-    from workbench.jobs.outputs import check_output_dir, folder_lock
+    from workbench.jobs.outputs import check_output_dir, claim_folder, folder_lock
     from workbench.validation.files import atomic_write_text
     from workbench.report.render import case_to_dict, to_jsonable
 
@@ -250,14 +260,25 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
     if unknown:
         raise ParameterError(f"case: unknown {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
     out = check_output_dir("out", out_dir)
-    with folder_lock("out", out):  # one run per folder at a time
+    from workbench.jobs.executors import sigterm_as_interrupt
+
+    with folder_lock("out", out), sigterm_as_interrupt():  # one run per folder at a time; SIGTERM as Ctrl-C
         if mode == "new" and (found := _holds_report(out)):
             raise ParameterError(f"out: {str(out_dir)!r} holds another run's report ({', '.join(found)}); "
-                                 "pass overwrite=True to replace it or resume=True to continue it")
+                                 "resume it (the default) or pass fresh=True to recompute")
+        claim_folder("out", out, "validation")
         _clean_tmp(out)
+        others = {cid: q for cid in known if (q := _case_quick(out, cid)) is not None}
+        mixed = sorted(cid for cid, q in others.items() if q is not bool(quick))
+        if mixed and mode != "fresh":
+            raise ParameterError(f"out: {str(out_dir)!r} holds {'full' if quick else 'quick'} results "
+                                 f"({', '.join(mixed[:3])}{', ...' if len(mixed) > 3 else ''}); run "
+                                 f"{'without' if quick else 'with'} --quick, choose another folder, or "
+                                 "--fresh to replace them")
         if mode == "fresh":
-            for cid in ids:
+            for cid in ids + mixed:
                 case_file(out, cid).unlink(missing_ok=True)
+        kept = [cid for cid in known if cid not in ids and others.get(cid) is bool(quick)]
         cached = {cid: c for cid in ids if mode == "resume" and (c := _load_case(out, cid, quick)) is not None}
         say = echo or (lambda line: None)
         kind = "quick" if quick else "full"
@@ -323,7 +344,15 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
             "python": platform.python_version(),
             "platform": platform.platform(),
         }
-        files = _write_report_together(out, cases, meta)
+        ran = {str(c["id"]): c for c in cases}  # the report covers every finished case of the folder
+        for cid in kept:
+            if (c := _load_case(out, cid, quick)) is not None:
+                ran[cid] = c
+        order = {cid: i for i, cid in enumerate(known)}
+        all_cases = sorted(ran.values(), key=lambda c: order.get(str(c["id"]), len(order)))
+        meta["cases"] = len(all_cases)
+        meta["planned"] = len(ids) + len(all_cases) - len(cases)
+        files = _write_report_together(out, all_cases, meta)
         run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases, files=files,
                             resumed=len(cached), interrupted=interrupted)
         if interrupted:
