@@ -17,6 +17,8 @@ settled, and never loses a finished point:
 """
 from __future__ import annotations
 
+import logging
+
 import contextlib
 import json
 import os
@@ -219,8 +221,11 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float) -> tuple[A
     # MALLOC_TRIM_THRESHOLD_=65536 makes every FFT buffer a fresh mmap: 2.5x slower points)
     env = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENV}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        # silence_logs: Dask's own warnings (a nanny killing a slow worker at shutdown, a port in use) are
+        # not the user's business and would break the one-line error of an interrupted sweep
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               host="127.0.0.1", preload=["workbench.jobs.executors"])  # runs dask_setup in each worker
+                               host="127.0.0.1", preload=["workbench.jobs.executors"],  # runs dask_setup in each worker
+                               silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
