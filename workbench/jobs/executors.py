@@ -17,10 +17,9 @@ settled, and never loses a finished point:
 """
 from __future__ import annotations
 
-import logging
-
 import contextlib
 import json
+import logging
 import os
 import signal
 import threading
