@@ -90,12 +90,11 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **k
         Kernel size w; a sequence gives a list of results, one per size.
     dt : float
         Time step Δt (for ``gd`` the learning rate η).
-    methods : sequence of str, optional
-        Default: the fast ones, ``("theory", "exact")`` (plus ``"theory_exact"`` where the
-        source states its own region, e.g. ``nesterov``). Add ``"simulated"`` for the
-        bisection on time stepping (seconds to minutes; an elapsed-time line on a terminal).
     **kw
-        Passed on: ``a``, ``beta`` (the Swish activation's β), ``mode``, ``backend``,
+        ``methods`` (sequence of str): default the fast ones, ``("theory", "exact")`` (plus
+        ``"theory_exact"`` where the source states its own region, e.g. ``nesterov``); add
+        ``"simulated"`` for the bisection on time stepping (seconds to minutes; an
+        elapsed-time line on a terminal). Passed on: ``a``, ``beta`` (the Swish activation's β), ``mode``, ``backend``,
         ``rtol``, ``steps``, ``dtype`` (also the dtype a spec is loaded in), ``scheme`` (a
         registered optimizer, ``workbench schemes``; default ``"gd"``), ``lr``, ``params``
         (its hyperparameters, e.g. QHM's ``{"beta": 0.9}``), ``momentum`` or ``damping``;
