@@ -297,7 +297,7 @@ def _meta_rows(meta: Mapping) -> list[tuple[str, str]]:
         if k == "title":
             continue
         if k == "quick":
-            text = "quick (reduced sizes: cases that cannot compare with the paper's setting say so)" if v else "full"
+            text = "quick (reduced sizes)" if v else "full"
         elif k == "commit" and v is None:
             text = "not run from a git checkout"
         elif k == "seconds" and _is_num(v):
