@@ -46,3 +46,15 @@ def test_report_figure_helpers_leave_matplotlib_state(unchanged):
     assert ax.xaxis.label.get_fontsize() == 9.5  # the report style applied to the figure itself
     fig2, axes = pyplot().subplots(1, 2, figsize=(4, 2))
     assert len(axes) == 2
+
+
+def test_bounds_result_is_small_in_a_notebook_and_the_same_json():
+    import json
+
+    res = wb.bounds("checkerboard:32", 4, dt=1e-3)
+    assert set(res) >= {"theory", "exact"} and "simulated" not in res  # the fast default
+    assert len(repr(res)) < 200 and repr(res).startswith("Bounds(gd, w=4")
+    html = res._repr_html_()
+    assert html.count("<tr>") == 3 and f"{res['exact']['alpha_upper']:.6g}" in html
+    assert json.loads(json.dumps(res)) == json.loads(json.dumps(dict(res)))
+    assert res["exact"]["alpha_upper"] == pytest.approx(2 / 1e-3)  # gd: α < 2/Δt (mu_min = 0 here)

@@ -137,7 +137,7 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     overwrite : bool
         Recompute every case and replace the report in ``out``.
     verbose : bool
-        Print the plan and one line per finished case (time, verdict) on stderr.
+        Print the plan, one line per finished case (time, verdict) and the verdict tally on stderr.
 
     Returns
     -------
@@ -155,7 +155,12 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     out_dir = out if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))  # "" stays an error
     mode = "resume" if resume else "fresh" if overwrite else "new"
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
-    return run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
+    run = run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
+    if echo is not None:
+        from workbench.report.render import tally
+
+        echo(f"verdicts: {tally(run.cases)}; report: {run.files['html']}")
+    return run
 
 
 def bench(quick: bool = True) -> list[dict]:

@@ -304,7 +304,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from workbench.benchmarks.timing import format_report
 
     mod = _bench_module()
-    rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
+    from workbench.api.bounds import _Elapsed
+
+    with _Elapsed("bench" + (" --quick" if args.quick else ""), sys.stderr.isatty()):  # quiet when not a terminal
+        rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
     floor = getattr(mod, "LAST_FLOOR", None)
     doc = {"meta": {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "quick": bool(args.quick), "python": platform.python_version(),
