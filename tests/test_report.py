@@ -337,3 +337,9 @@ def test_provenance_fields():
     assert list(meta) == ["quick", "version", "commit", "python", "numpy", "scipy", "sympy", "machine", "threads"]
     assert meta["quick"] is True and meta["numpy"] == np.__version__
     assert isinstance(meta["threads"], int) and meta["threads"] >= 1
+
+
+def test_table5_headers_write_alpha_not_a():
+    assert pretty("published a^e_min") == "published α^e_min"
+    assert pretty("published a_max (46)") == "published α_max (46)"
+    assert pretty("a = -0.5, dt = 1e-4, eta = 0.1") == "a = -0.5, Δt = 1e-4, η = 0.1"  # the coefficient a stays a
