@@ -206,7 +206,7 @@ def test_markdown_escapes_and_html_renders_notes(tmp_path):
     case = {"id": "x", "verdict": "refined", "passed": True, "notes": notes}
     paths = write_report(tmp_path, [case], {})
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    assert "a \\* b_c" in md and "**exact**" in md  # a star escaped; an intra-word _ is literal in GFM
+    assert "a * b_c" in md and "**exact**" in md  # a lone star and an intra-word _ are literal in GFM
     assert "<strong>exact</strong>" in html and "**" not in html
     assert html.count("<li>") >= 3  # a long note becomes a list, not a wall of text
     blocks = note_blocks(notes)
@@ -343,3 +343,11 @@ def test_table5_headers_write_alpha_not_a():
     assert pretty("published a^e_min") == "published α^e_min"
     assert pretty("published a_max (46)") == "published α_max (46)"
     assert pretty("a = -0.5, dt = 1e-4, eta = 0.1") == "a = -0.5, Δt = 1e-4, η = 0.1"  # the coefficient a stays a
+
+
+def test_markdown_escapes_only_what_would_become_markup():
+    from workbench.report.render import _md
+
+    assert _md("*x*") == "\\*x\\*" and _md("_x_") == "\\_x\\_"  # would be emphasis
+    assert _md("alpha_upper, 2 * 3, [0, 1), x < 3") == "alpha_upper, 2 * 3, [0, 1), x < 3"  # literal as is
+    assert _md("<b>") == "&lt;b>" and _md("# h") == "\\# h" and _md("3. x") == "3\\. x"

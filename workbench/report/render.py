@@ -366,7 +366,8 @@ def build_document(cases: list[Any], meta: Mapping, out_dir: str | Path | None =
 # --- templates ------------------------------------------------------------------------------
 
 _MD_RULES = (
-    (re.compile(r"([\\`*])"), r"\\\1"),                        # backslash, code span, emphasis star
+    (re.compile(r"([\\`])"), r"\\\1"),                         # backslash, code span
+    (re.compile(r"\*(?!\s)|(?<!\s)\*|^\*"), r"\\*"),                # a star that could open/close emphasis
     (re.compile(r"(?<![\w\\])_|_(?!\w)"), lambda m: "\\_"),      # _ only where it could open/close emphasis
     (re.compile(r"<(?=[A-Za-z/!?])"), "&lt;"),                 # what could start an HTML tag
     (re.compile(r"\](?=[(\[])"), r"\\]"),                      # ](  ][ : what could close a link
