@@ -157,9 +157,9 @@ def test_bounds_table_and_arguments(monkeypatch, capsys):
     assert kw == {"a": -0.25, "beta": 2.0, "mode": "periodic", "backend": "numpy", "rtol": 1e-4,
                   "methods": ("exact", "theory"), "dtype": "float32", "steps": 500}
     lines = out.splitlines()
-    assert lines[1].split() == ["kernel", "method", "alpha_lower", "alpha_upper"]
-    assert lines[3].split() == ["3", "exact", "0.125", "22.5"]
-    assert lines[4].split() == ["3", "theory", "0.25", "19.75"]
+    assert lines[1].split() == ["kernel", "method", "alpha_lower", "alpha_upper", "interval"]
+    assert lines[3].split() == ["3", "exact", "0.125", "22.5", "stable"]
+    assert lines[4].split() == ["3", "theory", "0.25", "19.75", "stable"]
     assert len(lines) == 3 + 6 and "simulated" not in out
 
 
@@ -172,8 +172,8 @@ def test_bounds_json_and_defaults(monkeypatch, capsys):
     assert data["results"][0]["simulated"] == {"alpha_lower": 0.126, "alpha_upper": None, "rtol": 1e-3}
     kw = calls[0][3]
     assert kw["a"] == -0.5 and kw["beta"] == 1.0 and kw["mode"] == "valid" and "steps" not in kw
-    # no --methods: compute_bounds picks the scheme's defaults (theory, exact, simulated for euler)
-    assert kw["methods"] is None and kw["scheme"].name == "gd" and kw["backend"] == "numpy"
+    # no --methods: the fast ones (theory, exact); simulated only when asked for
+    assert kw["methods"] == ("theory", "exact") and kw["scheme"].name == "gd" and kw["backend"] == "numpy"
     assert "momentum" not in kw and "damping" not in kw
 
 
@@ -262,7 +262,7 @@ def test_validate_failing_case_exit_1(monkeypatch, capsys, tmp_path):
     cap = capsys.readouterr()
     out, err = cap.out, cap.err  # not a terminal: the plan and the per-case lines go to stderr
     assert "validate: 2 cases (quick)" in err and "confirmed" in err and "PASS" in err and "FAIL" in err
-    assert "1/2 passed; failed: b" in out
+    assert "1/2 passed their self-check; failed: b" in out
     data = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert [c["id"] for c in data["cases"]] == ["a", "b"] and data["meta"]["quick"] is True
     assert data["cases"][0]["numbers"] == {"quick": True}

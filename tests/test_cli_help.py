@@ -55,3 +55,43 @@ def test_derive_text_is_unicode_and_latex_tags_are_single(capsys):
     assert main(["derive", "momentum", "--latex"]) == 0
     tex = capsys.readouterr().out
     assert r"\tag{42–43}" in tex and r"\tag{42)-(43}" not in tex
+
+
+@pytest.mark.parametrize("cmd", COMMANDS + ("report", "schemes", "region"))
+def test_every_option_shows_its_default(cmd, capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[cmd]
+    assert sub.description, f"{cmd}: no description"
+    assert main([cmd, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    fmt = sub._get_formatter()
+    for a in sub._actions:
+        if a.option_strings and a.default not in (None, False, "==SUPPRESS==") and a.dest != "help":
+            text = fmt._get_help_string(a)
+            assert "default" in text, (cmd, a.dest)
+            if "%(default)s" in text:  # appended by the formatter: the value itself is printed
+                assert f"(default: {a.default})" in out, (cmd, a.dest)
+
+
+def test_bounds_default_is_theory_and_exact_with_numbers_beside_empty(capsys):
+    assert main(["bounds", "--image", "checkerboard:64", "--kernel", "8", "--dt", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("8 ")]
+    assert [r[1] for r in rows] == ["theory", "exact"]  # no simulated unless asked for
+    for r in rows:
+        float(r[2]), float(r[3])  # numbers, also where the interval is empty
+    assert "Swish β=1" in out
+
+
+def test_report_command_rerenders_from_results_json(tmp_path, capsys):
+    from workbench.report.render import write_report
+
+    case = {"id": "a", "claim": "c", "source": "s", "prediction": 1, "measurement": 1, "tolerance": 0,
+            "verdict": "confirmed", "passed": True, "paper": 2, "where": "Eq. (3)"}
+    paths = write_report(tmp_path, [case], {"title": "T"})
+    md = paths["md"].read_bytes()
+    paths["md"].unlink()
+    assert main(["report", str(tmp_path)]) == 0
+    assert paths["md"].read_bytes() == md
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "workbench: error: dir: no results.json" in capsys.readouterr().err

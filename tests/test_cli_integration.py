@@ -17,7 +17,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_bounds_json_contract():
     p = run_cli("bounds", "--image", "checkerboard:32", "--kernel", "8", "--kernel", "12", "--dt", "1e-5",
-                "--steps", "300", "--rtol", "1e-2", "--json")
+                "--steps", "300", "--rtol", "1e-2", "--methods", "theory,exact,simulated", "--json")
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
     doc = json.loads(p.stdout)
@@ -35,7 +35,8 @@ def test_bounds_json_contract():
 
 def test_bounds_nesterov_json_contract():
     p = run_cli("bounds", "--image", "checkerboard:32", "--kernel", "8", "--dt", "1e-3", "--scheme", "nesterov",
-                "--momentum", "0.9", "--steps", "400", "--rtol", "1e-2", "--json")
+                "--momentum", "0.9", "--steps", "400", "--rtol", "1e-2", "--methods",
+                "theory,theory_exact,exact,simulated", "--json")
     assert p.returncode == 0, p.stderr
     (r,) = json.loads(p.stdout)["results"]
     assert r["scheme"] == "nesterov" and r["momentum"] == 0.9

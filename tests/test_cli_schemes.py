@@ -82,3 +82,20 @@ def test_derive_scheme_prints_record_polynomial_and_region(capsys, name):
     assert main(["derive", f"scheme-{name}", "--latex"]) == 0
     tex = capsys.readouterr().out
     assert "\\xi" in tex and "\\text{False}" not in tex
+
+
+def test_region_prints_unicode_like_derive_and_latex_on_request(capsys):
+    assert main(["region", "heavy-ball", "--param", "mu=0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "heavy-ball (μ=0.9)" in out
+    assert "ξ²" in out and "**" not in out and "xi" not in out  # Unicode, not SymPy syntax
+    assert "closed form: 0 < h < 2⋅(μ + 1)" in out or "closed form: 0 < h < 2·(μ + 1)" in out, out
+    assert main(["region", "heavy-ball", "--latex"]) == 0
+    assert "\\" in capsys.readouterr().out
+
+
+def test_schemes_and_region_help_have_a_description(capsys):
+    for cmd in ("schemes", "region"):
+        assert main([cmd, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert out.split("\n\n")[1].strip() and not out.split("\n\n")[1].startswith("positional"), cmd

@@ -33,7 +33,8 @@ def test_table_check_catches_a_missing_case_and_a_wrong_verdict():
 
 def test_readme_cites_the_four_papers_and_stays_inside_the_repository():
     for needle in ("arXiv:2206.02001", "Accelerated PDEs for", "arXiv:2302.01952", "arXiv:2204.01050",
-                   "Sun, Dong Lao", "Rosca", "Ahn", "pip install -e"):
+                   "Sun, Dong Lao", "Rosca", "Ahn", "git clone", "Python ≥ 3.10", 'pip install ".[torch]"',
+                   "https://download.pytorch.org/whl/cpu", "python -m pytest -q"):
         assert needle in README, needle
     assert "../shared" not in README and "shared/papers" not in README
 

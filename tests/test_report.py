@@ -106,10 +106,11 @@ def test_markdown_content(tmp_path, cases):
     _png(tmp_path / "fig.png")
     md = write_report(tmp_path, cases, {"title": "Test report"})["md"].read_text()
     assert md.startswith("# Test report")
-    assert re.search(r"\| \[cnn-alpha-upper\]\(#case-cnn-alpha-upper\) \| confirmed \| PASS \|", md)
-    assert re.search(r"\| \[cnn-dt-bound\]\(#case-cnn-dt-bound\) \| refuted \| FAIL \|", md)
-    assert "2 case(s): 1 confirmed, 0 refined, 1 refuted, 0 not reproduced, 0 inconclusive; 1 passed, 1 failed." in md
-    assert "| kernel | α\\_upper | note |" in md  # one notation (α), Markdown-escaped
+    assert re.search(r"\| \[cnn-alpha-upper\]\(#case-cnn-alpha-upper\) \| — \| confirmed \| held \|", md)
+    assert re.search(r"\| \[cnn-dt-bound\]\(#case-cnn-dt-bound\) \| — \| refuted \| failed \|", md)
+    assert ("2 cases: 1 confirmed, 0 refined, 1 refuted, 0 not reproduced, 0 inconclusive. "
+            "Self-check held in 1, failed in 1.") in md
+    assert "| kernel | α_upper | note |" in md  # one notation (α); an intra-word _ needs no escape in GFM
     assert "| 3 | 1.235 | \u2014 |" in md
     assert "| 5 | \u2014 | a\\|b |" in md  # NaN as dash, pipe escaped
     assert "**Bounds by kernel**" in md
@@ -128,7 +129,7 @@ def test_html_content(tmp_path, cases):
     html = write_report(tmp_path, cases, {"title": "T <&> report"})["html"].read_text()
     assert "<title>T &lt;&amp;&gt; report</title>" in html
     assert "cnn-alpha-upper" in html and "cnn-dt-bound" in html
-    assert ">confirmed<" in html and ">refuted<" in html and ">FAIL<" in html
+    assert ">confirmed<" in html and ">refuted<" in html and ">failed<" in html
     assert '<td class="num">1.235</td>' in html and '<td class="text">\u2014</td>' in html
     assert "&lt;bound&gt;" in html and "<bound>" not in html
     m = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
@@ -164,7 +165,7 @@ def test_json_strict_against_nan(tmp_path):
 
 def test_render_markdown_is_pure():
     md = render_markdown([{"id": "a", "verdict": "confirmed", "passed": True}], {})
-    assert "# Validation report" in md and "| [a](#case-a) | confirmed | PASS |" in md
+    assert "# Validation report" in md and "| [a](#case-a) | — | confirmed | held |" in md
 
 
 # --- the report a reader sees (issue 17) ------------------------------------------------------
@@ -205,7 +206,7 @@ def test_markdown_escapes_and_html_renders_notes(tmp_path):
     case = {"id": "x", "verdict": "refined", "passed": True, "notes": notes}
     paths = write_report(tmp_path, [case], {})
     md, html = paths["md"].read_text(), paths["html"].read_text()
-    assert "a \\* b\\_c" in md and "**exact**" in md
+    assert "a * b_c" in md and "**exact**" in md  # a lone star and an intra-word _ are literal in GFM
     assert "<strong>exact</strong>" in html and "**" not in html
     assert html.count("<li>") >= 3  # a long note becomes a list, not a wall of text
     blocks = note_blocks(notes)
@@ -249,3 +250,104 @@ def test_context_records_captions_from_figure_titles(tmp_path):
     ctx.save_figure(fig, "f.png")
     assert ctx.figures == ["f.png"] and ctx.captions == {"f.png": "GD at η = 0.1. panels: (a) loss; (b) sharpness"}
     assert fig.get_size_inches()[0] == pytest.approx(7.0)
+
+
+def _paper_cases():
+    base = {"claim": "c", "source": "s", "prediction": 1.0, "measurement": 1.0, "tolerance": 0.1}
+    return [{**base, "id": "p3-a", "paper": 3, "where": "Eq. (5)", "verdict": "refuted", "passed": True},
+            {**base, "id": "p1-a", "paper": 1, "where": "Table 5", "verdict": "confirmed", "passed": True},
+            {**base, "id": "p1-b", "paper": 1, "where": "D.3", "verdict": "inconclusive", "passed": False},
+            {**base, "id": "reg", "paper": 0, "verdict": "not reproduced", "passed": True},
+            {**base, "id": "legacy", "paper": None, "verdict": "refined", "passed": True}]
+
+
+def test_summary_grouped_by_paper_with_tallies_and_legend(tmp_path):
+    paths = write_report(tmp_path, _paper_cases(), {"title": "T"})
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    heads = [ln for ln in md.splitlines() if ln.startswith("### ")]
+    assert heads == ["### Paper 1: Surprising instabilities (Sun et al., NeurIPS 2022)",
+                     "### Paper 3: A continuous time model of gradient descent (Rosca et al., TMLR 2023)",
+                     "### Beyond the papers", "### Other"]
+    assert "1 confirmed, 0 refined, 0 refuted, 0 not reproduced, 1 inconclusive." in md  # paper 1's tally
+    assert "0 confirmed, 0 refined, 1 refuted, 0 not reproduced, 0 inconclusive." in md  # paper 3's
+    assert "Self-check: the workbench's own consistency check" in md and "Self-check:" in html
+    # case sections follow the paper order, not the input order
+    order = [md.index(f'<a id="case-{i}">') for i in ("p1-a", "p1-b", "p3-a", "reg", "legacy")]
+    assert order == sorted(order)
+    assert "| [p1-a](#case-p1-a) | Table 5 | confirmed | held |" in md
+    assert "PASS" not in md and "PASS" not in html
+
+
+def test_markdown_has_no_table_row_glued_to_a_following_block(tmp_path):
+    md = write_report(tmp_path, _paper_cases(), {})["md"].read_text()
+    lines = md.splitlines()
+    for a, b in zip(lines, lines[1:]):
+        if a.startswith("|"):  # a table line is followed by another table line or a blank line
+            assert b.startswith("|") or b == "", (a, b)
+
+
+def test_css_is_applied_not_escaped(tmp_path):
+    html = write_report(tmp_path, _paper_cases(), {})["html"].read_text()
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert '"Segoe UI"' in style and "&#34;" not in style and "&quot;" not in style
+
+
+def test_rerender_is_byte_identical(tmp_path):
+    import matplotlib
+
+    from workbench.report.render import rerender
+
+    fig = matplotlib.figure.Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1])
+    from workbench.validation.files import save_figure
+    save_figure(fig, tmp_path / "fig.png")
+    cases = _paper_cases()
+    cases[0]["figures"] = ["fig.png"]
+    meta = {"title": "T", "quick": True, "version": "0.2.0", "commit": None, "numpy": "2"}
+    paths = write_report(tmp_path, cases, meta)
+    before = {k: p.read_bytes() for k, p in paths.items()}
+    for p in paths.values():
+        if p.suffix != ".json":
+            p.unlink()
+    again = rerender(tmp_path)
+    assert {k: p.read_bytes() for k, p in again.items()} == before
+    assert "git commit: not run from a git checkout" in before["md"].decode()
+
+
+def test_png_shown_at_natural_size_from_its_resolution(tmp_path):
+    import matplotlib
+
+    from workbench.report.render import _png_width
+    from workbench.validation.files import save_figure
+
+    fig = matplotlib.figure.Figure(figsize=(7, 2))
+    fig.add_subplot().plot([0, 1])
+    save_figure(fig, tmp_path / "f.png")
+    import struct
+    px = struct.unpack(">I", (tmp_path / "f.png").read_bytes()[16:20])[0]
+    assert px > 1000  # saved at 2x the display resolution
+    assert abs(_png_width(tmp_path / "f.png") - px / 2) <= 1
+    assert (tmp_path / "f.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_provenance_fields():
+    from workbench.report.provenance import provenance
+
+    meta = provenance(quick=True)
+    assert list(meta) == ["quick", "version", "commit", "python", "numpy", "scipy", "sympy", "machine", "threads"]
+    assert meta["quick"] is True and meta["numpy"] == np.__version__
+    assert isinstance(meta["threads"], int) and meta["threads"] >= 1
+
+
+def test_table5_headers_write_alpha_not_a():
+    assert pretty("published a^e_min") == "published α^e_min"
+    assert pretty("published a_max (46)") == "published α_max (46)"
+    assert pretty("a = -0.5, dt = 1e-4, eta = 0.1") == "a = -0.5, Δt = 1e-4, η = 0.1"  # the coefficient a stays a
+
+
+def test_markdown_escapes_only_what_would_become_markup():
+    from workbench.report.render import _md
+
+    assert _md("*x*") == "\\*x\\*" and _md("_x_") == "\\_x\\_"  # would be emphasis
+    assert _md("alpha_upper, 2 * 3, [0, 1), x < 3") == "alpha_upper, 2 * 3, [0, 1), x < 3"  # literal as is
+    assert _md("<b>") == "&lt;b>" and _md("# h") == "\\# h" and _md("3. x") == "3\\. x"

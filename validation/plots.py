@@ -1,9 +1,14 @@
-"""Figures shared by the validation cases (matplotlib, Agg backend; numbers always in the JSON too).
+"""Figures shared by the validation cases (matplotlib ``Figure`` objects; numbers always in the JSON too).
+
+No function here changes the caller's matplotlib backend, its pyplot state or its
+``rcParams``: figures are ``matplotlib.figure.Figure`` objects made without pyplot, and
+the report style is applied inside :func:`report_style` (``matplotlib.rc_context``), so a
+notebook's inline plots work the same after ``wb.validate()``.
 
 Conventions every case figure follows, so that the report shows it legibly:
 
-* width :data:`WIDTH` inches (7 in at the 110 dpi of :func:`workbench.validation.files.save_figure`
-  is about 770 px, the width the HTML report shows figures at, unscaled), so text
+* width :data:`WIDTH` inches (7 in at 110 dpi is about 770 px, the width the HTML report
+  shows figures at; :func:`workbench.validation.files.save_figure` writes them at 2x and as SVG), so text
   keeps its point size; :func:`figure` makes such a figure with the report style
   (:data:`STYLE`: 9.5 pt text, 8.5 pt legends and ticks);
 * one notation: α (weight decay), Δt (time step), η (learning rate), λ (eigenvalue);
@@ -21,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["pyplot", "figure", "STYLE", "WIDTH", "caption_of", "integer_axis", "mark_nonfinite",
+__all__ = ["pyplot", "report_style", "figure", "STYLE", "WIDTH", "caption_of", "integer_axis", "mark_nonfinite",
            "mark_clipped", "interval_plot", "interval_figure"]
 
 WIDTH = 7.0
@@ -29,16 +34,62 @@ STYLE = {"font.size": 9.5, "axes.titlesize": 9.5, "axes.labelsize": 9.5, "legend
          "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "figure.titlesize": 10}
 
 
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use),
-    with the report style :data:`STYLE` applied."""
+def report_style() -> Any:
+    """A context in which figures get the report style :data:`STYLE` (``matplotlib.rc_context``);
+    the caller's ``rcParams`` are restored on exit."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return matplotlib.rc_context(STYLE)
 
-    plt.rcParams.update(STYLE)
-    return plt
+
+class _Figures:
+    """The part of the pyplot interface the cases use, on ``Figure`` objects (no pyplot, no backend)."""
+
+    @staticmethod
+    def _figure(figsize: Any = None, layout: Any = None, dpi: Any = None) -> Any:
+        from matplotlib.figure import Figure
+
+        with report_style():
+            return Figure(figsize=figsize, layout=layout, dpi=dpi)
+
+    def figure(self, figsize: Any = None, layout: Any = None, dpi: Any = None) -> Any:
+        """A new ``Figure``."""
+        return self._figure(figsize, layout, dpi)
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, *, figsize: Any = None, layout: Any = None,
+                 dpi: Any = None, **kw: Any) -> tuple[Any, Any]:
+        """``(fig, axes)`` as ``pyplot.subplots`` returns them."""
+        fig = self._figure(figsize, layout, dpi)
+        with report_style():
+            return fig, fig.subplots(nrows, ncols, **kw)
+
+    def subplot_mosaic(self, mosaic: Any, *, figsize: Any = None, layout: Any = None, dpi: Any = None,
+                       **kw: Any) -> tuple[Any, Any]:
+        """``(fig, axes_by_name)`` as ``pyplot.subplot_mosaic`` returns them."""
+        fig = self._figure(figsize, layout, dpi)
+        with report_style():
+            return fig, fig.subplot_mosaic(mosaic, **kw)
+
+    @staticmethod
+    def get_cmap(name: str) -> Any:
+        """A registered colormap."""
+        import matplotlib
+
+        return matplotlib.colormaps[name]
+
+    @staticmethod
+    def close(fig: Any = None) -> None:
+        """Nothing to release: these figures are not registered with pyplot."""
+
+
+_FIGURES = _Figures()
+
+
+def pyplot() -> Any:
+    """An object with the pyplot calls the cases use (``subplots``, ``subplot_mosaic``,
+    ``figure``, ``get_cmap``, ``close``) that makes ``Figure`` objects in the report style
+    without touching pyplot, the backend or the global ``rcParams``."""
+    return _FIGURES
 
 
 def figure(nrows: int = 1, ncols: int = 1, height: float | None = None, **kw: Any) -> tuple[Any, Any]:

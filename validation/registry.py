@@ -120,7 +120,10 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False,
     c = get_case(id)
     ctx = Context(Path(out_dir), quick=quick, progress=progress)
     t0 = time.perf_counter()
-    res = c.func(ctx)
+    from workbench.validation.plots import report_style
+
+    with report_style():  # the report's figure style, the caller's rcParams restored after
+        res = c.func(ctx)
     missing = [k for k in REQUIRED if k not in res]
     unknown = [k for k in res if k not in REQUIRED + OPTIONAL]
     if missing or unknown or res.get("verdict") not in VERDICTS:

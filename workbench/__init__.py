@@ -4,10 +4,11 @@ REPL entry points, each a thin wrapper that imports the heavy layers only when
 called, so ``import workbench`` stays fast:
 
 >>> import workbench as wb
->>> img = wb.load_image("checkerboard:32")          # doctest: +SKIP
->>> wb.bounds(img, 3, dt=0.1)["exact"]              # doctest: +SKIP
+>>> img = wb.load_image("checkerboard:256")
+>>> wb.bounds(img, 32, dt=1e-8)
+Bounds(gd, w=32, η=1e-08: α in theory [1.074e+09, 2e+08] empty; exact [1.296e+07, 2e+08])
 >>> print(wb.derive("cnn"))                         # doctest: +SKIP
->>> wb.validate(quick=True, out="report")           # doctest: +SKIP
+>>> wb.validate(quick=True, out="report-quick")     # doctest: +SKIP
 
 On your own model (PyTorch or JAX; see the README, "Use it on your own model"):
 
@@ -78,8 +79,8 @@ def derive(name: str) -> Any:
     return registry.get(name)
 
 
-def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **kw: Any) -> dict | list[dict]:
-    """Bounds on the weight decay alpha (``workbench.solvers.cnn.bounds.compute_bounds``).
+def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **kw: Any) -> Any:
+    """Bounds on the weight decay α of the linearized one-layer CNN (first paper, appendix D.3, eqs. (26)-(27)).
 
     Parameters
     ----------
@@ -88,38 +89,34 @@ def bounds(image: Any, kernel: int | Sequence[int], dt: float | None = None, **k
     kernel : int or sequence of int
         Kernel size w; a sequence gives a list of results, one per size.
     dt : float
-        Time step Delta_t.
+        Time step Δt (for ``gd`` the learning rate η).
     **kw
-        Passed on: ``a``, ``beta``, ``mode``, ``backend``, ``rtol``, ``steps``,
-        ``methods``, ``dtype`` (the last also picks the dtype a spec is loaded in),
-        ``scheme`` (a registered optimizer, ``workbench schemes``; default ``"gd"``), ``lr``,
-        ``params`` (its hyperparameters), ``momentum`` or ``damping``.
+        ``methods`` (sequence of str): default the fast ones, ``("theory", "exact")`` (plus
+        ``"theory_exact"`` where the source states its own region, e.g. ``nesterov``); add
+        ``"simulated"`` for the bisection on time stepping (seconds to minutes; an
+        elapsed-time line on a terminal). Passed on: ``a``, ``beta`` (the Swish activation's β), ``mode``, ``backend``,
+        ``rtol``, ``steps``, ``dtype`` (also the dtype a spec is loaded in), ``scheme`` (a
+        registered optimizer, ``workbench schemes``; default ``"gd"``), ``lr``, ``params``
+        (its hyperparameters, e.g. QHM's ``{"beta": 0.9}``), ``momentum`` or ``damping``;
+        ``progress`` (True/False; default: on a terminal).
 
     Returns
     -------
-    dict or list of dict
-        ``{"kernel", "scheme", "dt", "a", "beta", "mode", "theory", "exact", "simulated"}``
-        (Nesterov adds ``momentum``, ``d``, ``eta`` and ``theory_exact``), each bound
-        dict holding ``alpha_lower`` and ``alpha_upper``.
+    Bounds or list of Bounds
+        A dict (``{"kernel", "scheme", "lr", "a", "beta", "mode", "theory", "exact", ...}``,
+        each method's entry holding ``alpha_lower``, ``alpha_upper`` and ``empty``) with a
+        one-line repr and an HTML table in notebooks.
 
     Examples
     --------
-    >>> wb.bounds("checkerboard:64", 8, 1e-3, scheme="nesterov", momentum=0.9,
-    ...           methods=("theory_exact", "exact"))["exact"]["alpha_upper"]   # doctest: +SKIP
-    1428571.4285714286
+    >>> import workbench as wb
+    >>> res = wb.bounds("checkerboard:64", 8, 1e-3, scheme="nesterov", momentum=0.9)
+    >>> round(res["exact"]["alpha_upper"], 3)
+    1428571.429
     """
-    from workbench.api.images import load_image
-    from workbench.solvers.cnn.bounds import compute_bounds
-    from workbench.solvers.core.checks import ParameterError, check_real
+    from workbench.api.bounds import bounds as _bounds
 
-    if isinstance(image, (str, Path)):
-        image = load_image(image, dtype=kw.get("dtype", "float64"))
-    check_real("image", image)  # never drop an imaginary part silently
-    if isinstance(kernel, (list, tuple)) and not kernel:
-        raise ParameterError("kernel: empty list of kernel sizes")
-    if isinstance(kernel, (list, tuple)):
-        return [compute_bounds(image, w, dt, **kw) for w in kernel]
-    return compute_bounds(image, kernel, dt, **kw)
+    return _bounds(image, kernel, dt, **kw)
 
 
 def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = None,
@@ -140,7 +137,7 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     fresh : bool
         Recompute the cases asked for (``validate --fresh``).
     verbose : bool
-        Print the plan and one line per finished case (time, verdict) on stderr.
+        Print the plan, one line per finished case (time, verdict) and the verdict tally on stderr.
 
     Returns
     -------
@@ -158,7 +155,12 @@ def validate(cases: str | Sequence[str] | None = None, out: str | Path | None = 
     out_dir = out if out is not None else Path(tempfile.mkdtemp(prefix="workbench-report-"))  # "" stays an error
     mode = "fresh" if fresh else "resume"
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
-    return run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
+    run = run_validation(cases, out_dir, quick=quick, mode=mode, echo=echo)
+    if echo is not None:
+        from workbench.report.render import tally
+
+        echo(f"verdicts: {tally(run.cases)}; report: {run.files['html']}")
+    return run
 
 
 def bench(quick: bool = True) -> list[dict]:

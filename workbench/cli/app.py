@@ -38,6 +38,19 @@ class UsageError(Exception):
     """A command-line usage error (raised instead of argparse's print-and-exit)."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written; every option's default appended to its help
+    (unless the help states it, or there is none: a flag or an unset option)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings
+                or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
@@ -187,40 +200,52 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
     kw = bounds_kwargs(args)
     res = kw["scheme"]
+    defaulted = kw["methods"] is None
+    if defaulted:
+        from workbench.api.bounds import fast_methods
+
+        kw["methods"] = fast_methods(res)
     kernels = parse_kernels(args.kernel)
     image = load_image(args.image, dtype=args.dtype)
     for w in kernels:  # a kernel that does not fit the image is named as such, before any memory estimate
         check_kernel_size(w, image.shape, args.mode)
-    if "simulated" in (kw["methods"] or ("simulated",)):
+    if "simulated" in kw["methods"] or "steps" in kw:  # a --steps that would not fit is refused either way
         from workbench.solvers.core.checks import check_memory, run_memory
 
         steps, w = kw.get("steps", 1000), max(kernels)
         driver = "kernel" if 8 * w * w > 2 * (steps + 1) else "steps"   # the larger term of run_memory
         check_memory(driver, run_memory(steps, 16, w, 4 if args.dtype == "float32" else 8))
+    from workbench.api.bounds import _Elapsed
     from workbench.solvers.cnn.bounds import compute_bounds
 
-    results = [compute_bounds(image, w, **kw) for w in kernels]
+    show = "simulated" in kw["methods"] and sys.stderr.isatty()
+    results = []
+    for w in kernels:
+        with _Elapsed(f"bounds, kernel {w}, simulated", show):
+            results.append(compute_bounds(image, w, **kw))
     if args.json:
         print(_dumps({"results": results}))
         return 0
     hyper = ", ".join(f"{k}={v:g}" for k, v in {**res.hyper, **res.given}.items())
-    print(f"image {args.image} {image.shape[0]}x{image.shape[1]}, scheme={res.name} (lr={res.lr:.6g}"
-          f"{', ' + hyper if hyper else ''}), a={kw['a']:g}, beta={kw['beta']:g}, mode={args.mode}, "
-          f"backend={args.backend}, dtype={args.dtype}")
+    print(f"image {args.image} {image.shape[0]}x{image.shape[1]}, scheme {res.name} (lr={res.lr:.6g}"
+          f"{', ' + hyper if hyper else ''}), linearization a={kw['a']:g}, Swish β={kw['beta']:g}, "
+          f"mode={args.mode}, backend={args.backend}, dtype={args.dtype}")
     rows, notes = [], []
     for w, out in zip(kernels, results):
-        for m in kw["methods"] or [m for m in METHODS if m in out]:
+        for m in kw["methods"]:
             r = out.get(m) or {}
             mine = [str(r["reason"])] if r.get("empty") and r.get("reason") else []
             listed = r.get("notes") or ([r["note"]] if r.get("note") else [])
             mine += [str(n) for n in listed if str(n) not in mine]
-            if r.get("empty"):
-                rows.append([out.get("kernel", w), m, "empty", "empty"])
+            empty = bool(r.get("empty"))
+            if empty:
                 mine = mine or ["no stable alpha"]
-            else:
-                rows.append([out.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper")])
+            rows.append([out.get("kernel", w), m, r.get("alpha_lower"), r.get("alpha_upper"),
+                         "empty (lower > upper)" if empty else "stable"])
             notes.append(mine)  # every note the JSON has, under its row
-    _print_table(["kernel", "method", "alpha_lower", "alpha_upper"], rows, notes)
+    _print_table(["kernel", "method", "alpha_lower", "alpha_upper", "interval"], rows, notes)
+    if defaulted:
+        print("(theory and exact only; add --methods theory,exact,simulated for the bisection on time stepping)")
     return 0
 
 
@@ -246,10 +271,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         r = stop.run
         return _error(f"interrupted after {len(r.cases)} of {r.planned} cases; report of the finished cases in "
                       f"{r.out}; re-run the same command to resume") and 130
+    from workbench.report.render import tally
+
     print(f"report: {run.files['md']}  {run.files['html']}  {run.files['json']}")
     failed = run.failed
-    print(f"{len(run.cases) - len(failed)}/{len(run.cases)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"verdicts: {tally(run.cases)}")
+    print(f"{len(run.cases) - len(failed)}/{len(run.cases)} passed their self-check"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+# --- report --------------------------------------------------------------------------------
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.report.render import rerender
+
+    files = rerender(args.dir)
+    print(f"report: {files['md']}  {files['html']}  (from {files['json']})")
+    return 0
 
 
 # --- bench ---------------------------------------------------------------------------------
@@ -268,7 +307,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from workbench.benchmarks.timing import format_report
 
     mod = _bench_module()
-    rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
+    from workbench.api.bounds import _Elapsed
+
+    with _Elapsed("bench" + (" --quick" if args.quick else ""), sys.stderr.isatty()):  # quiet when not a terminal
+        rows = [dict(r) for r in mod.run_bench(quick=args.quick)]
     floor = getattr(mod, "LAST_FLOOR", None)
     doc = {"meta": {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "quick": bool(args.quick), "python": platform.python_version(),
@@ -367,6 +409,8 @@ Exit status 1 when a case fails its own check.""",
   workbench sweep bounds --grid kernel=3,5,7 --grid dt=1e-3,1e-4 --out sweep-bounds
   workbench sweep bounds --grid kernel=3,5 --executor processes --workers 2
 Re-running with the same --out skips the points already done.""",
+    "report": """example:
+  workbench report report-quick""",
     "bench": """examples:
   workbench bench --quick                      # reduced sizes, a minute or two
   workbench bench --json --out bench.json""",
@@ -375,7 +419,7 @@ Re-running with the same --out skips the points already done.""",
 
 def _sub(sub: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=help, description=description, epilog=EPILOGS[name],
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          formatter_class=HelpFormatter)
 
 
 def _version() -> str:
@@ -386,8 +430,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``workbench`` (usage errors raise :class:`UsageError`)."""
-    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOGS[None],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOGS[None], formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=_version())
     p.add_argument("--threads", default=None, metavar="N",
                    help="BLAS and FFT threads (default: the cores this process may use; sweep and validation "
@@ -411,30 +454,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--dt", default=None, help="time step Delta_t > 0 of the paper's parametrization (gd: the "
                    "learning rate; nesterov/central-difference: with --damping or --momentum)")
     b.add_argument("--lr", default=None, help="learning rate eta > 0 (any scheme; for gd the same as --dt)")
-    b.add_argument("--a", default="-0.5", help="linearization coefficient a (default -0.5)")
-    b.add_argument("--beta", default="1.0", help="Swish β (default 1.0)")
+    b.add_argument("--a", default="-0.5", help="linearization coefficient a")
+    b.add_argument("--beta", default="1.0", help="the Swish activation's β (not a scheme's β: give that as "
+                   "--param beta=VALUE)")
     b.add_argument("--mode", choices=("valid", "periodic"), default="valid",
                    help="valid: CNN correlation without padding; periodic: circular (Fourier bounds exact)")
-    b.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default numpy)")
+    b.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library")
     b.add_argument("--rtol", default="1e-3", help="bisection tolerance of the simulated bound")
-    b.add_argument("--steps", default=None, help="time steps of the simulated bound")
+    b.add_argument("--steps", default=None, help="time steps of the simulated bound (default 1000)")
     b.add_argument("--methods", default=None,
-                   help="comma list of theory,theory_exact,exact,simulated (default: theory,exact,simulated; "
-                        "all four where the source states its own region, e.g. nesterov)")
+                   help="comma list of theory,theory_exact,exact,simulated (default: theory,exact, and "
+                        "theory_exact where the source states its own region, e.g. nesterov; these take "
+                        "milliseconds once loaded; add simulated for the bisection on time stepping, seconds "
+                        "to minutes)")
     b.add_argument("--scheme", default="gd",
                    help="a registered optimizer (`workbench schemes`; default gd = forward Euler (21), alias euler)")
     b.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter of the scheme (repeat)")
     b.add_argument("--momentum", default=None, help="momentum coefficient in [0, 1) (mu; qhm: beta)")
     b.add_argument("--damping", default=None, help="damping d > 0 of the momentum PDE instead of --momentum")
     b.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="floating-point type")
-    b.add_argument("--json", action="store_true", help="print JSON")
+    b.add_argument("--json", action="store_true", help="print JSON instead of the table")
     b.set_defaults(func=cmd_bounds)
 
     v = _sub(sub, "validate", "run validation cases and write a report",
              "Check the papers' claims against simulation: each case states the claim, the prediction, "
              "the measurement, the tolerance and a verdict (confirmed, refined, refuted).")
     v.add_argument("cases", nargs="*", metavar="CASE", help="case ids (default: all; see --list)")
-    v.add_argument("--out", default="report", help="report folder (default ./report)")
+    v.add_argument("--out", default="report", help="report folder")
     v.add_argument("--list", action="store_true", help="list the cases and their claims")
     v.add_argument("--quick", action="store_true", help="reduced versions of the cases (minutes instead of tens of minutes)")
     v.add_argument("--resume", action="store_true",
@@ -446,10 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
              "Evaluate a target at every point of a parameter grid; results go to a folder, one record per point.")
     w.add_argument("target", nargs="?", help="bounds, perturb or spin (see --list)")
     w.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", help="a grid axis (repeat)")
-    w.add_argument("--executor", choices=("local", "processes", "dask"), default="local", help="where points run")
-    w.add_argument("--workers", default=None, help="pool size / LocalCluster workers")
+    w.add_argument("--executor", choices=("local", "processes", "dask"), default="local",
+                   help="where points run: this process, a process pool, or a Dask cluster")
+    w.add_argument("--workers", default=None, help="pool size / LocalCluster workers (default: the cores available)")
     w.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
-    w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler (default 5)")
+    w.add_argument("--timeout", default="5", help="seconds to wait for the scheduler")
     w.add_argument("--point-timeout", default=None, metavar="S",
                    help="seconds one point may run before it is recorded failed (default: derived from the work)")
     w.add_argument("--out", default=None, help="sweep folder (default ./sweep-TARGET); re-runs skip finished points")
@@ -459,10 +506,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = _sub(sub, "bench", "benchmark our paths against the obvious alternatives",
              "Time each fast path against the obvious alternative on this machine, in one run.")
-    h.add_argument("--quick", action="store_true", help="reduced sizes")
+    h.add_argument("--quick", action="store_true", help="reduced sizes (a minute or two instead of several)")
     h.add_argument("--json", action="store_true", help="print JSON instead of the table")
     h.add_argument("--out", default=None, metavar="FILE", help="also write the JSON to FILE")
     h.set_defaults(func=cmd_bench)
+
+    r = _sub(sub, "report", "render a report folder again from its results.json",
+             "Write report.md and report.html of a validation report folder again from its results.json "
+             "alone, without recomputing any case (figures are kept, or redrawn from the numbers where "
+             "the case can).")
+    r.add_argument("dir", metavar="DIR", help="a report folder written by `workbench validate`")
+    r.set_defaults(func=cmd_report)
 
     from workbench.cli.schemes import add_parsers
 

@@ -5,8 +5,11 @@ defaults and ranges, citation); ``--json`` prints
 ``{"schemes": [{"name", "title", "aliases", "params", "citation", "update"}, …]}``.
 
 ``region SCHEME [--param NAME=VALUE …] [--json] [--latex] [--plot FILE]`` gives the
-exact stable interval in h = η·λ at the given hyperparameters; ``--json`` prints
-``{"scheme", "params", "h_lower", "h_upper", "polynomial", "closed_form", "method", …}``.
+exact stable interval in h = η·λ at the given hyperparameters, printed in the same
+Unicode notation as ``derive`` (``--latex`` for LaTeX); ``--json`` prints
+``{"scheme", "params", "h_lower", "h_upper", "polynomial", "closed_form", "method", …}``
+(``polynomial`` and ``region_symbolic`` in SymPy syntax, ``polynomial_text`` and
+``region_text`` in Unicode).
 """
 from __future__ import annotations
 
@@ -53,15 +56,19 @@ def region_result(scheme: str, params: dict[str, float]) -> dict[str, Any]:
                              "parametrization: the region is in h = eta*lambda")
     res = resolve(scheme, 1.0, params)          # validates names and ranges (lr is irrelevant here)
     r = h_interval(res)
+    from workbench.derivations.unicode_printer import unicode_text
+
     poly = reg.polynomial(opt, res.hyper)
     closed = reg.closed_region(res.name)
+    expr = poly.as_expr().evalf(15) if not r.closed_form else poly.as_expr()
     out: dict[str, Any] = {"scheme": res.name, "params": dict(res.hyper), "h_lower": r.lower, "h_upper": r.upper,
-                           "empty": r.empty, "polynomial": sp.sstr(poly.as_expr().evalf(15) if not r.closed_form
-                                                                   else poly.as_expr()),
+                           "empty": r.empty, "polynomial": sp.sstr(expr),
+                           "polynomial_text": unicode_text(poly.as_expr().evalf(6) if not r.closed_form else expr),
                            "polynomial_symbolic": sp.sstr(reg.polynomial(opt).as_expr()),
                            "closed_form": r.closed_form, "method": r.method, "citation": opt.citation}
     if closed is not None:
         out["region_symbolic"] = f"{sp.sstr(closed[0])} < h < {sp.sstr(closed[1])}"
+        out["region_text"] = f"{unicode_text(closed[0])} < h < {unicode_text(closed[1])}"
     stated = paper_h_upper(res)
     if stated is not None:
         out["h_upper_stated"] = stated
@@ -118,15 +125,17 @@ def cmd_region(args: argparse.Namespace) -> int:
     if args.latex:
         print(reg.describe(reg.get(out["scheme"]), latex=True))
         return 0
-    hyp = ", ".join(f"{k}={v:g}" for k, v in out["params"].items()) or "no hyperparameters"
+    from workbench.derivations.unicode_printer import unicode_name
+
+    hyp = ", ".join(f"{unicode_name(k)}={v:g}" for k, v in out["params"].items()) or "no hyperparameters"
     print(f"{out['scheme']} ({hyp})")
-    print(f"  p(ξ) = {out['polynomial']}   (h = ηλ)")
+    print(f"  p(ξ) = {out['polynomial_text']}   (h = ηλ)")
     if out["empty"]:
         print("  region: empty (no h > 0 is stable)")
     else:
         print(f"  stable for {out['h_lower']:.12g} < h < {out['h_upper']:.12g}   ({out['method']})")
-    if "region_symbolic" in out:
-        print(f"  closed form: {out['region_symbolic']}")
+    if "region_text" in out:
+        print(f"  closed form: {out['region_text']}")
     if "h_upper_stated" in out:
         print(f"  the source states h < {out['h_upper_stated']:.12g} ({out['stated_source']})")
     if args.plot:
@@ -136,18 +145,28 @@ def cmd_region(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Add ``schemes`` and ``region`` to the ``workbench`` subparsers."""
+    from workbench.cli.app import HelpFormatter
+
     s = sub.add_parser("schemes", help="list the registered optimizers (name, hyperparameters, citation)",
-                       epilog="example: workbench schemes --json")
+                       description="List the optimizers of the registry: each one's update rule, its "
+                                   "hyperparameters with defaults and ranges, and its source.",
+                       epilog="example: workbench schemes --json", formatter_class=HelpFormatter)
     s.add_argument("--json", action="store_true", help="print {\"schemes\": [...]} as JSON")
     s.set_defaults(func=cmd_schemes)
 
-    r = sub.add_parser("region", help="exact stability region of a scheme in h = eta*lambda",
-                       epilog="example: workbench region heavy-ball --param mu=0.5 --json")
+    r = sub.add_parser("region", help="exact stability region of a scheme in h = ηλ",
+                       description="The exact stable interval in h = ηλ (learning rate times a Hessian "
+                                   "eigenvalue) of a registered scheme at given hyperparameters: its "
+                                   "characteristic polynomial p(ξ), the interval, and the closed form where "
+                                   "SymPy reduces the Schur-Cohn conditions.",
+                       epilog="examples:\n  workbench region heavy-ball --param mu=0.5\n"
+                              "  workbench region qhm --latex\n  workbench region heavy-ball --param mu=0.5 --json",
+                       formatter_class=HelpFormatter)
     r.add_argument("scheme", help="a registered scheme (see `workbench schemes`)")
-    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter (repeat)")
+    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="a hyperparameter (repeat; default: the scheme's defaults, see `workbench schemes`)")
     r.add_argument("--json", action="store_true", help="print the region as JSON")
     r.add_argument("--latex", action="store_true", help="print the record, polynomial and region as LaTeX")
     r.add_argument("--plot", default=None, metavar="FILE", help="draw the region over a hyperparameter range with "
                    "root-sampling points overlaid (PNG/PDF/SVG by extension)")
-    r.add_argument("--over", default=None, metavar="NAME", help="the hyperparameter on the plot's x axis")
+    r.add_argument("--over", default=None, metavar="NAME", help="the hyperparameter on the plot's x axis (default: the scheme's main one)")
     r.set_defaults(func=cmd_region)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shutil
 import time
@@ -331,18 +330,18 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
             interrupted = True
         finally:
             bar.close()
+        from workbench.report.provenance import provenance
+
         meta = {
             "title": "Stability workbench validation report",
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "run_id": uuid.uuid4().hex[:12],
-            "quick": bool(quick),
+            **provenance(quick),
             "cases": len(cases),
             "planned": len(ids),
             "resumed": len(cached),
             "interrupted": interrupted,
             "seconds": round(time.perf_counter() - t_all, 3),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
         }
         ran = {str(c["id"]): c for c in cases}  # the report covers every finished case of the folder
         for cid in kept:

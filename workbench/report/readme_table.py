@@ -6,11 +6,13 @@ Usage::
     python -m workbench.report.readme_table RESULTS.json    # also check each verdict against a run's results.json
     python -m workbench.report.readme_table --print RESULTS.json   # print a fresh table (paste it into README.md)
 
-The table is the one under "## Verdicts at a glance": one row per case, its id in
-backticks in the first column, its verdict in the third and its time in seconds in the
-fourth. The check compares the ids with ``workbench.validation.registry.list_cases()`` (the ids
-``workbench validate --list`` prints), in order; with a ``results.json`` it also compares
-the verdicts. Nothing is evaluated: the README and the JSON are read as text/data.
+The table is the one under "## Verdicts at a glance", grouped by paper (a ``### Paper N``
+heading and a table per paper, in the order of :data:`workbench.report.papers.ORDER`): one
+row per case, its id in backticks in the first column, where in the paper in the second,
+its verdict in the third and its time in seconds in the fourth. The check compares the ids
+with ``workbench.validation.registry.list_cases()`` (the ids ``workbench validate --list``
+prints), grouped by each case's paper; with a ``results.json`` it also compares the
+verdicts. Nothing is evaluated: the README and the JSON are read as text/data.
 """
 from __future__ import annotations
 
@@ -33,9 +35,13 @@ def readme_rows(text: str) -> list[tuple[str, str, str, str]]:
 
 
 def case_ids() -> list[str]:
-    from workbench.validation.registry import list_cases
+    """The registered case ids grouped by paper (1-4, then 0, then unassigned), in list order within a paper."""
+    from workbench.report.papers import ORDER
+    from workbench.validation.registry import get_case, list_cases
 
-    return list_cases()
+    ids = list_cases()
+    rank = {p: i for i, p in enumerate(ORDER)}
+    return sorted(ids, key=lambda c: rank.get(get_case(c).paper, len(ORDER)))
 
 
 def check(text: str, ids: list[str], results: dict | None = None) -> list[str]:
@@ -50,7 +56,7 @@ def check(text: str, ids: list[str], results: dict | None = None) -> list[str]:
     if extra:
         problems.append(f"README rows for no registered case: {', '.join(extra)}")
     if not missing and not extra and listed != ids:
-        problems.append("README rows are not in `workbench validate --list` order")
+        problems.append("README rows are not grouped by paper in `workbench validate --list` order")
     if len(set(listed)) != len(listed):
         problems.append("README table lists a case twice")
     if results is not None:
@@ -62,11 +68,23 @@ def check(text: str, ids: list[str], results: dict | None = None) -> list[str]:
 
 
 def table(results: dict, where: dict[str, str]) -> str:
-    """A verdict table from a run's results.json; the 'paper, where' column kept from the README."""
-    lines = ["| case | paper, where | verdict | s |", "|---|---|---|---|"]
-    for c in results["cases"]:
-        lines.append(f"| `{c['id']}` | {where.get(c['id'], '')} | {c['verdict']} | {round(c.get('seconds') or 0)} |")
-    return "\n".join(lines)
+    """The verdict tables from a run's results.json, one per paper under its ``###`` heading, with its
+    tally; the 'where' column from the results (else kept from the README)."""
+    from workbench.report.papers import ORDER, paper
+    from workbench.report.render import tally
+
+    blocks = []
+    for number in ORDER:
+        cases = [c for c in results["cases"] if paper(c.get("paper")).number == number]
+        if not cases:
+            continue
+        lines = [f"### {paper(number).heading}", "", f"{tally(cases)}.", "",
+                 "| case | where | verdict | s |", "|---|---|---|---|"]
+        for c in cases:
+            at = c.get("where") or where.get(c["id"], "")
+            lines.append(f"| `{c['id']}` | {at} | {c['verdict']} | {round(c.get('seconds') or 0)} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def main(argv: list[str]) -> int:

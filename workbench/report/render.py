@@ -38,15 +38,17 @@ import numpy as np
 
 from workbench.validation.files import atomic_write_text
 from workbench.validation.verdict import VERDICTS
+from workbench.report.papers import ORDER, paper
 from workbench.report.text import (DASH, format_number, format_value, inline_spans, label, note_blocks, pretty, rel_diff,
                           row_digits)
 
-__all__ = ["CASE_KEYS", "VERDICTS", "to_jsonable", "case_to_dict", "format_cell", "build_document",
+__all__ = ["CASE_KEYS", "VERDICTS", "LEGEND", "tally", "rerender", "to_jsonable", "case_to_dict", "format_cell", "build_document",
            "render_markdown", "render_html", "write_report"]
 
 CASE_KEYS = ("id", "claim", "source", "prediction", "measurement", "tolerance",
-             "verdict", "passed", "numbers", "tables", "figures", "notes")
-_DEFAULTS: dict[str, Any] = {"numbers": {}, "tables": [], "figures": [], "notes": ""}
+             "verdict", "passed", "paper", "where", "rule", "reason", "numbers", "tables", "figures", "notes")
+_DEFAULTS: dict[str, Any] = {"numbers": {}, "tables": [], "figures": [], "notes": "", "where": "", "rule": "",
+                             "reason": ""}
 
 
 # --- data ---------------------------------------------------------------------------
@@ -117,14 +119,27 @@ def format_cell(x: Any, digits: int = 4) -> str:
     return format_number(x, digits)
 
 
-def _summary(cases: list[dict]) -> str:
+def tally(cases: list[Mapping]) -> str:
+    """``"3 confirmed, 1 refined, 0 refuted, 0 not reproduced, 0 inconclusive"`` (and any other verdict)."""
     counts = {v: sum(1 for c in cases if c.get("verdict") == v) for v in VERDICTS}
+    parts = [f"{n} {v}" for v, n in counts.items()]
+    others = sorted({str(c.get("verdict")) for c in cases} - set(VERDICTS))
+    parts += [f"{sum(1 for c in cases if str(c.get('verdict')) == v)} {v}" for v in others]
+    return ", ".join(parts)
+
+
+def _summary(cases: list[dict]) -> str:
     failed = sum(1 for c in cases if not _passed(c))
-    parts = ", ".join(f"{n} {v}" for v, n in counts.items())
-    other = len(cases) - sum(counts.values())
-    if other:
-        parts += f", {other} other"
-    return f"{len(cases)} case(s): {parts}; {len(cases) - failed} passed, {failed} failed."
+    return (f"{len(cases)} case{'s' if len(cases) != 1 else ''}: {tally(cases)}. "
+            f"Self-check held in {len(cases) - failed}, failed in {failed}.")
+
+
+#: what the two columns of the summary mean
+LEGEND = ("Verdict: what the measurement says about the paper's claim (confirmed; refined: holds with "
+          "a stated correction; refuted: the measured effect excludes the claimed one; not reproduced: "
+          "a different setting, or no significant effect either way). Self-check: the workbench's own "
+          "consistency check (for instance exact and simulated bounds agree); when it fails the verdict "
+          "is inconclusive: the workbench, not the paper, is in doubt.")
 
 
 _NEVER = re.compile(r"first iter|steps? to|first step", re.I)
@@ -212,15 +227,26 @@ def _numbers(numbers: Any) -> tuple[list[tuple[str, str, bool]], list[str]]:
     return rows, nested
 
 
+#: the resolution at which a figure is shown at its natural size (a 7 in figure is 770 CSS pixels)
+SHOW_DPI = 110
+
+
 def _png_width(p: Path) -> int | None:
+    """The width to show a PNG at: its pixel width scaled by ``SHOW_DPI`` / its own resolution
+    (pHYs chunk), so a figure saved at 2x is shown at its natural size and sharp."""
     try:
-        with p.open("rb") as fh:
-            head = fh.read(24)
-        if head[:8] == b"\x89PNG\r\n\x1a\n":
-            return int(struct.unpack(">I", head[16:20])[0])
+        data = p.read_bytes()
     except OSError:
-        pass
-    return None
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width = int(struct.unpack(">I", data[16:20])[0])
+    i = data.find(b"pHYs", 8, 4096)
+    if i > 0:
+        ppm, _, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+        if unit == 1 and ppm > 0:
+            return round(width * SHOW_DPI / (ppm * 0.0254))
+    return width
 
 
 def _default_caption(path: str) -> str:
@@ -236,7 +262,8 @@ def _figures(case: Mapping, out_dir: Path | None, start: int) -> list[dict]:
         else:
             path, caption = str(fig), None
         caption = caption or (captions.get(path) if isinstance(captions, Mapping) else None) or _default_caption(path)
-        item = {"number": start + i, "path": path, "caption": pretty(str(caption)), "src": None, "width": None}
+        item = {"number": start + i, "path": path, "caption": pretty(str(caption)), "src": None, "width": None,
+                "svg": None}
         if out_dir is not None:
             p = Path(path) if Path(path).is_absolute() else out_dir / path
             try:
@@ -247,6 +274,8 @@ def _figures(case: Mapping, out_dir: Path | None, start: int) -> list[dict]:
                 mime = "image/svg+xml" if p.suffix.lower() == ".svg" else "image/png"
                 item["src"] = f"data:{mime};base64,{data}"
                 item["width"] = _png_width(p)
+                svg = p.with_suffix(".svg")
+                item["svg"] = str(Path(path).with_suffix(".svg")) if svg.is_file() and svg != p else None
         out.append(item)
     return out
 
@@ -256,7 +285,10 @@ def _anchor(case_id: Any) -> str:
 
 
 _META_LABELS = {"generated": "generated (UTC)", "quick": "mode", "cases": "cases", "seconds": "run time",
-                "python": "Python", "platform": "platform", "version": "workbench version"}
+                "python": "Python", "platform": "platform", "version": "workbench version", "commit": "git commit",
+                "numpy": "NumPy", "scipy": "SciPy", "sympy": "SymPy", "machine": "machine", "threads": "threads",
+                "run_id": "run id", "planned": "cases planned", "resumed": "cases resumed",
+                "interrupted": "interrupted"}
 
 
 def _meta_rows(meta: Mapping) -> list[tuple[str, str]]:
@@ -266,6 +298,8 @@ def _meta_rows(meta: Mapping) -> list[tuple[str, str]]:
             continue
         if k == "quick":
             text = "quick (reduced sizes)" if v else "full"
+        elif k == "commit" and v is None:
+            text = "not run from a git checkout"
         elif k == "seconds" and _is_num(v):
             text = f"{float(v):.0f} s ({float(v) / 60:.1f} min)"
         else:
@@ -300,31 +334,55 @@ def build_document(cases: list[Any], meta: Mapping, out_dir: str | Path | None =
         figs = _figures(c, folder, fig_no)
         fig_no += len(figs)
         secs = c.get("seconds")
+        fields = [(name.capitalize(), format_value(c.get(name)))
+                  for name in ("claim", "where", "source", "prediction", "measurement", "tolerance", "rule", "reason")
+                  if name in CASE_KEYS[:6] or c.get(name) not in (None, "")]
         doc_cases.append({
-            "id": str(c["id"]), "anchor": _anchor(c["id"]),
-            "verdict": str(c["verdict"]), "passed": _passed(c), "check": "PASS" if _passed(c) else "FAIL",
+            "id": str(c["id"]), "anchor": _anchor(c["id"]), "paper": c.get("paper"),
+            "where": pretty(str(c.get("where") or "")) or DASH,
+            "verdict": str(c["verdict"]), "vclass": str(c["verdict"]).replace(" ", "-"),
+            "passed": _passed(c), "check": "held" if _passed(c) else "failed",
             "claim": format_value(c["claim"]),
             "seconds": f"{float(secs):.1f}" if _is_num(secs) else DASH,
-            "fields": [(name.capitalize(), format_value(c[name]))
-                       for name in ("claim", "source", "prediction", "measurement", "tolerance")],
+            "fields": fields,
             "compared": _compared(c["prediction"], c["measurement"]),
             "numbers": numbers, "nested": nested,
             "tables": [_table(t) for t in c["tables"] or []],
             "figures": figs,
             "notes": note_blocks(c["notes"]),
         })
+    groups = []
+    for number in ORDER:
+        members = [(d, c) for d, c in zip(doc_cases, cases) if paper(c.get("paper")).number == number]
+        if members:
+            p = paper(number)
+            groups.append({"heading": p.heading, "citation": p.citation if p.authors else "",
+                           "tally": tally([c for _, c in members]), "cases": [d for d, _ in members]})
+    ordered = [d for g in groups for d in g["cases"]]
     return {"title": str(meta.get("title") or "Validation report"), "meta": _meta_rows(meta),
-            "summary": _summary(cases), "cases": doc_cases}
+            "summary": _summary(cases), "legend": LEGEND, "groups": groups, "cases": ordered}
 
 
 # --- templates ------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+_MD_RULES = (
+    (re.compile(r"([\\`])"), r"\\\1"),                         # backslash, code span
+    (re.compile(r"\*(?!\s)|(?<!\s)\*|^\*"), r"\\*"),                # a star that could open/close emphasis
+    (re.compile(r"(?<![\w\\])_|_(?!\w)"), lambda m: "\\_"),      # _ only where it could open/close emphasis
+    (re.compile(r"<(?=[A-Za-z/!?])"), "&lt;"),                 # what could start an HTML tag
+    (re.compile(r"\](?=[(\[])"), r"\\]"),                      # ](  ][ : what could close a link
+    (re.compile(r"^([#>+-])(?=\s)"), r"\\\1"),                  # block markers at the start
+    (re.compile(r"^(\d+)([.)])(?=\s)"), r"\1\\\2"),
+)
 
 
 def _md(text: Any) -> str:
-    """Markdown-escaped plain text (``*``, ``_``, backticks, brackets, ``<``, ``|``, ``#``)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Markdown (GFM) text that shows ``text`` literally, with as few escapes as possible: only
+    characters that would start markup where they stand are escaped."""
+    out = str(text)
+    for pat, rep in _MD_RULES:
+        out = pat.sub(rep, out)
+    return out
 
 
 def _md_inline(text: Any) -> str:
@@ -422,3 +480,50 @@ def write_report(out_dir: str | Path, cases: list[dict], meta: dict) -> dict[str
     atomic_write_text(paths["md"], render_markdown(cases, meta))
     atomic_write_text(paths["html"], render_html(cases, meta, out))
     return paths
+
+
+def rerender(out_dir: str | Path) -> dict[str, Path]:
+    """Render ``report.md`` and ``report.html`` again from ``out_dir/results.json`` alone.
+
+    Figures are redrawn from each case's numbers where the validation registry offers
+    ``redraw(case_id, numbers)`` (a list of figures in the order of the case's
+    ``figures``); otherwise the figure files already in ``out_dir`` are used. A report
+    written by :func:`write_report` comes out byte-identical when its figures are unchanged.
+
+    Raises
+    ------
+    ParameterError
+        When ``out_dir/results.json`` is missing or is not a results file.
+    """
+    from workbench.solvers.core.checks import ParameterError
+
+    out = Path(out_dir)
+    try:
+        data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        meta, cases = data["meta"], data["cases"]
+    except FileNotFoundError:
+        raise ParameterError(f"dir: no results.json in {str(out)!r}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ParameterError(f"dir: {str(out / 'results.json')!r} is not a results file ({exc})") from None
+    _redraw(out, cases)
+    paths = {"json": out / "results.json", "md": out / "report.md", "html": out / "report.html"}
+    atomic_write_text(paths["md"], render_markdown(cases, meta))
+    atomic_write_text(paths["html"], render_html(cases, meta, out))
+    return paths
+
+
+def _redraw(out: Path, cases: list[dict]) -> None:
+    from workbench.validation import registry
+
+    redraw = getattr(registry, "redraw", None)
+    if redraw is None:
+        return
+    from workbench.validation.files import save_figure
+
+    for c in cases:
+        names = [str(f.get("path") if isinstance(f, Mapping) else f) for f in c.get("figures") or []]
+        if not names:
+            continue
+        figs = list(redraw(c["id"], c.get("numbers") or {}) or [])
+        for name, fig in zip(names, figs):
+            save_figure(fig, out / name)

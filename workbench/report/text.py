@@ -131,7 +131,8 @@ _WORDS = {**_GREEK, "dt": "Δt", "dx": "Δx", "yhat": "ŷ", "Ibar": "Ī", "infin
 _SUP = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 _WORD_RE = re.compile(r"(?<![A-Za-z\\])(" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
                       + r")(?![A-Za-z])")
-_SYMBOLS = [(re.compile(r"(?<=[\w)\]])\*\*(-?\d{1,2})(?![\d.\w])"), lambda m: m.group(1).translate(_SUP)),
+_SYMBOLS = [(re.compile(r"\ba(?=(?:\^e)?_(?:min|max)\b)"), "α"),  # the first paper's a^e_min, a_max: α, not a
+            (re.compile(r"(?<=[\w)\]])\*\*(-?\d{1,2})(?![\d.\w])"), lambda m: m.group(1).translate(_SUP)),
             (re.compile(r"<=>"), "⇔"), (re.compile(r"<="), "≤"), (re.compile(r">="), "≥"), (re.compile(r"!="), "≠"),
             (re.compile(r"(?<![<-])->"), "→"), (re.compile(r"(?<![\w)])\+-(?=[\s\d\w(])"), "±"), (re.compile(r"(?<![\w)])-\+(?=[\s\d\w(Ī])"), "∓"),
             (re.compile(r"(?<=\d) x (?=[\d\w(])"), " × "), (re.compile(r"(?<=\d)x(?=\d)"), "×"), (re.compile(r"\bI\^"), "Î"), (re.compile(r"(?<=[\w)|\]])\^(-?\d{1,2})(?![\d.\w])"),
