@@ -233,7 +233,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in registry.list_cases():
             print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
-    from workbench.jobs.validate import ValidationInterrupted
+    from workbench.jobs.validate import ValidationInterrupted, default_workers
 
     if args.resume and args.fresh:
         raise ParameterError("fresh: give either --resume or --fresh, not both")
@@ -241,7 +241,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     echo = print if tty else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
         run = run_validation(args.cases, args.out, quick=args.quick, echo=echo,
-                             mode="fresh" if args.fresh else "resume", progress=tty, workers=args.workers)
+                             mode="fresh" if args.fresh else "resume", progress=tty,
+                             workers=default_workers() if args.workers is None else args.workers)
     except ValidationInterrupted as stop:
         r = stop.run
         return _error(f"interrupted after {len(r.cases)} of {r.planned} cases; report of the finished cases in "

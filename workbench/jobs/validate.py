@@ -317,7 +317,7 @@ def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str
 
 def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, quick: bool = False,
                    echo: Callable[[str], None] | None = None, *, mode: str = "resume",
-                   progress: bool = False, workers: int | None = None) -> ValidationRun:
+                   progress: bool = False, workers: int | str = 1) -> ValidationRun:
     """Run validation cases into the report folder ``out_dir``, resumably.
 
     Parameters
@@ -341,13 +341,13 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
         its cases.
     progress : bool
         Show a tqdm bar over the cases on stderr (the CLI turns it on for a terminal).
-    workers : int, optional
-        Processes running cases at once (default :func:`default_workers`, the cores this
-        process may use). With more than one, each case runs in a spawn-started worker with
+    workers : int
+        Processes running cases at once (default 1; ``workbench validate`` passes
+        :func:`default_workers`, the cores this process may use). With more than one, each case runs in a spawn-started worker with
         one BLAS and one FFT thread, the cases longest first (:func:`longest_first`); the
         results are the same as a serial run's (every case builds its own inputs from its
         own seeds). ``1`` runs the cases here, one after the other, with the threads set
-        for this process.
+        for this process (a script calling this needs no ``if __name__ == "__main__"`` guard).
 
     Returns
     -------
@@ -369,7 +369,7 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
 
     if mode not in MODES:
         raise ParameterError(f"mode: unknown {mode!r}; use {', '.join(MODES)}")
-    n_workers = default_workers() if workers is None else check_workers(workers)
+    n_workers = check_workers(workers)
     known = registry.list_cases()
     ids = list(dict.fromkeys(case_ids)) if case_ids else known
     unknown = [c for c in ids if c not in known]
