@@ -193,9 +193,9 @@ def format_report(rows: list[dict], floor: Floor | None = None, width: int = 100
         out.extend(textwrap.wrap(f"machine floor (this run): {floor.gemm_gflops:.3g} GFLOP/s {floor.gemm_what}; "
                                  f"{floor.fft_gflops:.3g} GFLOP/s {floor.fft_what}", width))
     out.append("ratio = baseline min / ours min over interleaved repetitions (A B A B ...); 'within noise'")
-    out.append(f"when the minima are within max({NOISE_FLOOR:.0%}, (2nd smallest - min)/min of either side); "
-               "'unsettled': the two halves of the run disagree; 'N× base': ours costs N baselines"
+    out.append(f"when the minima are within max({NOISE_FLOOR:.0%}, (2nd smallest - min)/min of either side);"
                .replace("%", " %"))
+    out.append("'unsettled': the two halves of the run disagree; 'N× base': ours costs N baselines")
     head = ["#", "row", "ours ms", "med", "base ms", "med", "result", "noise", "GFLOP/s", "floor"]
     cells = []
     for i, r in enumerate(rows, 1):
