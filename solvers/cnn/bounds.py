@@ -302,6 +302,7 @@ def compute_bounds(
     lr: float | None = None,
     params: dict[str, Any] | None = None,
     seeded: bool = True,
+    exact_rtol: float = 1e-9,
 ) -> dict:
     """Theory, exact windowed and simulated α bounds for one image, kernel size and scheme.
 
@@ -313,6 +314,7 @@ def compute_bounds(
     same Fourier extremes), ``exact`` (windowed) and ``simulated`` (which also has
     ``rtol``). ``methods=None`` runs :func:`default_methods` of the scheme. With
     ``seeded`` the simulated search starts from the exact bounds (when computed).
+    ``exact_rtol`` is the relative tolerance of each exact α bound (:func:`exact_bounds`).
     """
     res = resolve_scheme(scheme, dt, lr, params, momentum, damping)
     a, beta = check_finite("a", a), check_positive("beta", beta)
@@ -340,7 +342,7 @@ def compute_bounds(
     if "theory_exact" in methods:
         result["theory_exact"] = theory_bounds(op, res, a, beta, region="exact")
     if "exact" in methods:
-        result["exact"] = exact_bounds(op, res, a, beta)
+        result["exact"] = exact_bounds(op, res, a, beta, rtol=exact_rtol)
     if "simulated" in methods:
         guess = None
         if seeded and "exact" in result and not result["exact"]["empty"]:
