@@ -182,7 +182,7 @@ def _accepts(func: Callable, name: str) -> bool:
 # --- scheduling -----------------------------------------------------------------------------
 
 #: Seconds each case took in the last full-size run on the reference machine (one thread per
-#: worker), written by ``python -m workbench.report.verdicts seconds DIR``; used only to order
+#: worker), written by ``python -m workbench.report.verdicts write DIR/results.json``; used only to order
 #: the cases longest first. A case missing from the file is taken as the longest.
 CASE_SECONDS = Path(__file__).with_name("case_seconds.json")
 
