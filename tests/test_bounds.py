@@ -36,7 +36,7 @@ def test_bounds_formula_both_signs(a):
 def test_periodic_full_window_theory_equals_exact(xp):
     img = noise(12, 5)
     op = CnnOperator(xp.asarray(img), 12, "periodic")
-    th, ex = theory_bounds(op, G(1e-3)), exact_bounds(op, G(1e-3), eig_method="lanczos", tol=1e-12)
+    th, ex = theory_bounds(op, G(1e-3)), exact_bounds(op, G(1e-3), eig_method="lanczos", rtol=1e-12)
     assert ex["alpha_lower"] == pytest.approx(th["alpha_lower"], rel=1e-9)
     assert ex["alpha_upper"] == pytest.approx(th["alpha_upper"], rel=1e-9)
 

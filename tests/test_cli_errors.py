@@ -258,7 +258,7 @@ def _validation_stub(monkeypatch, fail=("b",), crash=()):
 
 def test_validate_failing_case_exit_1(monkeypatch, capsys, tmp_path):
     _validation_stub(monkeypatch)
-    assert main(["validate", "--out", str(tmp_path / "rep"), "--quick"]) == 1
+    assert main(["validate", "--out", str(tmp_path / "rep"), "--quick", "--workers", "1"]) == 1
     cap = capsys.readouterr()
     out, err = cap.out, cap.err  # not a terminal: the plan and the per-case lines go to stderr
     assert "validate: 2 cases (quick)" in err and "confirmed" in err and "PASS" in err and "FAIL" in err
@@ -282,7 +282,7 @@ def test_validate_list_unknown_and_crash(monkeypatch, capsys, tmp_path):
     assert capsys.readouterr().out.splitlines()[1].split() == ["b", "claim", "b"]
     assert main(["validate", "zz", "--out", str(tmp_path)]) == 2
     assert one_error_line(capsys.readouterr().err) == "case: unknown 'zz'; available: a, b"
-    assert main(["validate", "--out", str(tmp_path)]) == 1
+    assert main(["validate", "--out", str(tmp_path), "--workers", "1"]) == 1
     case_a = json.loads((tmp_path / "results.json").read_text())["cases"][0]
     assert case_a["verdict"] == "error" and case_a["passed"] is False
     assert "RuntimeError: solver blew up" in case_a["notes"]

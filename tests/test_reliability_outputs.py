@@ -195,7 +195,7 @@ def test_running_some_cases_into_a_report_folder_never_shrinks_it(tmp_path, monk
     calls: list = []
     _stub_registry(monkeypatch, calls)
     out = tmp_path / "rep"
-    assert main(["validate", "--quick", "--out", str(out)]) == 0 and calls == ["a", "b", "c", "d"]
+    assert main(["validate", "--quick", "--out", str(out), "--workers", "1"]) == 0 and calls == ["a", "b", "c", "d"]
     assert main(["validate", "b", "--quick", "--fresh", "--out", str(out)]) == 0 and calls[4:] == ["b"]
     ids = [c["id"] for c in json.loads((out / "results.json").read_text())["cases"]]
     assert ids == ["a", "b", "c", "d"]

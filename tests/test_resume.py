@@ -264,7 +264,7 @@ def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_p
     out = tmp_path / "rep"
     (out).mkdir()
     (out / ".results.json.wb-abc12345.tmp").write_text("half")  # left by an earlier kill (the writers' pattern)
-    assert main(["validate", "--out", str(out), "--quick"]) == 130
+    assert main(["validate", "--out", str(out), "--quick", "--workers", "1"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("validate: 4 cases (quick)") and len(err) == 4
     assert err[-1].startswith("workbench: error: interrupted after 2 of 4 cases")
@@ -273,7 +273,7 @@ def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_p
     assert not list(out.glob(".*.tmp")) and calls == ["a", "b"]
     assert case_file(out, "a").exists() and not case_file(out, "c").exists()
     _stub_registry(monkeypatch, calls)
-    assert main(["validate", "--out", str(out), "--quick"]) == 0
+    assert main(["validate", "--out", str(out), "--quick", "--workers", "1"]) == 0
     assert calls == ["a", "b", "c", "d"]                      # a and b were not run again
     data = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in data["cases"]] == ["a", "b", "c", "d"] and data["meta"]["resumed"] == 2
@@ -281,7 +281,7 @@ def test_validate_interrupt_writes_report_and_resumes(monkeypatch, capsys, tmp_p
     assert run_id in (out / "report.md").read_text() and run_id in (out / "report.html").read_text()
     assert main(["validate", "--out", str(out)]) == 2        # full into a quick folder: refused, not mixed
     assert "holds quick results" in capsys.readouterr().err and calls[4:] == []
-    assert main(["validate", "--out", str(out), "--fresh"]) == 0
+    assert main(["validate", "--out", str(out), "--fresh", "--workers", "1"]) == 0
     assert calls[4:] == ["a", "b", "c", "d"]
     assert main(["validate", "--out", str(out), "--fresh", "--resume"]) == 2
 
@@ -313,7 +313,7 @@ mod.get_case = lambda cid: SimpleNamespace(id=cid, claim="c")
 sys.modules["workbench.validation.registry"] = mod
 importlib.import_module("workbench.validation").registry = mod
 from workbench.cli.app import main
-sys.exit(main(["validate", "--out", sys.argv[2]]))
+sys.exit(main(["validate", "--out", sys.argv[2], "--workers", "1"]))
 """
 
 

@@ -42,3 +42,20 @@ def test_rate_against_floor_and_line_width():
     text = format_report([r, r], floor)
     assert all(len(line) <= 100 for line in text.splitlines())
     assert "200% fft" in text and "2× faster" in text
+
+
+def test_loaded_medians_cannot_hide_a_slowdown():
+    """Medians far above the minima (a loaded machine) do not widen the noise: 7.4x slower stays slower."""
+    ours = [93.5, 300.0, 310.0, 320.0]
+    base = [12.6, 12.7, 80.0, 90.0]
+    r = _row(ours, base)
+    assert not r["within_noise"] and result_text(r).endswith("slower")
+
+
+def test_halves_that_disagree_are_unsettled():
+    ours = [1.0, 1.0, 2.0, 2.0]          # first half twice as fast as the baseline, second half equal
+    base = [2.0, 2.0, 2.0, 2.0]
+    r = _row(ours, base)
+    assert r["halves"] == ["faster", "within"] and r["settled"] is False
+    assert result_text(r).startswith("unsettled")
+    assert _row([1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0])["settled"] is True

@@ -48,7 +48,7 @@ from workbench.solvers.stepping.divergence import DivergenceCriterion
 from workbench.solvers.core.lambdify import lambdify
 from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
 from workbench.solvers.cnn.schemes import run_cnn
-from workbench.solvers.cnn.spectrum import gram_extremes
+from workbench.solvers.cnn.spectrum import alpha_extremes
 
 __all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds", "simulated_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
@@ -130,17 +130,40 @@ def theory_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float =
     return _empty(out, zl, zh, a, beta, p_min, p_max)
 
 
-def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 1.0, *, tol: float = 1e-10,
+def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 1.0, *, rtol: float = 1e-9,
                  eig_method: str = "auto") -> dict:
-    """Bounds from the extreme eigenvalues of the windowed operator G and the scheme's exact region."""
-    ex = gram_extremes(op, tol=tol, method=eig_method)
+    """Bounds from the extreme eigenvalues of the windowed operator G and the scheme's exact region.
+
+    First paper, (26)-(27) and appendix D.3, over the spectrum of the windowed G instead of
+    the image's DFT. The Lanczos iteration stops each end of the spectrum when the α bound
+    it fixes is known to ``rtol`` of its own value (:func:`~workbench.solvers.cnn.spectrum.alpha_extremes`;
+    the lower end certified by G being positive semi-definite), so a bound fixed by a
+    resolved end costs only the steps that end needs.
+
+    Returns
+    -------
+    dict
+        ``alpha_lower``, ``alpha_upper``, ``mu_min``, ``mu_max``, ``z_upper``, ``rtol``,
+        ``eig_error`` (the larger end's certified error), ``eig_steps``, ``eig_method``,
+        ``eig_converged`` (both ends), ``eig_converged_lower``/``eig_converged_upper``
+        (the end that fixes each α bound met its tolerance), ``alpha_lower_error``/
+        ``alpha_upper_error`` (certified bounds on each α bound's error: ½|a|β times the
+        Lanczos residual of its end, or θ_min for the PSD lower end) and ``empty``.
+    """
+    rtol = check_positive("rtol", rtol)
+    zl, zh = z_region(res)
+    s = 0.5 * float(a) * float(beta)
+    ex = alpha_extremes(op, s, zh, rtol=rtol, method=eig_method, z_lo=zl)
     # PSD: eigenvalues below 0 are rounding
     mu_min, mu_max = max(ex.lambda_min, 0.0), ex.lambda_max
     lo, hi = alpha_bounds_from_spectrum(res, a, beta, mu_min, mu_max)
-    zl, zh = z_region(res)
-    out = {"alpha_lower": lo, "alpha_upper": hi, "mu_min": mu_min, "mu_max": mu_max, "z_upper": zh,
+    fixes_lower, fixes_upper = (ex.converged_max, ex.converged_min) if s < 0 else (ex.converged_min, ex.converged_max)
+    err_lower, err_upper = (ex.error_max, ex.error_min) if s < 0 else (ex.error_min, ex.error_max)
+    out = {"alpha_lower": lo, "alpha_upper": hi, "mu_min": mu_min, "mu_max": mu_max, "z_upper": zh, "rtol": rtol,
            "eig_error": max(ex.error_min, ex.error_max), "eig_steps": ex.steps, "eig_method": ex.method,
-           "eig_converged": ex.converged}
+           "eig_converged": ex.converged, "eig_converged_lower": bool(fixes_lower),
+           "eig_converged_upper": bool(fixes_upper),
+           "alpha_lower_error": abs(s) * err_lower, "alpha_upper_error": abs(s) * err_upper}
     return _empty(out, zl, zh, a, beta, mu_min, mu_max)
 
 
@@ -279,6 +302,7 @@ def compute_bounds(
     lr: float | None = None,
     params: dict[str, Any] | None = None,
     seeded: bool = True,
+    exact_rtol: float = 1e-9,
 ) -> dict:
     """Theory, exact windowed and simulated α bounds for one image, kernel size and scheme.
 
@@ -290,6 +314,7 @@ def compute_bounds(
     same Fourier extremes), ``exact`` (windowed) and ``simulated`` (which also has
     ``rtol``). ``methods=None`` runs :func:`default_methods` of the scheme. With
     ``seeded`` the simulated search starts from the exact bounds (when computed).
+    ``exact_rtol`` is the relative tolerance of each exact α bound (:func:`exact_bounds`).
     """
     res = resolve_scheme(scheme, dt, lr, params, momentum, damping)
     a, beta = check_finite("a", a), check_positive("beta", beta)
@@ -317,7 +342,7 @@ def compute_bounds(
     if "theory_exact" in methods:
         result["theory_exact"] = theory_bounds(op, res, a, beta, region="exact")
     if "exact" in methods:
-        result["exact"] = exact_bounds(op, res, a, beta)
+        result["exact"] = exact_bounds(op, res, a, beta, rtol=exact_rtol)
     if "simulated" in methods:
         guess = None
         if seeded and "exact" in result and not result["exact"]["empty"]:

@@ -206,18 +206,20 @@ def gram_extremes(
 
 
 def alpha_extremes(
-    op: CnnOperator, s: float, z_hi: float, *, rtol: float = 1e-8, method: str = "auto",
-    max_steps: int | None = None, seed: int = 0,
+    op: CnnOperator, s: float, z_hi: float, *, rtol: float = 1e-9, method: str = "auto",
+    max_steps: int | None = None, seed: int = 0, z_lo: float = 0.0,
 ) -> Extremes:
     """The extremes of G to the precision the α bounds they determine need.
 
-    First paper, appendix D.3: a linearized scheme is stable iff 0 < α + s·μ < z_hi for
-    every eigenvalue μ of G, s = ½aβ, so α_lower = max(−s·λ_min, −s·λ_max) and
-    α_upper = z_hi − max(s·λ_min, s·λ_max). Each end of the spectrum stops when the
-    bound it determines is known to ``rtol`` relative, with the λ_max scale as a floor:
-    the end's absolute error ≤ rtol · max(|bound| / |s|, θ_max). For a < 0 that is
-    λ_max to ``rtol`` relative and λ_min to rtol·max(|α_upper|/|s|, λ_max) absolute —
-    usually far looser than λ_min itself, which the stopping never chases.
+    First paper, appendix D.3 (and (26)-(27) for a < 0): a linearized scheme is stable iff
+    z_lo < α + s·μ < z_hi for every eigenvalue μ of G, s = ½aβ, so
+    α_lower = z_lo − min(s·λ_min, s·λ_max) and α_upper = z_hi − max(s·λ_min, s·λ_max).
+    Each end of the spectrum stops when the bound it determines is known to ``rtol`` of its
+    own value, with the α scale |s|·θ_max as a floor for a bound near zero: the end's
+    absolute error ≤ rtol · max(|bound| / |s|, θ_max). For a < 0 that is λ_max to
+    ``rtol`` relative (α_lower = z_lo − s·λ_max) and λ_min to rtol·|α_upper|/|s| absolute,
+    which G's positive semi-definiteness certifies as soon as the smallest Ritz value is
+    that small (0 ≤ λ_min ≤ θ_min): λ_min itself is never chased.
 
     Parameters
     ----------
@@ -227,22 +229,30 @@ def alpha_extremes(
     z_hi : float
         Upper end of the scheme's stability region in z (2/Δt for forward Euler (21)).
     rtol : float
-        Relative tolerance of each α bound.
+        Relative tolerance of each α bound (default 1e-9).
+    z_lo : float
+        Lower end of the region in z (0 for forward Euler).
+
+    Returns
+    -------
+    Extremes
+        ``converged_min``/``converged_max`` say which end met its tolerance; the α bound
+        each end fixes is given above.
     """
     if method not in ("auto", "dense", "lanczos"):
         raise ParameterError(f"method: unknown eigen method {method!r}; use auto, dense or lanczos")
     w = op.w
     if method == "dense" or (method == "auto" and w <= 8):
         return gram_extremes(op, method="dense")
-    s, z_hi, rtol = float(s), float(z_hi), float(rtol)
+    s, z_lo, z_hi, rtol = float(s), float(z_lo), float(z_hi), float(rtol)
     xp = op.xp
 
     def tols(lo: float, hi: float) -> tuple[float, float]:
         lo = max(lo, 0.0)
         if s == 0.0:  # the bounds do not depend on the spectrum
             return math.inf, math.inf
-        # bound fixed by each end: s < 0: λ_max -> α_lower = -s λ_max, λ_min -> α_upper = z_hi - s λ_min
-        by_lo, by_hi = (z_hi - s * lo, -s * hi) if s < 0 else (-s * lo, z_hi - s * hi)
+        # bound fixed by each end: s < 0: λ_max -> α_lower, λ_min -> α_upper; s > 0 the other way round
+        by_lo, by_hi = (z_hi - s * lo, z_lo - s * hi) if s < 0 else (z_lo - s * lo, z_hi - s * hi)
         floor = max(abs(hi), 1e-300)
         return rtol * max(abs(by_lo) / abs(s), floor), rtol * max(abs(by_hi) / abs(s), floor)
 

@@ -25,7 +25,7 @@ from workbench.validation.shared.restrained import ALPHA, machine_eps, restraine
 )
 def cnn_precision_amplification(ctx: Context) -> dict:
     st = restrained_settings(ctx.quick)
-    runs = {p: restrained_sweep(ctx.quick, p) for p in ("float32", "float64")}
+    runs = {p: restrained_sweep(ctx.quick, p, diagnostics=False) for p in ("float32", "float64")}
     rows = {p: sweep_rows(runs[p], p) for p in runs}
     e32, e64 = machine_eps("float32"), machine_eps("float64")
     target = 1e-3

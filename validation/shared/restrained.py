@@ -61,10 +61,19 @@ def checkerboard_operator(st: dict, prec: str) -> CnnOperator:
 
 
 @lru_cache(maxsize=4)
-def restrained_sweep(quick: bool, prec: str):
-    """The lr sweep, k ∈ {1, 3}, with ρ every few iterations and the tangent (cached per run)."""
+def restrained_sweep(quick: bool, prec: str, diagnostics: bool = True):
+    """The lr sweep, k ∈ {1, 3} (cached per process).
+
+    With ``diagnostics`` it also carries ρ every few iterations and the tangent (about
+    2.7 Hessian-vector products per step on top of the step); without, only the two
+    trajectories and their summaries (distances, separation times, losses), which are
+    the same numbers bit for bit: the diagnostics only read the iterates.
+    """
     st = restrained_settings(quick)
     lrs = EXTRA_LRS + PAPER_LRS
+    if not diagnostics:
+        return run_perturbed(checkerboard_operator(st, prec), lrs, (1, 3), ALPHA, 0, steps=st["steps"],
+                             histories=False)
     return run_perturbed(checkerboard_operator(st, prec), lrs, (1, 3), ALPHA, 0, steps=st["steps"],
                          spectral_every=st["spectral_every"], tangent=True)
 
@@ -86,22 +95,30 @@ def classify_separation(max_l1: float, eps: float) -> str:
 
 
 def sweep_rows(r, prec: str) -> list[dict]:
-    """One row per learning rate of a sweep ``r``: statuses, losses, k = 3 vs k = 1 distances, predicted growth."""
+    """One row per learning rate of a sweep ``r``: statuses, losses, k = 3 vs k = 1 distances, predicted growth.
+
+    The ρ and tangent columns are None for a sweep run without them (``diagnostics=False``).
+    """
     eps = machine_eps(prec)
+    nan = np.full(len(r.status), np.nan)
+    amps = r.amplification if r.amplification is not None else nan
+    cross = r.crossing_fraction if r.crossing_fraction is not None else nan
+    mlr = r.mean_log_rho if r.mean_log_rho is not None else nan
+    lyap = r.lyapunov if r.lyapunov is not None else nan
     rows = []
     for i, lr in enumerate(r.lrs):
         j1, j3 = r.index(i, 0), r.index(i, 1)
-        amp = float(r.amplification[j3])
-        pred = 2.0 if amp > math.log(2.0 / eps) else eps * math.exp(amp)
+        amp = float(amps[j3])
+        pred = (2.0 if amp > math.log(2.0 / eps) else eps * math.exp(amp)) if math.isfinite(amp) else math.nan
         rows.append({
             "lr": float(lr), "lr_alpha": float(lr * ALPHA), "status_k1": r.status[j1], "status_k3": r.status[j3],
             "final_loss_k1": finite_or_none(r.final_loss[j1]), "final_loss_k3": finite_or_none(r.final_loss[j3]),
             "max_rel_l1": finite_or_none(r.max_rel_l1[j3]), "final_rel_l1": finite_or_none(r.final_rel_l1[j3]),
             "max_rel_l2": finite_or_none(r.max_rel_l2[j3]), "first_above_1e-3": int(r.first_above[j3]),
             "class": classify_separation(float(r.max_rel_l1[j3]), eps),
-            "crossing_fraction_k1": finite_or_none(r.crossing_fraction[j1]),
-            "crossing_fraction_k3": finite_or_none(r.crossing_fraction[j3]),
-            "mean_log_rho_k1": finite_or_none(r.mean_log_rho[j1]), "lyapunov_k1": finite_or_none(r.lyapunov[j1]),
+            "crossing_fraction_k1": finite_or_none(cross[j1]),
+            "crossing_fraction_k3": finite_or_none(cross[j3]),
+            "mean_log_rho_k1": finite_or_none(mlr[j1]), "lyapunov_k1": finite_or_none(lyap[j1]),
             "tangent_amplification_k3": finite_or_none(amp), "predicted_rel_l1": finite_or_none(pred),
             "yhat_equal_fraction": finite_or_none(r.yhat_equal_fraction[j3]),
             "diverged_at_k1": int(r.diverged_at[j1]),

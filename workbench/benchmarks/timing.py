@@ -3,8 +3,14 @@
 Every row times two sides, *ours* and a *baseline*, alternately (warm-up A, warm-up B,
 then A B A B … ``repeat`` times), so a change of machine load hits both sides alike.
 It keeps every time and reports, per side, the minimum and the median; the ratio is
-baseline_min / ours_min. The noise of a side is (median − min)/min; a ratio is
-**within noise** when |ratio − 1| ≤ max(:data:`NOISE_FLOOR`, noise of either side).
+baseline_min / ours_min. The spread of a side is how far its minimum is from being
+reproduced: (second smallest − smallest)/smallest. A row is **within noise** only when
+both sides' minima are within max(:data:`NOISE_FLOOR`, either side's spread) of each
+other, so a loaded machine (medians far above the minima) cannot turn a slowdown into
+"within noise". The verdict must also reproduce: with four or more repetitions the
+first and second halves of the interleaved run are judged apart, and a row whose halves
+disagree (one faster, the other within noise or slower) is reported "unsettled", not
+given the better of the two.
 
 Rows say what kind of comparison they are (``kind``):
 
@@ -99,8 +105,21 @@ def interleaved(fa: Callable[[], Any], fb: Callable[[], Any], repeat: int, warmu
 
 
 def _noise(ts: list[float]) -> float:
-    lo = min(ts)
-    return (statistics.median(ts) - lo) / lo if lo > 0 else 0.0
+    """Spread of a side's minimum: (second smallest − smallest)/smallest (0 with one time)."""
+    s = sorted(ts)
+    if len(s) < 2 or s[0] <= 0:
+        return 0.0
+    return (s[1] - s[0]) / s[0]
+
+
+def _verdict(ta: list[float], tb: list[float]) -> tuple[float, float, str]:
+    """(ratio, noise, "faster" | "slower" | "within") of ours ``ta`` against the baseline ``tb``."""
+    a, b = min(ta), min(tb)
+    noise = max(_noise(ta), _noise(tb), NOISE_FLOOR)
+    ratio = b / a if a > 0 else float("inf")
+    if a > 0 and b > 0 and max(a, b) / min(a, b) - 1.0 <= noise:  # symmetric: the slower minimum within noise
+        return ratio, noise, "within"
+    return ratio, noise, "faster" if ratio > 1 else "slower"
 
 
 def compare(name: str, ours: str, baseline: str, fa: Callable[[], Any], fb: Callable[[], Any], repeat: int, *,
@@ -113,14 +132,16 @@ def compare(name: str, ours: str, baseline: str, fa: Callable[[], Any], fb: Call
     """
     ta, tb = times if times is not None else interleaved(fa, fb, repeat, warmup)
     a, b = min(ta), min(tb)
-    noise = max(_noise(ta), _noise(tb), NOISE_FLOOR)
-    ratio = b / a if a > 0 else float("inf")
+    ratio, noise, verdict = _verdict(ta, tb)
+    half = len(ta) // 2
+    halves = [_verdict(ta[:half], tb[:half])[2], _verdict(ta[half:], tb[half:])[2]] if half >= 2 else [verdict] * 2
     row: dict[str, Any] = {
         "name": name, "kind": kind, "ours": ours, "baseline": baseline,
         "ours_min_s": a, "ours_median_s": statistics.median(ta), "baseline_min_s": b,
         "baseline_median_s": statistics.median(tb), "ours_times_s": ta, "baseline_times_s": tb,
         "repeat": len(ta), "ratio": ratio, "noise": noise,
-        "within_noise": abs(ratio - 1.0) <= noise, "note": note,
+        "within_noise": verdict == "within", "halves": halves, "settled": halves[0] == halves[1] == verdict,
+        "note": note,
         # kept for readers of the old format
         "ours_s": a, "baseline_s": b,
     }
@@ -141,6 +162,8 @@ def result_text(row: dict) -> str:
     r, kind = row["ratio"], row.get("kind", "speedup")
     if kind == "factor":
         return f"{1.0 / r:.3g}× base" if r > 0 else "-"
+    if row.get("settled") is False:
+        return "unsettled (halves: " + " / ".join(row.get("halves", [])) + ")"
     if row.get("within_noise"):
         return "within noise"
     if kind == "overhead":
@@ -170,8 +193,9 @@ def format_report(rows: list[dict], floor: Floor | None = None, width: int = 100
         out.extend(textwrap.wrap(f"machine floor (this run): {floor.gemm_gflops:.3g} GFLOP/s {floor.gemm_what}; "
                                  f"{floor.fft_gflops:.3g} GFLOP/s {floor.fft_what}", width))
     out.append("ratio = baseline min / ours min over interleaved repetitions (A B A B ...); 'within noise'")
-    out.append(f"when |ratio - 1| <= max({NOISE_FLOOR:.0%}, (median - min)/min of either side); "
-               "'N× base': ours costs N baselines".replace("%", " %"))
+    out.append(f"when the minima are within max({NOISE_FLOOR:.0%}, (2nd smallest - min)/min of either side);"
+               .replace("%", " %"))
+    out.append("'unsettled': the two halves of the run disagree; 'N× base': ours costs N baselines")
     head = ["#", "row", "ours ms", "med", "base ms", "med", "result", "noise", "GFLOP/s", "floor"]
     cells = []
     for i, r in enumerate(rows, 1):

@@ -258,7 +258,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in registry.list_cases():
             print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
-    from workbench.jobs.validate import ValidationInterrupted
+    from workbench.jobs.validate import ValidationInterrupted, default_workers
 
     if args.resume and args.fresh:
         raise ParameterError("fresh: give either --resume or --fresh, not both")
@@ -266,7 +266,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     echo = print if tty else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
         run = run_validation(args.cases, args.out, quick=args.quick, echo=echo,
-                             mode="fresh" if args.fresh else "resume", progress=tty)
+                             mode="fresh" if args.fresh else "resume", progress=tty,
+                             workers=default_workers() if args.workers is None else args.workers)
     except ValidationInterrupted as stop:
         r = stop.run
         return _error(f"interrupted after {len(r.cases)} of {r.planned} cases; report of the finished cases in "
@@ -486,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--resume", action="store_true",
                    help="keep the cases already finished in --out (the default; see --fresh)")
     v.add_argument("--fresh", action="store_true", help="recompute every case, ignoring finished ones in --out")
+    v.add_argument("--workers", default=None, metavar="N",
+                   help="cases run at once, each in a process with one thread, longest first "
+                        "(default: the cores; 1 runs them here one after the other)")
     v.set_defaults(func=cmd_validate)
 
     w = _sub(sub, "sweep", "map a target over a parameter grid (resumable; local, processes or dask)",

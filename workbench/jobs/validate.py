@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence
 
 from workbench.solvers.core.checks import ParameterError
 
-__all__ = ["ValidationRun", "ValidationInterrupted", "run_validation", "MODES", "case_file"]
+__all__ = ["ValidationRun", "ValidationInterrupted", "run_validation", "MODES", "case_file", "default_workers",
+           "longest_first"]
 
 MODES = ("resume", "fresh", "new")
 CASES_DIR = "cases"
@@ -177,6 +178,113 @@ def _accepts(func: Callable, name: str) -> bool:
         return False
 
 
+# --- scheduling -----------------------------------------------------------------------------
+
+#: Seconds each case took in the last full-size run on the reference machine (one thread per
+#: worker), written by ``python -m workbench.report.verdicts write DIR/results.json``; used only to order
+#: the cases longest first. A case missing from the file is taken as the longest.
+CASE_SECONDS = Path(__file__).with_name("case_seconds.json")
+
+
+def default_workers() -> int:
+    """Default ``validate --workers``: the cores this process may use (``WORKBENCH_THREADS`` when set)."""
+    from workbench.solvers.core.threads import default_threads
+
+    return default_threads()
+
+
+def check_workers(workers: Any) -> int:
+    """``workers`` as a positive int (the sweep's limits: at most 4 x the CPUs unless raised)."""
+    from workbench.jobs.sweep import check_workers as check
+
+    return check(workers)
+
+
+def longest_first(ids: Sequence[str], seconds: dict[str, float] | None = None) -> list[str]:
+    """``ids`` ordered by decreasing expected seconds (:data:`CASE_SECONDS`), unknown cases first.
+
+    Longest-processing-time-first: with ``n`` workers the run ends at most 4/3 of the best
+    possible end (Graham 1969), against up to 2x for an arbitrary order when the longest case
+    comes last. Ties keep the given order.
+    """
+    if seconds is None:
+        try:
+            seconds = {str(k): float(v) for k, v in json.loads(CASE_SECONDS.read_text()).items()}
+        except (OSError, ValueError, AttributeError):
+            seconds = {}
+    return sorted(ids, key=lambda cid: -seconds.get(cid, float("inf")))
+
+
+def _run_case(cid: str, out: str, quick: bool, extra: dict | None = None) -> tuple[dict, float]:
+    """Run one case (here or in a worker); a case that raises becomes an ``error`` record."""
+    import workbench.validation.registry as registry
+
+    from workbench.report.render import case_to_dict, to_jsonable
+
+    t0 = time.perf_counter()
+    try:
+        case = case_to_dict(registry.run_case(cid, Path(out), quick=quick, **(extra or {})))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a broken case must not lose the others' results
+        case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
+                             "notes": f"case raised {type(exc).__name__}: {exc}"})
+    return to_jsonable(case), time.perf_counter() - t0
+
+
+def _run_parallel(todo: list[str], out: str, quick: bool, workers: int,
+                  finish: Callable[[str, dict, float], None]) -> None:
+    """Run ``todo`` in a spawn-started pool of ``workers`` one-thread processes, in the given order.
+
+    Every case is submitted at once (the pool takes them in order); ``finish`` is called here,
+    in the main process, as each one ends. Ctrl-C cancels the cases not started and waits for
+    the running ones (a second Ctrl-C stops waiting); a worker that dies makes its case an
+    ``error`` record.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from workbench.jobs.executors import _worker_init
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    futures = {pool.submit(_run_case, cid, out, quick): (cid, time.perf_counter()) for cid in todo}
+
+    def collect(fs: Any) -> None:
+        for f in fs:
+            cid, t0 = futures.pop(f)
+            try:
+                case, elapsed = f.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker (killed, out of memory)
+                from workbench.report.render import case_to_dict
+
+                case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
+                                     "notes": f"worker raised {type(exc).__name__}: {exc}"})
+                elapsed = time.perf_counter() - t0
+            finish(cid, case, elapsed)
+
+    try:
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            collect(done)
+    except KeyboardInterrupt:
+        for f in list(futures):
+            if f.cancel():
+                futures.pop(f)
+        try:
+            collect(list(futures))
+        except KeyboardInterrupt:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str, Path]:
     """Render the report into a staging folder (figures linked in), then rename its files into ``out``.
 
@@ -208,7 +316,7 @@ def _write_report_together(out: Path, cases: list[dict], meta: dict) -> dict[str
 
 def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, quick: bool = False,
                    echo: Callable[[str], None] | None = None, *, mode: str = "resume",
-                   progress: bool = False) -> ValidationRun:
+                   progress: bool = False, workers: int | str = 1) -> ValidationRun:
     """Run validation cases into the report folder ``out_dir``, resumably.
 
     Parameters
@@ -232,6 +340,13 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
         its cases.
     progress : bool
         Show a tqdm bar over the cases on stderr (the CLI turns it on for a terminal).
+    workers : int
+        Processes running cases at once (default 1; ``workbench validate`` passes
+        :func:`default_workers`, the cores this process may use). With more than one, each case runs in a spawn-started worker with
+        one BLAS and one FFT thread, the cases longest first (:func:`longest_first`); the
+        results are the same as a serial run's (every case builds its own inputs from its
+        own seeds). ``1`` runs the cases here, one after the other, with the threads set
+        for this process (a script calling this needs no ``if __name__ == "__main__"`` guard).
 
     Returns
     -------
@@ -249,10 +364,11 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
 
     from workbench.jobs.outputs import check_output_dir, claim_folder, folder_lock
     from workbench.validation.files import atomic_write_text
-    from workbench.report.render import case_to_dict, to_jsonable
+    from workbench.report.render import to_jsonable
 
     if mode not in MODES:
         raise ParameterError(f"mode: unknown {mode!r}; use {', '.join(MODES)}")
+    n_workers = check_workers(workers)
     known = registry.list_cases()
     ids = list(dict.fromkeys(case_ids)) if case_ids else known
     unknown = [c for c in ids if c not in known]
@@ -295,64 +411,71 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
                 say(text)
 
         extra = {"progress": _tracker} if progress and _accepts(registry.run_case, "progress") else {}
-        cases: list[dict] = []
+        cases: dict[str, dict] = {}
         t_all = time.perf_counter()
         interrupted = False
+        todo = [cid for cid in ids if cid not in cached]
+        n_workers = min(n_workers, max(1, len(todo)))
+        done = [0]
+
+        def finish(cid: str, case: dict, elapsed: float) -> None:
+            case.setdefault("seconds", round(elapsed, 3))
+            atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
+                {"id": cid, "quick": bool(quick), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "case": case}), allow_nan=False) + "\n")
+            cases[cid] = case
+            done[0] += 1
+            bar.update(1)
+            line(f"[{len(cached) + done[0]}/{len(ids)}] {cid:<28} {str(case['verdict']):<10} "
+                 f"{'PASS' if case['passed'] else 'FAIL'}  ({elapsed:.1f} s)")
+
+        for i, cid in enumerate(ids, 1):
+            if cid in cached:
+                cases[cid] = cached[cid]
+                line(f"[{i}/{len(ids)}] {cid:<28} {str(cached[cid]['verdict']):<10} "
+                     f"{'PASS' if cached[cid]['passed'] else 'FAIL'}  (finished before)")
         try:
-            for i, cid in enumerate(ids, 1):
-                if cid in cached:
-                    cases.append(cached[cid])
-                    line(f"[{i}/{len(ids)}] {cid:<28} {str(cached[cid]['verdict']):<10} "
-                         f"{'PASS' if cached[cid]['passed'] else 'FAIL'}  (finished before)")
-                    continue
-                bar.set_description(cid)
-                t0 = time.perf_counter()
-                ticker = _CaseBar(cid, progress)
-                try:
-                    case = case_to_dict(registry.run_case(cid, out, quick=quick, **extra))  # CaseResult.to_dict()
-                except KeyboardInterrupt:
-                    raise
-                except Exception as exc:  # a broken case must not lose the others' results
-                    case = case_to_dict({"id": cid, "verdict": "error", "passed": False,
-                                         "notes": f"case raised {type(exc).__name__}: {exc}"})
-                finally:
-                    ticker.close()
-                elapsed = time.perf_counter() - t0
-                case.setdefault("seconds", round(elapsed, 3))
-                atomic_write_text(case_file(out, cid), json.dumps(to_jsonable(
-                    {"id": cid, "quick": bool(quick), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     "case": case}), allow_nan=False) + "\n")
-                cases.append(case)
-                bar.update(1)
-                line(f"[{i}/{len(ids)}] {cid:<28} {str(case['verdict']):<10} {'PASS' if case['passed'] else 'FAIL'}"
-                     f"  ({elapsed:.1f} s)")
+            if n_workers <= 1:
+                for cid in todo:
+                    bar.set_description(cid)
+                    ticker = _CaseBar(cid, progress)
+                    try:
+                        case, elapsed = _run_case(cid, str(out), bool(quick), extra)
+                    finally:
+                        ticker.close()
+                    finish(cid, case, elapsed)
+            else:
+                bar.set_description(f"{n_workers} workers")
+                _run_parallel(longest_first(todo), str(out), bool(quick), n_workers, finish)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             bar.close()
         from workbench.report.provenance import provenance
 
+        cases_in_order = [cases[cid] for cid in ids if cid in cases]
         meta = {
             "title": "Stability workbench validation report",
             "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "run_id": uuid.uuid4().hex[:12],
             **provenance(quick),
-            "cases": len(cases),
+            "cases": len(cases_in_order),
+            "workers": n_workers,
             "planned": len(ids),
             "resumed": len(cached),
             "interrupted": interrupted,
             "seconds": round(time.perf_counter() - t_all, 3),
         }
-        ran = {str(c["id"]): c for c in cases}  # the report covers every finished case of the folder
+        ran = {str(c["id"]): c for c in cases_in_order}  # the report covers every finished case of the folder
         for cid in kept:
             if (c := _load_case(out, cid, quick)) is not None:
                 ran[cid] = c
         order = {cid: i for i, cid in enumerate(known)}
         all_cases = sorted(ran.values(), key=lambda c: order.get(str(c["id"]), len(order)))
         meta["cases"] = len(all_cases)
-        meta["planned"] = len(ids) + len(all_cases) - len(cases)
+        meta["planned"] = len(ids) + len(all_cases) - len(cases_in_order)
         files = _write_report_together(out, all_cases, meta)
-        run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases, files=files,
+        run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases_in_order, files=files,
                             resumed=len(cached), interrupted=interrupted)
         if interrupted:
             raise ValidationInterrupted(run)
