@@ -48,6 +48,8 @@ import numpy as np
 
 from workbench.solvers.core.backend import to_numpy
 from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.tracking import Stop, run_tracked
 from workbench.solvers.dynamics.dal import dal_learning_rate  # DAL (18)-(19) lives in workbench.solvers.dynamics.dal; kept importable here
 
 __all__ = [
@@ -255,19 +257,14 @@ class FlowProblem:
             raise ParameterError(f"obj: activation(s) {', '.join(bad)} are not analytic (non-smooth or built from "
                                  "|z|); the flows need Hessians and the PF a complex continuation: use tanh or linear")
         n = int(obj.size)
-        net, xp = obj.net, obj.xp
-        hv_ = obj._hvp  # the private, unchecked R-operator path accepts complex arrays
+        raw = obj.unchecked  # no input checks: the backprop gradient and R-operator HVP accept complex arrays
+        hv_ = raw.hvp
 
         def _dt(th: np.ndarray) -> type:
             return complex if np.iscomplexobj(th) else float
 
         def grad(th: np.ndarray) -> np.ndarray:
-            th = np.asarray(th, dtype=_dt(th))
-            ps = net.unflatten(xp, th)
-            out, caches = net._forward_cached(xp, ps, obj.X)
-            _, (dout, _) = obj._loss(out)
-            g = net.flatten(xp, net._backward(xp, ps, caches, dout))
-            return np.asarray(g + obj.alpha * th if obj.alpha else g)
+            return np.asarray(raw.gradient(np.asarray(th, dtype=_dt(th))))
 
         def hvp(th: np.ndarray, v: np.ndarray) -> np.ndarray:
             dt = complex if (np.iscomplexobj(th) or np.iscomplexobj(v)) else float
@@ -450,34 +447,39 @@ def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Seq
     return FlowResult(flow, hv, sol.t, sol.y.T.copy(), bool(diverged), int(sol.nfev), str(sol.message))
 
 
+class _NormPath:
+    """Tracker of :func:`gradient_descent`: keeps θ₁, θ₂, … until ‖θ‖ exceeds ``blowup`` (then stops)."""
+
+    def __init__(self, theta0: np.ndarray, blowup: float) -> None:
+        self.path, self.blowup = [theta0], blowup
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        if step:
+            if float(np.linalg.norm(v.theta)) > self.blowup:
+                raise Stop("norm")
+            self.path.append(v.theta.copy())
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def gradient_descent(problem: FlowProblem, h: float, theta0: Any, steps: int, blowup: float = 1e8) -> np.ndarray:
     """GD iterates θ₀ … θ_steps (1); stops early (fewer rows) once ‖θ‖ > ``blowup``.
 
-    :func:`workbench.solvers.stepping.stepper.run` of the registered ``gd``; ``blowup`` is the absolute norm
-    bound that :func:`integrate` stops the flows at, so GD and the flows it is compared
-    with end on the same rule.
+    :func:`workbench.solvers.stepping.tracking.run_tracked` of the registered ``gd``; ``blowup`` is
+    the absolute norm bound that :func:`integrate` stops the flows at, so GD and the flows it
+    is compared with end on the same rule.
     """
-    from workbench.solvers.stepping.divergence import DivergenceCriterion
-    from workbench.solvers.stepping.stepper import run
-
     hv = _check_h(h)
     th = np.asarray(to_numpy(theta0), dtype=float)
-    out = [th]
-
-    def observe(n: int, x: np.ndarray, _g: np.ndarray) -> dict | None:
-        if n:
-            if float(np.linalg.norm(x[0])) > blowup:
-                return {"stop": "norm"}
-            out.append(x[0].copy())
-        return None
-
+    keep = _NormPath(th, blowup)
     if int(steps) > 0:
-        res = run("gd", lambda x: problem.grad(x[0])[None], th[None], hv, int(steps),
-                  criterion=DivergenceCriterion(blowup=math.inf), observe=observe)
-        last = res.theta[0]
-        if not res.extra["stopped"] and res.reason[0] != "nonfinite" and float(np.linalg.norm(last)) <= blowup:
-            out.append(last.copy())
-    return np.array(out)
+        run_tracked(None, "gd", th, hv, [keep], DivergenceCriterion(blowup=math.inf), steps=int(steps),
+                    force=lambda v: problem.grad(v.theta))
+    return np.array(keep.path)
 
 
 def quadratic_flow(A: Any, b: Any, theta0: Any, h: float, t: Any, flow: str = "pf") -> np.ndarray:
