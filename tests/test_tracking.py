@@ -119,3 +119,26 @@ def test_zero_steps_and_bad_steps():
     assert t.seen == [0] and run.steps_done == 0 and run.result is None
     with pytest.raises(ParameterError, match="steps"):
         run_tracked(obj, "gd", obj.initial(0), 0.1, [], steps=-1)
+
+
+def test_named_trackers_match_the_training_api_records():
+    from workbench.api.training import train
+    from workbench.solvers.dynamics.trackers import TRACKERS, make_trackers
+
+    obj = SympyObjective(quadratic(A))
+    names = ("loss", "grad_norm", "sharpness", "relative_progress", "directional_smoothness")
+    assert set(TRACKERS) == set(names)
+    ref = train(obj, obj.initial(0), "heavy-ball", lr=0.2, steps=12, track=names, every=3, mu=0.5)
+    run = run_tracked(obj, "heavy-ball", obj.initial(0), 0.2, make_trackers(names, every=3), steps=12,
+                      params={"mu": 0.5})
+    rows = [r for r in run.records if r["step"] < 12]
+    assert [r["step"] for r in rows] == [r["step"] for r in ref.records] == [0, 3, 6, 9]
+    for a, b in zip(rows, ref.records):
+        for k in names:
+            assert a[k] == pytest.approx(b[k], rel=1e-12), k
+    th3 = np.asarray(run_tracked(obj, "heavy-ball", obj.initial(0), 0.2, [], steps=3, params={"mu": 0.5}).theta)
+    g3 = np.diag(A) * th3                                  # ∇E = Aθ; L(θ; η∇E) is the Rayleigh quotient of A at ∇E
+    assert rows[1]["directional_smoothness"] == pytest.approx(g3 @ (np.diag(A) * g3) / (g3 @ g3), rel=1e-12)
+    assert rows[1]["loss"] == pytest.approx(0.5 * th3 @ (np.diag(A) * th3), rel=1e-12)
+    with pytest.raises(ParameterError, match="track: unknown tracker"):
+        make_trackers(["curvature"])

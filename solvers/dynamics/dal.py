@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -54,11 +54,28 @@ from workbench.solvers.stepping.optimizers import resolve
 from workbench.solvers.stepping.tracking import Stop, Visit, run_tracked
 
 __all__ = [
-    "RULES", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
+    "RULES", "RuleKind", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
     "ngf_step", "INCREASE_RTOL", "DIVERGENCE_KINDS",
 ]
 
-RULES = ("fixed", "dal", "dal-p", "dal-momentum")
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One row of the step-rule table: whether the rate is adaptive, takes a momentum, and its label."""
+
+    adaptive: bool
+    momentum: bool
+    label: Callable[["StepRule"], str]
+
+
+#: The step rules of the third paper: fixed (1), DAL (18), DAL-p (19), DAL with momentum (20)-(21).
+RULES: dict[str, RuleKind] = {
+    "fixed": RuleKind(False, False, lambda r: f"fixed h={r.h:g}"),
+    "dal": RuleKind(True, False, lambda r: "DAL"),
+    "dal-p": RuleKind(True, False, lambda r: f"DAL-{r.p:g}"),
+    "dal-momentum": RuleKind(True, True, lambda r: f"DAL-momentum m={r.momentum:g} p={r.p:g} c={r.scale:g}"),
+}
 #: relative margin for counting a loss increase (rounding noise near a minimum is not one)
 INCREASE_RTOL = 1e-12
 
@@ -69,7 +86,8 @@ class StepRule:
 
     Attributes
     ----------
-    kind : {"fixed", "dal", "dal-p", "dal-momentum"}
+    kind : str
+        A key of :data:`RULES`: "fixed", "dal", "dal-p" or "dal-momentum".
     h : float or None
         The fixed learning rate (``kind="fixed"`` only).
     p : float
@@ -92,14 +110,14 @@ class StepRule:
     def __post_init__(self) -> None:
         if self.kind not in RULES:
             raise ParameterError(f"kind: unknown step rule {self.kind!r}; expected one of {', '.join(RULES)}")
-        if self.kind == "fixed":
+        if not RULES[self.kind].adaptive:
             check_positive("h", self.h)
         check_positive("p", self.p)
         check_positive("scale", self.scale)
         m = float(self.momentum)
         if not (math.isfinite(m) and 0.0 <= m < 1.0):
             raise ParameterError(f"momentum: must be in [0, 1), got {self.momentum!r}")
-        if self.kind != "dal-momentum" and m != 0.0:
+        if not RULES[self.kind].momentum and m != 0.0:
             raise ParameterError(f"momentum: only the 'dal-momentum' rule takes a momentum, got {m} for {self.kind!r}")
         mx = float(self.max_lr)
         if not (mx > 0) or math.isnan(mx):
@@ -108,21 +126,15 @@ class StepRule:
     @property
     def adaptive(self) -> bool:
         """True when the rate depends on ‖∇²E ĝ‖ (every rule but ``fixed``)."""
-        return self.kind != "fixed"
+        return RULES[self.kind].adaptive
 
     @property
     def name(self) -> str:
-        if self.kind == "fixed":
-            return f"fixed h={self.h:g}"
-        if self.kind == "dal":
-            return "DAL"
-        if self.kind == "dal-p":
-            return f"DAL-{self.p:g}"
-        return f"DAL-momentum m={self.momentum:g} p={self.p:g} c={self.scale:g}"
+        return RULES[self.kind].label(self)
 
     def rate(self, hhat_norm: float) -> float:
         """The learning rate for ‖∇²E ĝ‖ = ``hhat_norm`` (``inf`` where it is 0 and uncapped)."""
-        if self.kind == "fixed":
+        if not self.adaptive:
             return float(self.h)  # type: ignore[arg-type]
         d = float(hhat_norm)
         if d <= 0.0:
