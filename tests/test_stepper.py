@@ -313,3 +313,49 @@ def test_max_growth_test_is_not_fooled_by_an_oscillating_mode():
     assert r2.diverged.tolist() == [False, False]
     with pytest.raises(ParameterError, match="growth_test"):
         DivergenceCriterion(growth_test="mean")
+
+
+class _HaltAt:
+    """GD as an Update that halts member 1 before step 3 (as a non-finite loss would)."""
+
+    lr = 0.1
+
+    def start(self, theta0):
+        return [theta0]
+
+    def point(self, state):
+        return state[0]
+
+    def step(self, state, x, g, eta):
+        return [state[0] - eta * g]
+
+    def halt(self, n, x, g):
+        return npx.asarray([False, n == 3])
+
+    def to_dict(self):
+        return {"scheme": "halt-test"}
+
+
+def test_frozen_at_halt_and_to_end():
+    th0 = npx.ones((2, 3))
+    seen = []
+    live = {}
+
+    def observe(n, th, g):
+        seen.append((n, [bool(a) for a in live["active"]]))
+
+    r = stepper.run(_HaltAt(), lambda x: x, th0, None, 8, observe=observe, live=live)
+    assert list(r.frozen_at) == [-1, 3] and r.reason == ["", "nonfinite"]
+    assert np.allclose(to_numpy(r.theta)[1], 0.9 ** 3, rtol=1e-15)        # kept at θ₃
+    assert np.allclose(to_numpy(r.theta)[0], 0.9 ** 8, rtol=1e-15)
+    assert seen[3] == (3, [True, False]) and seen[2] == (2, [True, True])
+    # a blow-up at step n freezes the member at iterate n + 1; to_end keeps observing after every member froze
+    crit = DivergenceCriterion(blowup=10.0)
+    seen.clear()
+    r = stepper.run("gd", lambda x: x, npx.ones((1, 2)), 3.5, 200, criterion=crit,
+                    observe=lambda n, th, g: seen.append(n), to_end=True)
+    # increments grow by |1 − 3.5| = 2.5 per step: 2.5^3 = 15.6 > 10 at step 3
+    assert list(r.frozen_at) == [4] and r.reason == ["blowup"] and seen == list(range(200))
+    seen.clear()
+    stepper.run("gd", lambda x: x, npx.ones((1, 2)), 3.5, 200, criterion=crit, observe=lambda n, th, g: seen.append(n))
+    assert seen == [0, 1, 2, 3]                         # without to_end the run ends once every member froze

@@ -331,5 +331,3 @@ def derivation(name: str) -> Derivation:
         steps.append(Step("stated_region", "", sp.Lt(h, stated), opt.paper_region_source))
     return Derivation(f"scheme-{opt.name}", f"{opt.title}: state-space record and exact region", opt.citation, steps)
 
-
-from workbench.derivations.schemes import entries  # noqa: E402,F401  (registers the schemes)

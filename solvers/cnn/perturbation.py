@@ -56,13 +56,15 @@ from workbench.solvers.core.backend import namespace_of, quiet_overflow, to_nump
 from workbench.solvers.core.checks import ParameterError, check_finite, check_positive
 from workbench.solvers.cnn.cnn_hessian import LocalCurvature, step_spectral_radius
 from workbench.solvers.cnn.correlation import CnnOperator
-from workbench.solvers.stepping.divergence import DivergenceCriterion, step_flags
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.stepper import run as stepper_run
 from workbench.solvers.cnn.schemes import check_model, initial_kernel
 
 __all__ = [
     "PerturbedRun",
     "check_ks",
     "perturbed_update",
+    "PerturbedUpdate",
     "relative_l1",
     "relative_l2",
     "history_bytes",
@@ -221,6 +223,217 @@ class PerturbedRun:
         return to_numpy(self.kernel)
 
 
+class PerturbedUpdate:
+    """The perturbed GD step K ← K − (lr·k)·(∇L/k) (appendix B) as a :class:`~workbench.solvers.stepping.stepper.Update`.
+
+    ``gradient(K, n)`` is the force (the batched gradient of the loss (2) with weight
+    decay, kept as :attr:`curvature` for the trackers); ``halt`` freezes a member whose
+    loss is not finite; ``lr_k`` = lr·k is rounded once in the working dtype.
+    """
+
+    lr = 1.0
+
+    def __init__(self, op: CnnOperator, lr_k: Any, k_d: Any, al_d: Any, beta: float, b: float, y: float) -> None:
+        self.op, self.lr_k, self.k_d, self.al_d, self.model = op, lr_k, k_d, al_d, (beta, b, y)
+        self.curvature: Any = None
+
+    def start(self, theta0: Any) -> list:
+        return [theta0]
+
+    def point(self, state: list) -> Any:
+        return state[0]
+
+    def gradient(self, K: Any, n: int = 0) -> Any:
+        self.curvature = LocalCurvature(self.op, K, self.al_d, *self.model, need_loss=True)
+        return self.curvature.gradient
+
+    def halt(self, n: int, x: Any, g: Any) -> Any:
+        return ~self.op.xp.isfinite(self.curvature.loss)
+
+    def step(self, state: list, x: Any, g: Any, eta: Any) -> list:
+        return [perturbed_update(state[0], self.lr_k, self.k_d, g)]
+
+    def to_dict(self) -> dict:
+        return {"scheme": "perturbed-gd"}
+
+
+@dataclass
+class _BatchVisit:
+    """K_n of every member, its local curvature (loss, gradient, Hessian products), the live members."""
+
+    step: int
+    K: Any
+    curvature: Any
+    active: Any
+
+
+class _Measure:
+    """Loss and relative L1/L2 divergence from the reference member (NaN once either is frozen)."""
+
+    def __init__(self, xp: Any, ref_d: Any, threshold: float, histories: bool, steps: int, B: int) -> None:
+        self.xp, self.ref_d, self.threshold, self.histories = xp, ref_d, threshold, histories
+        self.rows: list[tuple[Any, Any, Any]] = []
+        self.max_l1 = self.max_l2 = None
+        self.first_above = xp.full((B,), -1, dtype=xp.int64)
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, n: int, v: _BatchVisit) -> None:
+        xp = self.xp
+        K, active = v.K, v.active
+        Kr = xp.take(K, self.ref_d, axis=0)
+        both = active & xp.take(active, self.ref_d, axis=0)
+        l1, l2 = relative_l1(K, Kr), relative_l2(K, Kr)
+        if self.max_l1 is None:
+            self.max_l1, self.max_l2 = xp.zeros_like(l1), xp.zeros_like(l2)
+        nan = xp.full_like(l1, float("nan"))
+        self.max_l1 = xp.where(both, xp.maximum(self.max_l1, l1), self.max_l1)
+        self.max_l2 = xp.where(both, xp.maximum(self.max_l2, l2), self.max_l2)
+        hit = both & (self.first_above < 0) & (l1 > self.threshold)
+        self.first_above = xp.where(hit, xp.full_like(self.first_above, n), self.first_above)
+        if self.histories:
+            f64 = xp.float64
+            self.rows.append((xp.astype(v.curvature.loss, f64), xp.astype(xp.where(both, l1, nan), f64),
+                              xp.astype(xp.where(both, l2, nan), f64)))
+
+    def finish(self, res: PerturbedRun) -> None:
+        xp = self.xp
+        res.max_rel_l1 = to_numpy(xp.astype(self.max_l1, xp.float64)).astype(np.float64)
+        res.max_rel_l2 = to_numpy(xp.astype(self.max_l2, xp.float64)).astype(np.float64)
+        res.first_above = to_numpy(self.first_above).astype(np.int64)
+        if self.histories:
+            res.loss, res.rel_l1, res.rel_l2 = (to_numpy(xp.stack([r[i] for r in self.rows])).astype(np.float64)
+                                                for i in range(3))
+
+
+class _SameOutput:
+    """How often ŷ is bit-identical to the reference member's ŷ."""
+
+    def __init__(self, xp: Any, ref_d: Any, B: int) -> None:
+        self.xp, self.ref_d = xp, ref_d
+        self.count = xp.zeros((B,), dtype=xp.int64)
+        self.visits = 0
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, n: int, v: _BatchVisit) -> None:
+        xp, yhat = self.xp, v.curvature.yhat
+        self.count = self.count + xp.astype(yhat == xp.take(yhat, self.ref_d, axis=0), xp.int64)
+        self.visits += 1
+
+    def finish(self, res: PerturbedRun) -> None:
+        res.yhat_equal_fraction = to_numpy(self.count).astype(np.float64) / self.visits
+
+
+class _Spectral:
+    """ρ_n = spectral radius of I − lr·H(K_n) every ``every`` iterations (live members only)."""
+
+    def __init__(self, op: CnnOperator, al_d: Any, m_lr: np.ndarray, beta: float, b: float, y: float, every: int,
+                 max_steps: int, histories: bool, margin: float, eps: float, B: int) -> None:
+        self.op, self.al_d, self.m_lr, self.model = op, al_d, m_lr, (beta, b, y)
+        self.every, self.max_steps, self.histories, self.margin, self.eps = every, max_steps, histories, margin, eps
+        self.rho_rows: list[np.ndarray] = []
+        self.rerr_rows: list[np.ndarray] = []
+        self.iters: list[int] = []
+        self.cross, self.logsum, self.nchk = np.zeros(B), np.zeros(B), np.zeros(B)
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, n: int, v: _BatchVisit) -> None:
+        if n % self.every:
+            return
+        sr = step_spectral_radius(self.op, v.K, self.al_d, self.m_lr, *self.model, curvature=v.curvature,
+                                  max_steps=self.max_steps)
+        act_h = to_numpy(v.active).astype(bool)
+        rho = np.where(act_h, sr["rho"], np.nan)
+        if self.histories:
+            self.rho_rows.append(rho)
+            self.rerr_rows.append(np.where(act_h, sr["rho_error"], np.nan))
+            self.iters.append(n)
+        ok = act_h & np.isfinite(rho)
+        self.cross += ok & (rho > 1.0 + self.margin)
+        self.logsum += np.where(ok, np.log(np.where(ok, np.maximum(rho, self.eps), 1.0)), 0.0)
+        self.nchk += ok
+
+    def finish(self, res: PerturbedRun) -> None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res.crossing_fraction = np.where(self.nchk > 0, self.cross / np.maximum(self.nchk, 1), np.nan)
+            res.mean_log_rho = np.where(self.nchk > 0, self.logsum / np.maximum(self.nchk, 1), np.nan)
+        if self.histories:
+            res.rho_iters = np.asarray(self.iters, dtype=np.int64)
+            res.rho = np.stack(self.rho_rows, axis=0)
+            res.rho_error = np.stack(self.rerr_rows, axis=0)
+
+
+class _Tangent:
+    """A tangent vector e ← (I − lr·H(K_n)) e / γ_n carried along; S_n = Σ log γ, its Lyapunov exponent and A."""
+
+    def __init__(self, xp: Any, op: CnnOperator, lr_d: Any, histories: bool, steps: int, B: int, dtype: Any) -> None:
+        self.xp, self.lr_d, self.histories, self.steps = xp, lr_d, histories, steps
+        e0 = np.random.default_rng(12345).standard_normal((op.w, op.w))
+        e0 /= np.linalg.norm(e0)
+        self.tv = xp.asarray(np.broadcast_to(e0, (B, op.w, op.w)).copy(), dtype=dtype)
+        self.S = xp.zeros((B,), dtype=xp.float64)
+        self.S_min = xp.zeros((B,), dtype=xp.float64)
+        self.amp = xp.zeros((B,), dtype=xp.float64)
+        self.t_steps = xp.zeros((B,), dtype=xp.float64)
+        self.rows: list[Any] = []
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, n: int, v: _BatchVisit) -> None:
+        xp = self.xp
+        if self.histories:
+            self.rows.append(self.S)
+        if n == self.steps:
+            return
+        col = (self.tv.shape[0], 1, 1)
+        te = self.tv - self.lr_d * v.curvature.matvec(self.tv)
+        gam = xp.sqrt(xp.sum(xp.sum(te * te, axis=-1), axis=-1))
+        okg = v.active & xp.isfinite(gam) & (gam > 0)
+        safe = xp.where(okg, gam, xp.ones_like(gam))
+        self.tv = xp.where(xp.reshape(okg, col), te / xp.reshape(safe, col), self.tv)
+        self.S = self.S + xp.where(okg, xp.log(xp.astype(safe, xp.float64)), xp.zeros_like(self.S))
+        self.t_steps = self.t_steps + xp.astype(okg, xp.float64)
+        self.S_min = xp.minimum(self.S_min, self.S)
+        self.amp = xp.maximum(self.amp, self.S - self.S_min)
+
+    def finish(self, res: PerturbedRun) -> None:
+        s_host = to_numpy(self.S).astype(np.float64)
+        ts = to_numpy(self.t_steps).astype(np.float64)
+        res.lyapunov = np.where(ts > 0, s_host / np.maximum(ts, 1.0), np.nan)
+        res.amplification = to_numpy(self.amp).astype(np.float64)
+        if self.histories:
+            res.log_growth = to_numpy(self.xp.stack(self.rows)).astype(np.float64)
+
+
+def _classify(out: Any, late: np.ndarray, act_h: np.ndarray, frozen_h: np.ndarray, steps: int,
+              crit: DivergenceCriterion, eps: float) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+    """``(diverged, reason, status, diverged_at)`` of a perturbed run (see the module docstring).
+
+    Non-finite and blow-up come from the stepper (plus a non-finite loss at K_N, ``late``);
+    growth: ‖K‖ rising at every one of the last m = ⌈window·N⌉ steps and by a factor > 2 in total.
+    """
+    nf_h = (np.asarray(out.reason) == "nonfinite") | late
+    bu_h = np.asarray(out.reason) == "blowup"
+    norms = out.norms
+    m_win = max(1, int(math.ceil(crit.window * steps)))
+    norm_end, start_win = norms[-1], norms[steps - m_win]
+    falls = ~(norms[1:] > norms[:-1])[::-1]                     # newest first
+    rising_h = np.where(falls.any(axis=0), falls.argmax(axis=0), falls.shape[0])   # trailing rises
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grew = act_h & (rising_h >= m_win) & (norm_end > 2.0 * start_win)
+    conv = act_h & ~grew & (out.increments[-1] <= crit.converged * eps * norm_end)
+    diverged = nf_h | bu_h | grew
+    reason = ["nonfinite" if a else "blowup" if c else "growth" if g else "" for a, c, g in zip(nf_h, bu_h, grew)]
+    status = [r if r else ("converged" if c else "bounded") for r, c in zip(reason, conv)]
+    return diverged, reason, status, np.where(grew, steps, frozen_h)
+
+
 def run_perturbed(
     op: CnnOperator,
     lrs: Any,
@@ -339,136 +552,35 @@ def run_perturbed(
         per_seed = [initial_kernel(op, 1, int(s), init_scale)[0, ...] for s in s_v]
         K = xp.stack([per_seed[i] for i in is_], axis=0)
 
-    if histories:
-        loss_h = xp.zeros((steps + 1, B), dtype=xp.float64)
-        l1_h = xp.zeros((steps + 1, B), dtype=xp.float64)
-        l2_h = xp.zeros((steps + 1, B), dtype=xp.float64)
-        if tangent:
-            s_h = xp.zeros((steps + 1, B), dtype=xp.float64)
+    upd = PerturbedUpdate(op, lr_k, k_d, al_d, beta, b, y)
+    measure = _Measure(xp, ref_d, threshold, histories, steps, B)
+    trackers: list[Any] = [measure, _SameOutput(xp, ref_d, B)]
+    if spectral_every:
+        trackers.append(_Spectral(op, al_d, m_lr, beta, b, y, spectral_every, spectral_steps, histories, margin, eps, B))
     if tangent:
-        e0 = np.random.default_rng(12345).standard_normal((op.w, op.w))
-        e0 /= np.linalg.norm(e0)
-        tv = xp.asarray(np.broadcast_to(e0, (B, op.w, op.w)).copy(), dtype=dtype)
-        S = xp.zeros((B,), dtype=xp.float64)
-        S_min = xp.zeros((B,), dtype=xp.float64)
-        amp = xp.zeros((B,), dtype=xp.float64)
-        t_steps = xp.zeros((B,), dtype=xp.float64)
-    rho_rows: list[np.ndarray] = []
-    rerr_rows: list[np.ndarray] = []
-    rho_iters: list[int] = []
-    cross = np.zeros(B)
-    logsum = np.zeros(B)
-    nchk = np.zeros(B)
+        trackers.append(_Tangent(xp, op, lr_d, histories, steps, B, dtype))
+    live: dict = {}
 
-    zero_b = xp.zeros((B,), dtype=dtype)
-    active = xp.ones((B,), dtype=xp.bool)
-    nonfinite = xp.zeros((B,), dtype=xp.bool)
-    blown = xp.zeros((B,), dtype=xp.bool)
-    frozen_at = xp.full((B,), -1, dtype=xp.int64)
-    max_l1 = xp.zeros((B,), dtype=dtype)
-    max_l2 = xp.zeros((B,), dtype=dtype)
-    first_above = xp.full((B,), -1, dtype=xp.int64)
-    m_win = max(1, int(math.ceil(crit.window * steps)))
-    rising = xp.zeros((B,), dtype=xp.int64)  # consecutive steps with ‖K‖ increasing
-    norm_start_win = None
-    d0 = None
-    dn = zero_b
+    def observe(n: int, Kn: Any, _g: Any) -> None:
+        v = _BatchVisit(n, Kn, upd.curvature, live["active"])
+        for t in trackers:
+            t.handle(n, v)
 
-    def _norm(x: Any) -> Any:
-        return xp.sqrt(xp.sum(xp.sum(x * x, axis=-1), axis=-1))
-
-    def _measure(n: int, K: Any, loss: Any) -> None:
-        nonlocal max_l1, max_l2, first_above
-        Kr = xp.take(K, ref_d, axis=0)
-        both = active & xp.take(active, ref_d, axis=0)
-        l1 = relative_l1(K, Kr)
-        l2 = relative_l2(K, Kr)
-        nan = xp.full_like(l1, float("nan"))
-        max_l1 = xp.where(both, xp.maximum(max_l1, l1), max_l1)
-        max_l2 = xp.where(both, xp.maximum(max_l2, l2), max_l2)
-        hit = both & (first_above < 0) & (l1 > threshold)
-        first_above = xp.where(hit, xp.full_like(first_above, n), first_above)
-        if histories:
-            loss_h[n, :] = xp.astype(loss, xp.float64)
-            l1_h[n, :] = xp.astype(xp.where(both, l1, nan), xp.float64)
-            l2_h[n, :] = xp.astype(xp.where(both, l2, nan), xp.float64)
-
-    norm_prev = _norm(K)
-    yhat_same = xp.zeros((B,), dtype=xp.int64)
     with quiet_overflow():
-        for n in range(steps + 1):
-            lc = LocalCurvature(op, K, al_d, beta, b, y, need_loss=True)
-            loss = lc.loss
-            fin_loss = xp.isfinite(loss)
-            newly_nf = active & ~fin_loss
-            if bool(xp.any(newly_nf)):
-                nonfinite = nonfinite | newly_nf
-                frozen_at = xp.where(newly_nf, xp.full_like(frozen_at, n), frozen_at)
-                active = active & ~newly_nf
-            _measure(n, K, loss)
-            yhat_same = yhat_same + xp.astype(lc.yhat == xp.take(lc.yhat, ref_d, axis=0), xp.int64)
-            if spectral_every and n % spectral_every == 0:
-                sr = step_spectral_radius(op, K, al_d, m_lr, beta, b, y, curvature=lc, max_steps=spectral_steps)
-                act_h = to_numpy(active).astype(bool)
-                rho = np.where(act_h, sr["rho"], np.nan)
-                if histories:
-                    rho_rows.append(rho)
-                    rerr_rows.append(np.where(act_h, sr["rho_error"], np.nan))
-                    rho_iters.append(n)
-                ok = act_h & np.isfinite(rho)
-                cross += ok & (rho > 1.0 + margin)
-                logsum += np.where(ok, np.log(np.where(ok, np.maximum(rho, eps), 1.0)), 0.0)
-                nchk += ok
-            if tangent and histories:
-                s_h[n, :] = S
-            if n == steps:
-                break
-            if tangent:
-                te = tv - lr_d * lc.matvec(tv)
-                gam = _norm(te)
-                okg = active & xp.isfinite(gam) & (gam > 0)
-                safe = xp.where(okg, gam, xp.ones_like(gam))
-                tv = xp.where(xp.reshape(okg, col), te / xp.reshape(safe, col), tv)
-                S = S + xp.where(okg, xp.log(xp.astype(safe, xp.float64)), xp.zeros_like(S))
-                t_steps = t_steps + xp.astype(okg, xp.float64)
-                S_min = xp.minimum(S_min, S)
-                amp = xp.maximum(amp, S - S_min)
-            if n == steps - m_win:
-                norm_start_win = norm_prev
-            Kn = perturbed_update(K, lr_k, k_d, lc.gradient)
-            dn = _norm(Kn - K)
-            if d0 is None:
-                d0 = xp.where(dn > 0, dn, xp.ones_like(dn))
-            newly_nf, newly_bu = step_flags(xp, dn, d0, active, crit)
-            nonfinite = nonfinite | newly_nf
-            blown = blown | newly_bu
-            stop = newly_nf | newly_bu
-            frozen_at = xp.where(stop, xp.full_like(frozen_at, n + 1), frozen_at)
-            active = active & ~stop
-            K = xp.where(xp.reshape(active, col), Kn, K)
-            norm_new = _norm(K)
-            rising = xp.where(norm_new > norm_prev, rising + 1, xp.zeros_like(rising))
-            norm_prev = norm_new
-    # classification at the end
-    nf_h = to_numpy(nonfinite).astype(bool)
-    bu_h = to_numpy(blown).astype(bool)
-    act_h = to_numpy(active).astype(bool)
-    norm_end = to_numpy(norm_prev).astype(np.float64)
-    start_win = to_numpy(norm_start_win).astype(np.float64) if norm_start_win is not None else norm_end
-    rising_h = to_numpy(rising)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        grew = act_h & (rising_h >= m_win) & (norm_end > 2.0 * start_win)
-    last_inc = to_numpy(dn).astype(np.float64)
-    conv = act_h & ~grew & (last_inc <= crit.converged * eps * norm_end)
-    diverged = nf_h | bu_h | grew
-    reason = ["nonfinite" if a else "blowup" if c else "growth" if g else "" for a, c, g in zip(nf_h, bu_h, grew)]
-    status = [r if r else ("converged" if c else "bounded") for r, c in zip(reason, conv)]
-    frozen_h = to_numpy(frozen_at).astype(np.int64)
-    diverged_at = np.where(grew, steps, frozen_h)
-
-    loss_hist = to_numpy(loss_h).astype(np.float64) if histories else None
-    l1_hist = to_numpy(l1_h).astype(np.float64) if histories else None
-    l2_hist = to_numpy(l2_h).astype(np.float64) if histories else None
+        out = stepper_run(upd, upd.gradient, K, None, steps, criterion=crit, observe=observe, indexed=True,
+                          live=live, to_end=True)
+        K = out.theta
+        frozen_h = np.asarray(out.frozen_at, dtype=np.int64)
+        act_h = frozen_h < 0
+        lc = LocalCurvature(op, K, al_d, beta, b, y, need_loss=True)      # the last iterate K_N
+        loss = lc.loss
+        late = act_h & ~np.asarray(to_numpy(xp.isfinite(loss)), dtype=bool)
+        frozen_h = np.where(late, steps, frozen_h)
+        act_h = act_h & ~late
+        final = _BatchVisit(steps, K, lc, xp.asarray(act_h))
+        for t in trackers:
+            t.handle(steps, final)
+    diverged, reason, status, diverged_at = _classify(out, late, act_h, frozen_h, steps, crit, eps)
     final_loss = to_numpy(xp.astype(loss, xp.float64)).astype(np.float64)
     both_end = act_h & act_h[reference]
     Kr = xp.take(K, ref_d, axis=0)
@@ -478,29 +590,13 @@ def run_perturbed(
         lrs=lr_v, ks=k_v, alphas=a_v, seeds=s_v, shape=shape,
         dtype="float32" if dtype == xp.float32 else "float64", steps=steps, reference_k=ref_k,
         member_lr=m_lr, member_k=m_k, member_alpha=m_a, member_seed=m_s, reference=reference,
-        loss=loss_hist, rel_l1=l1_hist, rel_l2=l2_hist,
+        loss=None, rel_l1=None, rel_l2=None,
         final_loss=final_loss, final_rel_l1=fl1, final_rel_l2=fl2,
-        max_rel_l1=to_numpy(xp.astype(max_l1, xp.float64)).astype(np.float64),
-        max_rel_l2=to_numpy(xp.astype(max_l2, xp.float64)).astype(np.float64),
-        first_above=to_numpy(first_above).astype(np.int64), threshold=threshold,
-        diverged=diverged, reason=reason, diverged_at=diverged_at, status=status, kernel=K,
+        max_rel_l1=np.zeros(B), max_rel_l2=np.zeros(B), first_above=np.zeros(B, dtype=np.int64),
+        threshold=threshold, diverged=diverged, reason=reason, diverged_at=diverged_at, status=status, kernel=K,
         rho_margin=margin, criterion=crit,
-        yhat_equal_fraction=to_numpy(yhat_same).astype(np.float64) / (steps + 1),
     )
-    if tangent:
-        s_host = to_numpy(S).astype(np.float64)
-        ts = to_numpy(t_steps).astype(np.float64)
-        res.lyapunov = np.where(ts > 0, s_host / np.maximum(ts, 1.0), np.nan)
-        res.amplification = to_numpy(amp).astype(np.float64)
-        if histories:
-            res.log_growth = to_numpy(s_h).astype(np.float64)
-    if spectral_every:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res.crossing_fraction = np.where(nchk > 0, cross / np.maximum(nchk, 1), np.nan)
-            res.mean_log_rho = np.where(nchk > 0, logsum / np.maximum(nchk, 1), np.nan)
-        if histories:
-            res.rho_iters = np.asarray(rho_iters, dtype=np.int64)
-            res.rho = np.stack(rho_rows, axis=0)
-            res.rho_error = np.stack(rerr_rows, axis=0)
+    for t in trackers:
+        t.finish(res)
     res.seconds = time.perf_counter() - t_start
     return res

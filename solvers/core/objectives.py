@@ -54,6 +54,7 @@ __all__ = [
     "BaseObjective",
     "SympyObjective",
     "CallableObjective",
+    "Unchecked",
     "fd_step",
     "fd_hvp",
     "fd_gradient",
@@ -173,7 +174,14 @@ class BaseObjective:
     strict_dtype: bool = False
 
     # -- input checks ----------------------------------------------------------------
-    def _vector(self, name: str, v: Any) -> Any:
+    def as_vector(self, name: str, v: Any) -> Any:
+        """``v`` checked as a point of this objective: 1-D of length ``size``, on its backend, device, dtype, finite.
+
+        Raises
+        ------
+        ParameterError
+            Naming ``name`` and what is wrong.
+        """
         xp = self.xp
         if not hasattr(v, "shape"):
             try:
@@ -237,26 +245,31 @@ class BaseObjective:
         return 0.5 * (h + xp.permute_dims(h, (1, 0)))
 
     # -- public ------------------------------------------------------------------------
+    @property
+    def unchecked(self) -> "Unchecked":
+        """This objective without input checks (:class:`Unchecked`): for iterates a stepper classifies itself."""
+        return Unchecked(self)
+
     def value(self, theta: Any) -> float:
         """E(θ) as a Python float."""
-        return float(self._value(self._vector("theta", theta)))
+        return float(self._value(self.as_vector("theta", theta)))
 
     def gradient(self, theta: Any) -> Any:
         """∇E(θ), an array of shape (size,) on the objective's backend."""
-        return self._gradient(self._vector("theta", theta))
+        return self._gradient(self.as_vector("theta", theta))
 
     def value_and_gradient(self, theta: Any) -> tuple[float, Any]:
         """(E(θ), ∇E(θ)) — one forward pass where the objective supports it."""
-        val, g = self._value_and_gradient(self._vector("theta", theta))
+        val, g = self._value_and_gradient(self.as_vector("theta", theta))
         return float(val), g
 
     def hvp(self, theta: Any, v: Any) -> Any:
         """∇²E(θ)·v: exact if :attr:`exact_hvp`, else the central difference :func:`fd_hvp`."""
-        return self._hvp(self._vector("theta", theta), self._vector("v", v))
+        return self._hvp(self.as_vector("theta", theta), self.as_vector("v", v))
 
     def hvp_fd(self, theta: Any, v: Any, h: float | None = None) -> Any:
         """∇²E(θ)·v by the central difference of two gradients, whatever :attr:`exact_hvp` is."""
-        return fd_hvp(self._gradient, self._vector("theta", theta), self._vector("v", v), h)
+        return fd_hvp(self._gradient, self.as_vector("theta", theta), self.as_vector("v", v), h)
 
     def hessian(self, theta: Any, max_bytes: int = DEFAULT_MAX_HESSIAN_BYTES) -> Any:
         """Dense n×n Hessian (exact where the objective has it, else from n HVPs).
@@ -268,12 +281,45 @@ class BaseObjective:
             size in bytes and points to Hessian-vector products.
         """
         check_dense_size(self.size, 4 if self.dtype == self.xp.float32 else 8, max_bytes)
-        return self._hessian(self._vector("theta", theta))
+        return self._hessian(self.as_vector("theta", theta))
 
     def initial(self, seed: int = 0) -> Any:
         """A starting point: standard normal entries from ``seed`` (subclasses override)."""
         rng = np.random.default_rng(seed)
         return self.xp.asarray(rng.standard_normal(self.size), dtype=self.dtype, device=self.device)
+
+
+class Unchecked:
+    """The unchecked view of a :class:`BaseObjective`: its own implementation, no input checks.
+
+    θ and v go straight to the objective's evaluation: no shape, backend, device or
+    finiteness check and no cast, so a diverging iterate gives NaN/inf values for the
+    caller's divergence test (:mod:`workbench.solvers.stepping.divergence`) instead of an
+    error, and an objective whose implementation is analytic (a tanh/MSE network) accepts
+    complex arrays (its analytic continuation, second paper §4). Results are not copied.
+    """
+
+    __slots__ = ("objective",)
+
+    def __init__(self, objective: BaseObjective) -> None:
+        self.objective = objective
+
+    def value(self, theta: Any) -> float:
+        """E(θ)."""
+        return float(self.objective._value(theta))
+
+    def gradient(self, theta: Any) -> Any:
+        """∇E(θ)."""
+        return self.objective._gradient(theta)
+
+    def value_and_gradient(self, theta: Any) -> tuple[float, Any]:
+        """(E(θ), ∇E(θ))."""
+        val, g = self.objective._value_and_gradient(theta)
+        return float(val), g
+
+    def hvp(self, theta: Any, v: Any) -> Any:
+        """∇²E(θ)·v."""
+        return self.objective._hvp(theta, v)
 
 
 class SympyObjective(BaseObjective):
@@ -432,7 +478,7 @@ class CallableObjective(BaseObjective):
                           "difference of gradients (relative error ~1e-8 in float64, ~1e-3 in float32). Pass "
                           "hvp='fd' to choose it explicitly, or an exact hvp (workbench.from_torch / from_jax "
                           "build one)", UserWarning, stacklevel=2)
-        self._x0 = None if x0 is None else self._vector("x0", x0)
+        self._x0 = None if x0 is None else self.as_vector("x0", x0)
 
     def _out(self, r: Any, name: str, shape: tuple[int, ...]) -> Any:
         a = self._out_user(r) if self._out_user is not None else r

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,14 +51,31 @@ from workbench.solvers.core.checks import ParameterError, check_positive
 from workbench.solvers.dynamics.diagnostics import DIVERGENCE_KINDS
 from workbench.solvers.stepping.divergence import DivergenceCriterion, loss_limit, loss_verdict
 from workbench.solvers.stepping.optimizers import resolve
-from workbench.solvers.stepping.stepper import run as step_run
+from workbench.solvers.stepping.tracking import Stop, Visit, run_tracked
 
 __all__ = [
-    "RULES", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
+    "RULES", "RuleKind", "StepRule", "fixed", "dal", "dal_p", "dal_momentum", "dal_learning_rate", "DALRun", "run",
     "ngf_step", "INCREASE_RTOL", "DIVERGENCE_KINDS",
 ]
 
-RULES = ("fixed", "dal", "dal-p", "dal-momentum")
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One row of the step-rule table: whether the rate is adaptive, takes a momentum, and its label."""
+
+    adaptive: bool
+    momentum: bool
+    label: Callable[["StepRule"], str]
+
+
+#: The step rules of the third paper: fixed (1), DAL (18), DAL-p (19), DAL with momentum (20)-(21).
+RULES: dict[str, RuleKind] = {
+    "fixed": RuleKind(False, False, lambda r: f"fixed h={r.h:g}"),
+    "dal": RuleKind(True, False, lambda r: "DAL"),
+    "dal-p": RuleKind(True, False, lambda r: f"DAL-{r.p:g}"),
+    "dal-momentum": RuleKind(True, True, lambda r: f"DAL-momentum m={r.momentum:g} p={r.p:g} c={r.scale:g}"),
+}
 #: relative margin for counting a loss increase (rounding noise near a minimum is not one)
 INCREASE_RTOL = 1e-12
 
@@ -69,7 +86,8 @@ class StepRule:
 
     Attributes
     ----------
-    kind : {"fixed", "dal", "dal-p", "dal-momentum"}
+    kind : str
+        A key of :data:`RULES`: "fixed", "dal", "dal-p" or "dal-momentum".
     h : float or None
         The fixed learning rate (``kind="fixed"`` only).
     p : float
@@ -92,14 +110,14 @@ class StepRule:
     def __post_init__(self) -> None:
         if self.kind not in RULES:
             raise ParameterError(f"kind: unknown step rule {self.kind!r}; expected one of {', '.join(RULES)}")
-        if self.kind == "fixed":
+        if not RULES[self.kind].adaptive:
             check_positive("h", self.h)
         check_positive("p", self.p)
         check_positive("scale", self.scale)
         m = float(self.momentum)
         if not (math.isfinite(m) and 0.0 <= m < 1.0):
             raise ParameterError(f"momentum: must be in [0, 1), got {self.momentum!r}")
-        if self.kind != "dal-momentum" and m != 0.0:
+        if not RULES[self.kind].momentum and m != 0.0:
             raise ParameterError(f"momentum: only the 'dal-momentum' rule takes a momentum, got {m} for {self.kind!r}")
         mx = float(self.max_lr)
         if not (mx > 0) or math.isnan(mx):
@@ -108,21 +126,15 @@ class StepRule:
     @property
     def adaptive(self) -> bool:
         """True when the rate depends on ‖∇²E ĝ‖ (every rule but ``fixed``)."""
-        return self.kind != "fixed"
+        return RULES[self.kind].adaptive
 
     @property
     def name(self) -> str:
-        if self.kind == "fixed":
-            return f"fixed h={self.h:g}"
-        if self.kind == "dal":
-            return "DAL"
-        if self.kind == "dal-p":
-            return f"DAL-{self.p:g}"
-        return f"DAL-momentum m={self.momentum:g} p={self.p:g} c={self.scale:g}"
+        return RULES[self.kind].label(self)
 
     def rate(self, hhat_norm: float) -> float:
         """The learning rate for ‖∇²E ĝ‖ = ``hhat_norm`` (``inf`` where it is 0 and uncapped)."""
-        if self.kind == "fixed":
+        if not self.adaptive:
             return float(self.h)  # type: ignore[arg-type]
         d = float(hhat_norm)
         if d <= 0.0:
@@ -318,6 +330,91 @@ class DALRun:
                 "lr_mean": float(lr.mean()) if lr.size else math.nan}
 
 
+class _DALTracker:
+    """Tracker of :func:`run`: at θₙ the drift, loss and loss verdict of step n − 1, then step n's rate.
+
+    Stops with "diverged" (a loss past the limit, :func:`~workbench.solvers.stepping.divergence.loss_verdict`),
+    "converged" (∇E = 0) or "undefined" (an infinite adaptive rate).
+    """
+
+    def __init__(self, obj: Any, rule: StepRule, steps: int, limit: float, drift_every: int, need_h: bool,
+                 keep_path: bool) -> None:
+        self.obj, self.rule, self.steps, self.limit = obj, rule, steps, limit
+        self.drift_every, self.need_h, self.keep_path = drift_every, need_h, keep_path
+        self.losses: list[float] = []
+        self.lrs: list[float] = []
+        self.inc: list[bool] = []
+        self.gns: list[float] = []
+        self.hhs: list[float] = []
+        self.hgs: list[float] = []
+        self.drs: list[float] = []
+        self.path: list[np.ndarray] = []
+        self.last: dict = {}                       # the last iterate with a finite loss below the limit
+        self.out = {"status": "completed", "reason": "", "done": 0}
+        self.extra: dict = {}
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def finish(self, run: Any) -> None:
+        return None
+
+    def _arrive(self, n: int, v: Any) -> None:
+        """θₙ reached by step n − 1: its drift, the loss and its verdict."""
+        f1 = v.f
+        dr = math.nan
+        if self.drift_every and not self.rule.momentum and ((n - 1) % self.drift_every == 0):
+            ngf = ngf_step(self.obj, self.last["theta"], self.lrs[n - 1])
+            if np.all(np.isfinite(ngf)):
+                dr = float(np.linalg.norm(np.asarray(to_numpy(v.theta), dtype=np.float64) - ngf))
+        self.drs.append(dr)
+        self.out["done"] = n
+        kind = loss_verdict(f1, self.limit)
+        if kind:
+            self.inc.append(True)
+            self.losses.append(f1 if math.isfinite(f1) else math.inf)
+            self.out["status"] = "diverged"
+            self.out["reason"] = (f"loss {f1:.3g} beyond {self.limit:.3g} at step {n}" if math.isfinite(f1)
+                                  else f"non-finite loss at step {n}")
+            self.extra["diverging_loss_recorded"] = True
+            self.extra["divergence"] = kind
+            raise Stop("diverged")
+        prev = self.last["f"]
+        self.inc.append(bool(f1 > prev + INCREASE_RTOL * max(1.0, abs(prev))))
+        self._keep(v)
+
+    def _keep(self, v: Any) -> None:
+        self.losses.append(v.f)
+        self.last.update(theta=v.theta, f=v.f)
+        if self.keep_path:
+            self.path.append(to_numpy(v.theta).copy())
+
+    def handle(self, n: int, v: Any) -> None:
+        if n:
+            self._arrive(n, v)
+        else:
+            self._keep(v)
+        if n == self.steps:
+            return
+        xp = self.obj.xp
+        g = v.g
+        gn = float(xp.linalg.vector_norm(g))
+        if gn == 0.0:
+            self.out["status"], self.out["reason"] = "converged", f"zero gradient at step {n}"
+            raise Stop("converged")
+        hh = float(xp.linalg.vector_norm(self.obj.hvp(v.theta, g / gn))) if self.need_h else math.nan
+        rule = self.rule
+        lr = rule.rate(hh) if rule.adaptive else rule.rate(0.0)
+        if not math.isfinite(lr):
+            self.out["status"], self.out["reason"] = "undefined", (
+                f"||H g_hat|| = {hh:g} at step {n}: the {rule.name} step is infinite (give max_lr to cap it)")
+            raise Stop("undefined")
+        self.lrs.append(lr)
+        self.gns.append(gn)
+        self.hhs.append(hh)
+        self.hgs.append(hh * gn)
+
+
 def run(obj: Any, theta0: Any, rule: StepRule, steps: int, *, blowup: float = 1e6, drift_every: int = 0,
         record_hvp: bool = True, keep_path: bool = False) -> DALRun:
     """Gradient descent (or momentum (20)-(21)) on ``obj`` from ``theta0`` under a step rule.
@@ -367,99 +464,31 @@ def run(obj: Any, theta0: Any, rule: StepRule, steps: int, *, blowup: float = 1e
     # 1e6, not the module default 1e12: a loss a million times its start is far past anything DAL's comparisons
     # (third paper, Figs. 16-23) plot, and the runs recorded so far stop there (their figures clip at 1e6)
     crit = DivergenceCriterion(blowup=math.inf, loss_blowup=blowup)
-    xp = obj.xp
-    theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
-    f, g = obj.value_and_gradient(theta)
+    theta = obj.as_vector("theta0", theta0) if hasattr(obj, "as_vector") else theta0
+    f, _ = obj.value_and_gradient(theta)
     if not math.isfinite(f):
         raise ParameterError(f"theta0: the loss is not finite there ({f})")
-    limit = loss_limit(f, crit)
-    m = float(rule.momentum)
-    need_h = rule.adaptive or record_hvp
-    losses = [f]
-    lrs: list[float] = []
-    inc: list[bool] = []
-    gns: list[float] = []
-    hhs: list[float] = []
-    hgs: list[float] = []
-    drs: list[float] = []
-    path = [to_numpy(theta).copy()] if keep_path else None
-    now = {"f": f, "g": g}                      # f and ∇f at the iterate of the step being taken
-    last = {"theta": theta, "f": f}             # the last iterate with a finite loss below the limit
-    out = {"status": "completed", "reason": "", "done": 0}
-    extra: dict = {}
-
-    def grad(x: Any, n: int) -> Any:
-        if n:
-            now["f"], now["g"] = obj.value_and_gradient(x[0, ...])
-        return xp.reshape(now["g"], (1, -1))
-
-    def arrive(n: int, th: Any) -> str:
-        """θₙ reached by step n − 1: its drift, the loss and its verdict."""
-        f1 = now["f"]
-        dr = math.nan
-        if drift_every and not m and ((n - 1) % drift_every == 0):
-            ngf = ngf_step(obj, last["theta"], lrs[n - 1])
-            if np.all(np.isfinite(ngf)):
-                dr = float(np.linalg.norm(np.asarray(to_numpy(th), dtype=np.float64) - ngf))
-        drs.append(dr)
-        out["done"] = n
-        kind = loss_verdict(f1, limit)
-        if kind:
-            inc.append(True)
-            losses.append(f1 if math.isfinite(f1) else math.inf)
-            out["status"] = "diverged"
-            out["reason"] = (f"loss {f1:.3g} beyond {limit:.3g} at step {n}" if math.isfinite(f1)
-                             else f"non-finite loss at step {n}")
-            extra["diverging_loss_recorded"] = True
-            extra["divergence"] = kind
-            return kind
-        inc.append(bool(f1 > last["f"] + INCREASE_RTOL * max(1.0, abs(last["f"]))))
-        losses.append(f1)
-        last.update(theta=th, f=f1)
-        if keep_path:
-            path.append(to_numpy(th).copy())  # type: ignore[union-attr]
-        return ""
-
-    def observe(n: int, x: Any, _g: Any) -> dict | None:
-        if n and arrive(n, x[0, ...]):
-            return {"stop": "diverged"}
-        gn = float(xp.linalg.vector_norm(now["g"]))
-        if gn == 0.0:
-            out["status"], out["reason"] = "converged", f"zero gradient at step {n}"
-            return {"stop": "converged"}
-        hh = float(xp.linalg.vector_norm(obj.hvp(x[0, ...], now["g"] / gn))) if need_h else math.nan
-        lr = rule.rate(hh) if rule.adaptive else rule.rate(0.0)
-        if not math.isfinite(lr):
-            out["status"], out["reason"] = "undefined", (f"||H g_hat|| = {hh:g} at step {n}: the {rule.name} step is "
-                                                         "infinite (give max_lr to cap it)")
-            return {"stop": "undefined"}
-        lrs.append(lr)
-        gns.append(gn)
-        hhs.append(hh)
-        hgs.append(hh * gn)
-        return None
-
+    tr = _DALTracker(obj, rule, steps, loss_limit(f, crit), drift_every, rule.adaptive or record_hvp, keep_path)
     if steps:
         # (20)-(21) with a per-step rate is heavy-ball momentum; momentum 0 is plain GD
-        scheme = resolve("heavy-ball", 1.0, {"mu": m}) if m else "gd"
-        res = step_run(scheme, grad, xp.reshape(theta, (1, -1)), lambda n, th, gb: lrs[n], steps, criterion=crit,
-                       observe=observe, indexed=True)
-        if res.reason[0] == "nonfinite":
-            t = len(drs)
-            out["status"], out["reason"] = "diverged", f"non-finite iterate at step {t + 1} (lr {lrs[t]:.3g})"
-            extra["divergence"] = "nonfinite-iterate"
-            for v in (lrs, gns, hhs, hgs):
+        m = float(rule.momentum)
+        scheme = resolve("heavy-ball", 1.0, {"mu": m}) if m else resolve("gd", 1.0)
+        run = run_tracked(obj, scheme, theta, lambda n, v: tr.lrs[n], [tr], crit, steps=steps)
+        if run.divergence == "nonfinite-iterate":
+            t = len(tr.drs)
+            tr.out["status"], tr.out["reason"] = "diverged", f"non-finite iterate at step {t + 1} (lr {tr.lrs[t]:.3g})"
+            tr.extra["divergence"] = "nonfinite-iterate"
+            for v in (tr.lrs, tr.gns, tr.hhs, tr.hgs):
                 del v[t:]
-        elif not res.extra["stopped"]:                   # ran to the end: the loss at θ_N
-            now["f"], now["g"] = obj.value_and_gradient(res.theta[0, ...])
-            arrive(steps, res.theta[0, ...])
-        ups = [float(v) for v in res.increments[:len(lrs), 0]]
+        ups = [float(v) for v in run.result.increments[:len(tr.lrs), 0]]
     else:
+        tr.handle(0, Visit(0, theta, 1.0, obj))
         ups = []
+    extra, out = tr.extra, tr.out
 
     def arr(v: list) -> np.ndarray:
         return np.asarray(v, dtype=float)
 
-    return DALRun(rule, arr(losses), arr(lrs), np.asarray(inc, dtype=bool), arr(gns), arr(hhs), arr(hgs), arr(drs),
-                  arr(ups), last["theta"], out["done"], out["status"], out["reason"],
-                  None if path is None else np.asarray(path), extra, str(extra.get("divergence", "")))
+    return DALRun(rule, arr(tr.losses), arr(tr.lrs), np.asarray(tr.inc, dtype=bool), arr(tr.gns), arr(tr.hhs),
+                  arr(tr.hgs), arr(tr.drs), arr(ups), tr.last["theta"], out["done"], out["status"], out["reason"],
+                  np.asarray(tr.path) if keep_path else None, extra, str(extra.get("divergence", "")))

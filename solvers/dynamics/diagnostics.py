@@ -35,7 +35,7 @@ import numpy as np
 
 from workbench.solvers.core.backend import quiet_overflow, to_numpy
 from workbench.solvers.core.checks import ParameterError, check_positive
-from workbench.solvers.stepping.divergence import LOSS_KINDS, DivergenceCriterion, loss_limit, loss_verdict
+from workbench.solvers.stepping.divergence import LOSS_KINDS, DivergenceCriterion
 
 __all__ = [
     "Quantity",
@@ -503,71 +503,66 @@ class GDRun(RecordedRun):
     path: np.ndarray | None = None
 
 
+class _GDHistory:
+    """Tracker of :func:`run_gd`: losses, gradient norms, path, and the recorders of step n − 1 at θₙ."""
+
+    def __init__(self, recorders: Sequence[Recorder], eta: float, obj: Any, keep_path: bool) -> None:
+        self.recorders, self.eta, self.obj, self.keep_path = list(recorders), eta, obj, keep_path
+        self.losses: list[float] = []
+        self.gnorms: list[float] = []
+        self.path: list[np.ndarray] = []
+        self.prev: Any = None
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        f1, g1 = v.f, v.g
+        p = self.prev
+        if p is not None:
+            for r in self.recorders:
+                r(StepState(step - 1, p.theta, p.f, p.g, f1, g1, self.eta, self.obj))
+        self.losses.append(f1)
+        self.gnorms.append(math.sqrt(_dot(self.obj.xp, g1, g1)) if step == 0 or math.isfinite(f1) else math.nan)
+        if self.keep_path:
+            self.path.append(to_numpy(v.theta).copy())
+        self.prev = v
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def run_gd(obj: Any, theta0: Any, eta: float, steps: int, recorders: Sequence[Recorder] = (), *,
            blowup: float | None = None, keep_path: bool = False) -> GDRun:
     """Plain full-batch gradient descent θₜ₊₁ = θₜ − η∇f(θₜ) with per-iteration recorders.
 
-    The iteration is :func:`workbench.solvers.stepping.stepper.run` of the registered ``gd`` on a batch of
-    one, with one ``value_and_gradient`` per step. At step t+1 the observer calls the
-    recorders with the state of step t (so RP(θₜ) and L(θₜ; η∇f(θₜ)) reuse the next
-    step's work). Divergence is detected on purpose (:mod:`workbench.solvers.stepping.divergence`, loss-watched):
-    a non-finite iterate, or a non-finite or > ``blowup``·max(1, f₀) loss (default
-    ``loss_blowup`` = 1e12) stops the run with ``diverged=True`` (no overflow warning escapes).
+    :func:`workbench.solvers.stepping.tracking.run_tracked` of the registered ``gd`` with one
+    ``value_and_gradient`` per step. At θₜ₊₁ the recorders are called with the state of
+    step t (so RP(θₜ) and L(θₜ; η∇f(θₜ)) reuse the next step's work). Divergence is detected
+    on purpose (:mod:`workbench.solvers.stepping.divergence`, loss-watched): a non-finite
+    iterate, or a non-finite or > ``blowup``·max(1, f₀) loss (default ``loss_blowup`` = 1e12)
+    stops the run with ``diverged=True`` (no overflow warning escapes).
 
     Raises
     ------
     ParameterError
         η ≤ 0, ``steps`` < 0.
     """
-    from workbench.solvers.stepping.stepper import run as step_run
+    from workbench.solvers.stepping.tracking import LossWatch, run_tracked
 
     eta = _check_eta(eta)
     if isinstance(steps, bool) or int(steps) < 0:
         raise ParameterError(f"steps: must be an integer >= 0, got {steps!r}")
-    steps = int(steps)
     crit = loss_criterion(blowup)
-    xp = obj.xp
-    theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
-    f, g = obj.value_and_gradient(theta)
-    limit = loss_limit(f, crit)
-    losses, gnorms = [f], [math.sqrt(_dot(xp, g, g))]
-    path = [to_numpy(theta).copy()] if keep_path else None
-    now = {"f": f, "g": g}                          # f(θₙ), ∇f(θₙ) of the step being taken
-
-    def grad(x: Any, n: int) -> Any:
-        if n:
-            now["f"], now["g"] = obj.value_and_gradient(x[0, ...])
-        return xp.reshape(now["g"], (1, -1))
-
-    prev: dict = {}
-
-    def arrive(th: Any, f1: float, g1: Any) -> str:
-        """θₙ reached: the recorders of step n − 1, the loss, the path; the loss verdict."""
-        if prev:
-            for r in recorders:
-                r(StepState(len(losses) - 1, prev["theta"], prev["f"], prev["g"], f1, g1, eta, obj))
-            losses.append(f1)
-            gnorms.append(math.sqrt(_dot(xp, g1, g1)) if math.isfinite(f1) else math.nan)
-            if keep_path:
-                path.append(to_numpy(th).copy())
-        prev.update(theta=th, f=f1, g=g1)
-        return loss_verdict(f1, limit)
-
-    def observe(n: int, th: Any, _g: Any) -> dict | None:
-        kind = arrive(th[0, ...] if n else theta, now["f"], now["g"])
-        return {"stop": kind} if kind else None
-
-    diverged, reason = False, ""
-    if steps:
-        res = step_run("gd", grad, xp.reshape(theta, (1, -1)), eta, steps, criterion=crit, observe=observe, indexed=True)
-        theta = res.theta[0, ...]
-        kind = res.extra["stopped"]
-        if res.reason[0] == "nonfinite":
-            diverged, reason = True, f"non-finite iterate at step {len(losses)}"
-        elif not kind:                                  # ran to the end: f and ∇f at θ_N for the last records
-            f1, g1 = obj.value_and_gradient(theta)
-            kind = arrive(theta, f1, g1)
-        if kind:
-            diverged, reason = True, f"loss {losses[-1]:.3g} beyond {limit:.3g} at step {len(losses) - 1}"
-    return GDRun(np.asarray(losses), np.asarray(gnorms), theta, len(losses) - 1, diverged, reason, list(recorders),
-                 None if path is None else np.asarray(path))
+    theta = obj.as_vector("theta0", theta0) if hasattr(obj, "as_vector") else theta0
+    hist, watch = _GDHistory(recorders, eta, obj, keep_path), LossWatch(crit)
+    run = run_tracked(obj, "gd", theta, eta, [hist, watch], crit, steps=int(steps))
+    losses = hist.losses
+    if run.divergence == "nonfinite-iterate":
+        reason = f"non-finite iterate at step {len(losses)}"
+    elif run.divergence:
+        reason = f"loss {losses[-1]:.3g} beyond {watch.limit:.3g} at step {len(losses) - 1}"
+    else:
+        reason = ""
+    return GDRun(np.asarray(losses), np.asarray(hist.gnorms), run.theta, len(losses) - 1, bool(run.divergence),
+                 reason, list(recorders), np.asarray(hist.path) if keep_path else None)

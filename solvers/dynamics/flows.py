@@ -48,10 +48,12 @@ import numpy as np
 
 from workbench.solvers.core.backend import to_numpy
 from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.tracking import Stop, run_tracked
 from workbench.solvers.dynamics.dal import dal_learning_rate  # DAL (18)-(19) lives in workbench.solvers.dynamics.dal; kept importable here
 
 __all__ = [
-    "FLOWS", "SINGULAR_TOL", "FlowProblem", "alpha", "vector_field", "FlowResult", "integrate",
+    "FLOWS", "FLOW_TABLE", "Flow", "ALPHAS", "SINGULAR_TOL", "FlowProblem", "alpha", "vector_field", "FlowResult", "integrate",
     "gradient_descent", "quadratic_flow", "stability_coefficients", "dal_learning_rate", "pf_jacobian_eigenvalues",
 ]
 
@@ -76,8 +78,36 @@ def _check_flow(flow: str) -> str:
     return flow
 
 
+def _alpha_ngf(zs: np.ndarray) -> np.ndarray:
+    return -np.ones_like(zs, dtype=complex if np.iscomplexobj(zs) else float)
+
+
+def _alpha_igr(zs: np.ndarray) -> np.ndarray:
+    return -(1.0 + zs / 2.0)
+
+
+def _alpha_pf(zs: np.ndarray) -> np.ndarray:
+    zc = zs.astype(complex)
+    if np.any(np.abs(1.0 - zc) < SINGULAR_TOL):
+        raise ParameterError("h: h*lambda = 1 for a Hessian eigenvalue: the principal flow is singular there "
+                             "(log 0; GD removes that component in one step); perturb h")
+    small = np.abs(zc) < 1e-6
+    safe = np.where(small, 0.5, zc)
+    right = safe.real >= 1.0
+    logv = np.where(right, np.log(np.where(right, safe - 1.0, 1.0)) + 1j * math.pi,
+                    np.log(np.where(right, 1.0, 1.0 - safe)))
+    out = np.where(small, -1.0 - zc / 2 - zc ** 2 / 3 - zc ** 3 / 4, logv / safe)
+    if not np.iscomplexobj(zs) and bool(np.all(zs < 1.0)):
+        return out.real.copy()  # log(1 - z) is real for every z < 1: no complex dtype where none is needed
+    return out
+
+
+#: Table 1's coefficients α(z): the flow θ̇ = α(h∇²E)∇E on a quadratic
+ALPHAS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"ngf": _alpha_ngf, "igr": _alpha_igr, "pf": _alpha_pf}
+
+
 def alpha(flow: str, zs: Any) -> np.ndarray:
-    """Table 1's coefficient α(z), z = hλ, elementwise.
+    """Table 1's coefficient α(z), z = hλ, elementwise (:data:`ALPHAS`).
 
     For the PF the result is real (float) when every z is real and < 1, where
     log(1 − z) is real; complex otherwise (z > 1 or complex z).
@@ -92,26 +122,9 @@ def alpha(flow: str, zs: Any) -> np.ndarray:
     ParameterError
         The PF at |1 − z| < :data:`SINGULAR_TOL` (hλ = 1).
     """
-    zs = np.asarray(zs)
-    if flow == "ngf":
-        return -np.ones_like(zs, dtype=complex if np.iscomplexobj(zs) else float)
-    if flow == "igr":
-        return -(1.0 + zs / 2.0)
-    if flow != "pf":
+    if flow not in ALPHAS:
         raise ParameterError(f"flow: alpha is defined for ngf, igr and pf, got {flow!r}")
-    zc = zs.astype(complex)
-    if np.any(np.abs(1.0 - zc) < SINGULAR_TOL):
-        raise ParameterError("h: h*lambda = 1 for a Hessian eigenvalue: the principal flow is singular there "
-                             "(log 0; GD removes that component in one step); perturb h")
-    small = np.abs(zc) < 1e-6
-    safe = np.where(small, 0.5, zc)
-    right = safe.real >= 1.0
-    logv = np.where(right, np.log(np.where(right, safe - 1.0, 1.0)) + 1j * math.pi,
-                    np.log(np.where(right, 1.0, 1.0 - safe)))
-    out = np.where(small, -1.0 - zc / 2 - zc ** 2 / 3 - zc ** 3 / 4, logv / safe)
-    if not np.iscomplexobj(zs) and bool(np.all(zs < 1.0)):
-        return out.real.copy()  # log(1 - z) is real for every z < 1: no complex dtype where none is needed
-    return out
+    return ALPHAS[flow](np.asarray(zs))
 
 
 @dataclass
@@ -255,19 +268,14 @@ class FlowProblem:
             raise ParameterError(f"obj: activation(s) {', '.join(bad)} are not analytic (non-smooth or built from "
                                  "|z|); the flows need Hessians and the PF a complex continuation: use tanh or linear")
         n = int(obj.size)
-        net, xp = obj.net, obj.xp
-        hv_ = obj._hvp  # the private, unchecked R-operator path accepts complex arrays
+        raw = obj.unchecked  # no input checks: the backprop gradient and R-operator HVP accept complex arrays
+        hv_ = raw.hvp
 
         def _dt(th: np.ndarray) -> type:
             return complex if np.iscomplexobj(th) else float
 
         def grad(th: np.ndarray) -> np.ndarray:
-            th = np.asarray(th, dtype=_dt(th))
-            ps = net.unflatten(xp, th)
-            out, caches = net._forward_cached(xp, ps, obj.X)
-            _, (dout, _) = obj._loss(out)
-            g = net.flatten(xp, net._backward(xp, ps, caches, dout))
-            return np.asarray(g + obj.alpha * th if obj.alpha else g)
+            return np.asarray(raw.gradient(np.asarray(th, dtype=_dt(th))))
 
         def hvp(th: np.ndarray, v: np.ndarray) -> np.ndarray:
             dt = complex if (np.iscomplexobj(th) or np.iscomplexobj(v)) else float
@@ -312,34 +320,63 @@ def _pf_matrix_apply(H: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
     return V @ (alpha("pf", hv * lam) * coef)
 
 
+def _products(problem: FlowProblem, th: np.ndarray, g: np.ndarray, second: bool) -> tuple[np.ndarray, Any]:
+    """(∇²E g, (∇²E)² g or None), by HVPs where the problem has them, else the dense Hessian."""
+    if problem.hvp is not None:
+        Hg = problem.hvp(th, g)
+        return Hg, (problem.hvp(th, Hg) if second else None)
+    H = problem.hess(th)
+    Hg = H @ g
+    return Hg, (H @ Hg if second else None)
+
+
+def _field_ngf(problem: FlowProblem, th: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
+    return -g
+
+
+def _field_igr(problem: FlowProblem, th: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
+    Hg, _ = _products(problem, th, g, False)
+    return -g - 0.5 * hv * Hg
+
+
+def _field_third(problem: FlowProblem, th: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
+    Hg, H2g = _products(problem, th, g, True)
+    out = -g - 0.5 * hv * Hg
+    return out - hv ** 2 * (H2g / 3.0 + problem.third_term(th, g) / 12.0)
+
+
+def _field_pf(problem: FlowProblem, th: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
+    out = _pf_matrix_apply(problem.hess(th), g, hv)
+    if np.iscomplexobj(out) and not problem.analytic:  # alpha is real wherever every h*lambda < 1
+        raise ParameterError("theta: the principal flow is complex here (h*lambda > 1) but the objective is "
+                             "real-only; use FlowProblem.from_symbolic")
+    return out
+
+
+def _field_pf_plus(problem: FlowProblem, th: np.ndarray, g: np.ndarray, hv: float) -> np.ndarray:
+    return _field_pf(problem, th, g, hv) - hv ** 2 / 12.0 * problem.third_term(th, g)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One row of the flow table: its vector field ``field(problem, θ, ∇E(θ), h)`` and whether it may leave ℝᴰ."""
+
+    field: Callable[[FlowProblem, np.ndarray, np.ndarray, float], np.ndarray]
+    complex: bool = False
+
+
+#: The modified flows (table in the module docstring), by name
+FLOW_TABLE: dict[str, Flow] = {"ngf": Flow(_field_ngf), "igr": Flow(_field_igr), "third": Flow(_field_third),
+                               "pf": Flow(_field_pf, True), "pf+": Flow(_field_pf_plus, True)}
+
+
 def vector_field(problem: FlowProblem, flow: str, h: float) -> Callable[[np.ndarray], np.ndarray]:
-    """The modified vector field θ ↦ θ̇ of ``flow`` (table in the module docstring)."""
-    flow = _check_flow(flow)
+    """The modified vector field θ ↦ θ̇ of ``flow`` (:data:`FLOW_TABLE`; table in the module docstring)."""
+    field_ = FLOW_TABLE[_check_flow(flow)].field
     hv = _check_h(h)
 
     def f(th: np.ndarray) -> np.ndarray:
-        g = problem.grad(th)
-        if flow == "ngf":
-            return -g
-        if flow in ("igr", "third"):
-            if problem.hvp is not None:
-                Hg = problem.hvp(th, g)
-                H2g = problem.hvp(th, Hg) if flow == "third" else None
-            else:
-                H = problem.hess(th)
-                Hg = H @ g
-                H2g = H @ Hg if flow == "third" else None
-            out = -g - 0.5 * hv * Hg
-            if flow == "third":
-                out = out - hv ** 2 * (H2g / 3.0 + problem.third_term(th, g) / 12.0)
-            return out
-        out = _pf_matrix_apply(problem.hess(th), g, hv)
-        if np.iscomplexobj(out) and not problem.analytic:  # alpha is real wherever every h*lambda < 1
-            raise ParameterError("theta: the principal flow is complex here (h*lambda > 1) but the objective is "
-                                 "real-only; use FlowProblem.from_symbolic")
-        if flow == "pf+":
-            out = out - hv ** 2 / 12.0 * problem.third_term(th, g)
-        return out
+        return field_(problem, th, problem.grad(th), hv)
 
     return f
 
@@ -414,7 +451,7 @@ def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Seq
     ts = np.asarray(times, dtype=float)
     if ts.ndim != 1 or ts.size == 0 or np.any(ts < 0) or np.any(np.diff(ts) <= 0):
         raise ParameterError("times: need a non-empty increasing sequence of times >= 0")
-    cplx = flow in ("pf", "pf+") and problem.analytic
+    cplx = FLOW_TABLE[flow].complex and problem.analytic
     y0 = th0.astype(complex if cplx else float)
     f = vector_field(problem, flow, hv)
 
@@ -450,34 +487,56 @@ def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Seq
     return FlowResult(flow, hv, sol.t, sol.y.T.copy(), bool(diverged), int(sol.nfev), str(sol.message))
 
 
+class _NormPath:
+    """Tracker of :func:`gradient_descent`: keeps θ₁, θ₂, … until ‖θ‖ exceeds ``blowup`` (then stops)."""
+
+    def __init__(self, theta0: np.ndarray, blowup: float) -> None:
+        self.path, self.blowup = [theta0], blowup
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        if step:
+            if float(np.linalg.norm(v.theta)) > self.blowup:
+                raise Stop("norm")
+            self.path.append(v.theta.copy())
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def gradient_descent(problem: FlowProblem, h: float, theta0: Any, steps: int, blowup: float = 1e8) -> np.ndarray:
     """GD iterates θ₀ … θ_steps (1); stops early (fewer rows) once ‖θ‖ > ``blowup``.
 
-    :func:`workbench.solvers.stepping.stepper.run` of the registered ``gd``; ``blowup`` is the absolute norm
-    bound that :func:`integrate` stops the flows at, so GD and the flows it is compared
-    with end on the same rule.
+    :func:`workbench.solvers.stepping.tracking.run_tracked` of the registered ``gd``; ``blowup`` is
+    the absolute norm bound that :func:`integrate` stops the flows at, so GD and the flows it
+    is compared with end on the same rule.
     """
-    from workbench.solvers.stepping.divergence import DivergenceCriterion
-    from workbench.solvers.stepping.stepper import run
-
     hv = _check_h(h)
     th = np.asarray(to_numpy(theta0), dtype=float)
-    out = [th]
-
-    def observe(n: int, x: np.ndarray, _g: np.ndarray) -> dict | None:
-        if n:
-            if float(np.linalg.norm(x[0])) > blowup:
-                return {"stop": "norm"}
-            out.append(x[0].copy())
-        return None
-
+    keep = _NormPath(th, blowup)
     if int(steps) > 0:
-        res = run("gd", lambda x: problem.grad(x[0])[None], th[None], hv, int(steps),
-                  criterion=DivergenceCriterion(blowup=math.inf), observe=observe)
-        last = res.theta[0]
-        if not res.extra["stopped"] and res.reason[0] != "nonfinite" and float(np.linalg.norm(last)) <= blowup:
-            out.append(last.copy())
-    return np.array(out)
+        run_tracked(None, "gd", th, hv, [keep], DivergenceCriterion(blowup=math.inf), steps=int(steps),
+                    force=lambda v: problem.grad(v.theta))
+    return np.array(keep.path)
+
+
+def _growth_pf(ts: np.ndarray, hv: float, li: float, flow: str) -> np.ndarray:
+    """e^{t log(1 − hλ)/h} along an eigenvector of the quadratic (0 after t = 0 at hλ = 1)."""
+    zi = hv * li
+    if abs(1.0 - zi) < SINGULAR_TOL:
+        return np.where(ts > 0, 0.0, 1.0).astype(complex)
+    logv = complex(math.log1p(-zi)) if zi < 1 else complex(math.log(zi - 1.0), math.pi)
+    return np.exp(ts / hv * logv)
+
+
+def _growth_alpha(ts: np.ndarray, hv: float, li: float, flow: str) -> np.ndarray:
+    """e^{α(hλ)λt} along an eigenvector of the quadratic (real α)."""
+    return np.exp(float(alpha(flow, hv * li)) * li * ts).astype(complex)
+
+
+_GROWTH = {"ngf": _growth_alpha, "igr": _growth_alpha, "pf": _growth_pf}
 
 
 def quadratic_flow(A: Any, b: Any, theta0: Any, h: float, t: Any, flow: str = "pf") -> np.ndarray:
@@ -493,7 +552,7 @@ def quadratic_flow(A: Any, b: Any, theta0: Any, h: float, t: Any, flow: str = "p
     ndarray, shape (len(t), D), complex for the PF.
     """
     hv = _check_h(h)
-    if flow not in ("ngf", "igr", "pf"):
+    if flow not in _GROWTH:
         raise ParameterError(f"flow: closed form available for ngf, igr and pf, got {flow!r}")
     A = np.asarray(A, dtype=float)
     b = np.zeros(A.shape[0]) if b is None else np.asarray(b, dtype=float)
@@ -506,15 +565,7 @@ def quadratic_flow(A: Any, b: Any, theta0: Any, h: float, t: Any, flow: str = "p
         if li == 0.0:
             out[:, i] = xi - bi * ts
             continue
-        if flow == "pf":
-            zi = hv * li
-            if abs(1.0 - zi) < SINGULAR_TOL:
-                growth = np.where(ts > 0, 0.0, 1.0).astype(complex)
-            else:
-                logv = complex(math.log1p(-zi)) if zi < 1 else complex(math.log(zi - 1.0), math.pi)
-                growth = np.exp(ts / hv * logv)
-        else:
-            growth = np.exp(float(alpha(flow, hv * li)) * li * ts).astype(complex)
+        growth = _GROWTH[flow](ts, hv, float(li), flow)
         out[:, i] = (xi + bi / li) * growth - bi / li
     return out @ U.T
 

@@ -35,8 +35,7 @@ import numpy as np
 
 from workbench.solvers.core.backend import to_numpy
 from workbench.solvers.core.checks import ParameterError, check_positive
-from workbench.solvers.stepping.divergence import loss_limit, loss_verdict
-from workbench.solvers.stepping.stepper import run as step_run
+from workbench.solvers.stepping.tracking import LossWatch, run_tracked
 from workbench.solvers.dynamics.diagnostics import (
     DIVERGENCE_KINDS,
     loss_criterion,
@@ -176,6 +175,58 @@ class SGDRun(RecordedRun):
     path: np.ndarray | None = None
 
 
+class _SGDHistory:
+    """Tracker of :func:`run_sgd`: the full loss every ``loss_every`` steps (and at the end), the path."""
+
+    def __init__(self, recorders: Sequence[Recorder], eta: float, obj: Any, batches: Sequence[np.ndarray], B: int,
+                 batch_gradient: Callable[[Any, np.ndarray], Any], loss_every: int, last: int,
+                 keep_path: bool) -> None:
+        self.recorders, self.eta, self.obj, self.batches, self.B = list(recorders), eta, obj, batches, B
+        self.batch_gradient, self.loss_every, self.last, self.keep_path = batch_gradient, loss_every, last, keep_path
+        self.losses: list[float] = []
+        self.loss_steps: list[int] = []
+        self.path: list[np.ndarray] = []
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        if step % self.loss_every == 0 or step == self.last:
+            self.losses.append(v.f)
+            self.loss_steps.append(step)
+        if self.keep_path:
+            self.path.append(to_numpy(v.theta).copy())
+
+    def finish(self, run: Any) -> None:
+        return None
+
+    def recording(self) -> "_SGDRecorders":
+        """The tracker that calls the recorders at θₜ (t < N) after the loss check."""
+        return _SGDRecorders(self)
+
+
+class _SGDRecorders:
+    """Calls :func:`run_sgd`'s recorders with an :class:`SGDState` at θₜ, before its update."""
+
+    def __init__(self, hist: _SGDHistory) -> None:
+        self.hist = hist
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        h = self.hist
+        if step == h.last or not h.recorders:
+            return
+        f = h.losses[-1] if h.loss_steps[-1] == step else math.nan
+        state = SGDState(step, v.theta, h.eta, h.obj, h.batches[step], h.B, h.batch_gradient, f)
+        for r in h.recorders:
+            r(state)
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
             recorders: Sequence[Recorder] = (), *, seed: int = 0,
             batch_gradient: Callable[[Any, np.ndarray], Any] | None = None,
@@ -243,59 +294,21 @@ def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
         batches = minibatches(n, B, seed=seed, epochs=epochs)
     elif len(batches) == 0:
         raise ParameterError("batches: need at least one mini-batch")
-    xp = obj.xp
     crit = loss_criterion(blowup)
-    theta = obj._vector("theta0", theta0) if hasattr(obj, "_vector") else theta0
-    f = obj.value(theta)
-    limit = loss_limit(f, crit)
-    losses, loss_steps = [f], [0]
-    path = [to_numpy(theta).copy()] if keep_path else None
+    theta = obj.as_vector("theta0", theta0) if hasattr(obj, "as_vector") else theta0
     last = len(batches)
-    now = {"done": 0, "kind": ""}
-
-    def grad(x: Any, n: int) -> Any:
-        th = x[0, ...]
-        if n and n % loss_every == 0:                    # the full loss at θₙ before its batch gradient
-            fn = obj.value(th)
-            losses.append(fn)
-            loss_steps.append(n)
-            now["kind"] = loss_verdict(fn, limit)
-            if now["kind"]:
-                return xp.zeros_like(x)                  # the run stops here: no batch gradient at θₙ
-        return xp.reshape(batch_gradient(th, batches[n]), (1, -1))
-
-    def observe(n: int, x: Any, _g: Any) -> dict | None:
-        th = x[0, ...]
-        now["done"] = n
-        if n and keep_path:
-            path.append(to_numpy(th).copy())
-        if now["kind"]:
-            return {"stop": now["kind"]}
-        if recorders:
-            state = SGDState(n, th, eta, obj, batches[n], B, batch_gradient, f if n == 0 else
-                             (losses[-1] if loss_steps[-1] == n else math.nan))
-            for r in recorders:
-                r(state)
-        return None
-
-    res = step_run("gd", grad, xp.reshape(theta, (1, -1)), eta, last, criterion=crit, observe=observe, indexed=True)
-    theta = res.theta[0, ...]
-    kind, done = res.extra["stopped"], now["done"]
-    if res.reason[0] == "nonfinite":
-        kind, reason = "nonfinite-iterate", f"non-finite iterate at step {done + 1}"
-    elif not kind:                                       # ran to the end: the loss at θ_N
-        done = last
-        if keep_path:
-            path.append(to_numpy(theta).copy())
-        fn = obj.value(theta)
-        losses.append(fn)
-        loss_steps.append(done)
-        kind = loss_verdict(fn, limit)
-    if kind == "nonfinite-loss":
+    hist = _SGDHistory(recorders, eta, obj, batches, B, batch_gradient, loss_every, last, keep_path)
+    watch = LossWatch(crit, loss_every, last)
+    run = run_tracked(obj, "gd", theta, eta, [hist, watch, hist.recording()], crit, steps=last,
+                      force=lambda v: batch_gradient(v.theta, batches[v.step]))
+    kind, done, losses = run.divergence, run.steps_done, hist.losses
+    if kind == "nonfinite-iterate":
+        reason = f"non-finite iterate at step {done + 1}"
+    elif kind == "nonfinite-loss":
         reason = f"non-finite loss at step {done}"
     elif kind == "blowup":
-        reason = f"loss {losses[-1]:.3g} beyond {limit:.3g} at step {done}"
-    elif kind != "nonfinite-iterate":
+        reason = f"loss {losses[-1]:.3g} beyond {watch.limit:.3g} at step {done}"
+    else:
         reason = ""
-    return SGDRun(np.asarray(losses), np.asarray(loss_steps), theta, done, bool(kind), kind, reason, list(recorders),
-                  B, int(seed), None if path is None else np.asarray(path))
+    return SGDRun(np.asarray(losses), np.asarray(hist.loss_steps), run.theta, done, bool(kind), kind, reason,
+                  list(recorders), B, int(seed), np.asarray(hist.path) if keep_path else None)

@@ -373,7 +373,8 @@ class NetworkObjective(BaseObjective):
         val, _ = self._loss(out)
         return float(val + self._decay(theta))
 
-    def _value_and_gradient(self, theta: Any) -> tuple[float, Any]:
+    def _backprop(self, theta: Any) -> tuple[Any, Any]:
+        """(data loss, ∇E) by one forward and one backward pass; complex θ gives the analytic continuation."""
         xp, net = self._fx, self.net
         ps = net.unflatten(xp, theta)
         out, caches = net._forward_cached(xp, ps, self.X)
@@ -381,10 +382,14 @@ class NetworkObjective(BaseObjective):
         g = net.flatten(xp, net._backward(xp, ps, caches, dout))
         if self.alpha:
             g = g + self.alpha * theta
+        return val, g
+
+    def _value_and_gradient(self, theta: Any) -> tuple[float, Any]:
+        val, g = self._backprop(theta)
         return float(val + self._decay(theta)), g
 
     def _gradient(self, theta: Any) -> Any:
-        return self._value_and_gradient(theta)[1]
+        return self._backprop(theta)[1]
 
     def _hvp(self, theta: Any, v: Any) -> Any:
         xp, net = self._fx, self.net

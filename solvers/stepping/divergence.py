@@ -111,7 +111,9 @@ class RunResult:
     :data:`KINDS` or ``""``; ``growth`` is ρ̂ at the end (nan where diverged early);
     ``increments`` (steps × B) and ``norms`` ((steps + 1) × B) are ‖δₙ‖ and ‖θₙ‖;
     ``kernel``/``theta`` is the final iterate (backend array), ``state`` the final
-    state of the scheme; ``records`` what an observer returned.
+    state of the scheme; ``records`` what an observer returned; ``frozen_at`` the iterate
+    at which each member was frozen (n + 1 when step n's increment flagged it, n when an
+    update halted it before step n; −1 if never).
     """
 
     members: np.ndarray
@@ -127,6 +129,7 @@ class RunResult:
     state: list = field(default_factory=list)
     records: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    frozen_at: np.ndarray | None = None
 
     @property
     def alphas(self) -> np.ndarray:

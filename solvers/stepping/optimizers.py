@@ -98,6 +98,60 @@ def _solve_alt(name: str, alt: str, missing: str) -> sp.Expr | None:
     return None
 
 
+def _from_alternative(opt: Any, alt_given: dict[str, float], hyper: dict[str, float], names: dict[str, Any],
+                      lr: float | None) -> tuple[float | None, dict[str, float], str]:
+    """(η, the alternative's values, its name) from an alternative parametrization's given values.
+
+    Missing parameters of the alternative are solved from the given ones (and the
+    hyperparameters, defaults where needed); ``hyper`` receives the mapped hyperparameters
+    that were not given directly (a given one is kept exactly).
+    """
+    par = next(p for p in opt.parametrizations if any(q.name in alt_given for q in p.params))
+    for q in par.params:
+        if q.name in alt_given:
+            _in_range(q, alt_given[q.name])
+    missing = [q.name for q in par.params if q.name not in alt_given]
+    for m in missing:
+        expr = _solve_alt(opt.name, par.name, m)
+        known = {q.symbol: alt_given[q.name] for q in par.params if q.name in alt_given}
+        known.update({opt.hyper(k).symbol: v for k, v in hyper.items()})
+        for p in opt.hypers:                       # e.g. dt alone: the default momentum
+            if expr is not None and p.symbol in expr.free_symbols and p.symbol not in known:
+                known[p.symbol] = float(p.default)
+                hyper[p.name] = float(p.default)
+        if expr is None or not expr.free_symbols <= set(known):
+            raise ParameterError(f"{m}: needed with {', '.join(sorted(alt_given))} for {opt.name}")
+        alt_given[m] = _eval(m, expr, known)
+        _in_range(next(q for q in par.params if q.name == m), alt_given[m],
+                  via=", ".join(sorted(map(str, known))))
+    if par.check is not None and (msg := par.check(alt_given)):
+        raise ParameterError(msg)
+    syms = {q.symbol: alt_given[q.name] for q in par.params}
+    for hname, expr in par.maps.items():
+        val = _eval(par.params[0].name, expr, syms)
+        if hname == "lr":
+            if val <= 0:
+                raise ParameterError(f"{par.params[0].name}: " + ", ".join(
+                    f"{k}={v:.6g}" for k, v in sorted(alt_given.items())) + f" gives the step lr = {val!r} "
+                    "(underflow); use a larger step")
+            if lr is not None and not math.isclose(lr, val, rel_tol=1e-12):
+                raise ParameterError(f"lr: {lr!r} disagrees with the step {val!r} given by "
+                                     f"{', '.join(sorted(alt_given))}; give one of them")
+            lr = val
+        elif hname in hyper and not math.isclose(hyper[hname], val, rel_tol=1e-9, abs_tol=1e-15):
+            raise ParameterError(f"{hname}: {hyper[hname]!r} disagrees with {hname} = {val:.6g} given by "
+                                 f"{', '.join(f'{k}={v:.6g}' for k, v in sorted(alt_given.items()))}; "
+                                 "give one of them")
+        elif hname not in hyper:                   # a given hyperparameter is kept exactly
+            if not names[hname].contains(val):
+                last = par.params[-1].name
+                raise ParameterError(f"{last}: " + ", ".join(f"{k}={v:.6g}" for k, v in sorted(alt_given.items()))
+                                     + f" gives {hname} = {val!r} in floating point, outside "
+                                     f"{names[hname].range_text()}")
+            hyper[hname] = val
+    return lr, dict(alt_given), par.name
+
+
 def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None = None) -> Resolved:
     """Validate a scheme's learning rate and hyperparameters and fix its coefficients.
 
@@ -142,51 +196,7 @@ def resolve(scheme: str, lr: float | None = None, params: dict[str, Any] | None 
     given: dict[str, float] = {}
     par_name = ""
     if alt_given:
-        par = next(p for p in opt.parametrizations if any(q.name in alt_given for q in p.params))
-        par_name = par.name
-        for q in par.params:
-            if q.name in alt_given:
-                _in_range(q, alt_given[q.name])
-        missing = [q.name for q in par.params if q.name not in alt_given]
-        for m in missing:
-            expr = _solve_alt(opt.name, par.name, m)
-            known = {q.symbol: alt_given[q.name] for q in par.params if q.name in alt_given}
-            known.update({opt.hyper(k).symbol: v for k, v in hyper.items()})
-            for p in opt.hypers:                       # e.g. dt alone: the default momentum
-                if expr is not None and p.symbol in expr.free_symbols and p.symbol not in known:
-                    known[p.symbol] = float(p.default)
-                    hyper[p.name] = float(p.default)
-            if expr is None or not expr.free_symbols <= set(known):
-                raise ParameterError(f"{m}: needed with {', '.join(sorted(alt_given))} for {opt.name}")
-            alt_given[m] = _eval(m, expr, known)
-            _in_range(next(q for q in par.params if q.name == m), alt_given[m],
-                      via=", ".join(sorted(map(str, known))))
-        if par.check is not None and (msg := par.check(alt_given)):
-            raise ParameterError(msg)
-        syms = {q.symbol: alt_given[q.name] for q in par.params}
-        for hname, expr in par.maps.items():
-            val = _eval(par.params[0].name, expr, syms)
-            if hname == "lr":
-                if val <= 0:
-                    raise ParameterError(f"{par.params[0].name}: " + ", ".join(
-                        f"{k}={v:.6g}" for k, v in sorted(alt_given.items())) + f" gives the step lr = {val!r} "
-                        "(underflow); use a larger step")
-                if lr is not None and not math.isclose(lr, val, rel_tol=1e-12):
-                    raise ParameterError(f"lr: {lr!r} disagrees with the step {val!r} given by "
-                                         f"{', '.join(sorted(alt_given))}; give one of them")
-                lr = val
-            elif hname in hyper and not math.isclose(hyper[hname], val, rel_tol=1e-9, abs_tol=1e-15):
-                raise ParameterError(f"{hname}: {hyper[hname]!r} disagrees with {hname} = {val:.6g} given by "
-                                     f"{', '.join(f'{k}={v:.6g}' for k, v in sorted(alt_given.items()))}; "
-                                     "give one of them")
-            elif hname not in hyper:                   # a given hyperparameter is kept exactly
-                if not names[hname].contains(val):
-                    last = par.params[-1].name
-                    raise ParameterError(f"{last}: " + ", ".join(f"{k}={v:.6g}" for k, v in sorted(alt_given.items()))
-                                         + f" gives {hname} = {val!r} in floating point, outside "
-                                         f"{names[hname].range_text()}")
-                hyper[hname] = val
-        given = dict(alt_given)
+        lr, given, par_name = _from_alternative(opt, alt_given, hyper, names, lr)
     if lr is None:
         raise ParameterError(f"lr: the learning rate of {opt.name} is required (or "
                              f"{' and '.join(q.name for par in opt.parametrizations for q in par.params) or 'lr'})")

@@ -43,6 +43,8 @@ class Update(Protocol):
     momentum buffer), or an update whose rounding is part of the experiment.
     ``start(theta0)`` gives the state (θ first), ``point(state)`` where the gradient is
     taken, ``step(state, x, g, eta)`` the next state; ``lr`` the default learning rate.
+    An update may also have ``halt(n, x, g) -> mask``: members to freeze before step n's
+    update, counted as ``nonfinite`` (e.g. a non-finite loss computed with the gradient).
     """
 
     lr: float
@@ -110,6 +112,8 @@ def run(
     every: int = 1,
     members: Any = None,
     indexed: bool = False,
+    live: dict | None = None,
+    to_end: bool = False,
 ) -> RunResult:
     """Iterate a registered scheme on ``gradient`` from ``theta0`` and classify every member.
 
@@ -140,6 +144,11 @@ def run(
         Labels of the members (e.g. α), echoed as ``RunResult.members``.
     indexed : bool
         Pass the step index to ``gradient``.
+    live : dict, optional
+        Filled before every observation with ``"active"``, the members not yet frozen
+        (a backend bool array), for observers that measure only live members.
+    to_end : bool
+        Step all N steps even when every member is frozen (observers see every step).
 
     Returns
     -------
@@ -186,17 +195,28 @@ def run(
     active = xp.ones((B,), dtype=xp.bool, device=dev)
     nonfinite = xp.zeros((B,), dtype=xp.bool, device=dev)
     blown = xp.zeros((B,), dtype=xp.bool, device=dev)
+    frozen_at = xp.full((B,), -1, dtype=xp.int64, device=dev)
+    halt = getattr(custom, "halt", None)
     d0 = None
     records: list[dict] = []
     done = steps
     stopped = ""
     with quiet_overflow():
         for n in range(steps):
-            if observe is not None and n % every == 0 and n and not bool(xp.any(active)):
+            if observe is not None and n % every == 0 and n and not to_end and not bool(xp.any(active)):
                 done = n                                            # every member frozen: nothing left to observe
                 break
             x = custom.point(state) if custom is not None else _combine(C, state)
             g = gradient(x, n) if indexed else gradient(x)
+            if halt is not None:
+                stop = halt(n, x, g)
+                if stop is not None:
+                    stop = active & stop
+                    nonfinite = nonfinite | stop
+                    frozen_at = xp.where(stop, xp.full_like(frozen_at, n), frozen_at)
+                    active = active & ~stop
+            if live is not None:
+                live["active"] = active
             if observe is not None and n % every == 0:
                 rec = observe(n, state[0], g)
                 if rec is not None and "stop" in rec:
@@ -223,12 +243,13 @@ def run(
             newly_nf, newly_bu = step_flags(xp, dn, d0, active, crit)
             nonfinite = nonfinite | newly_nf
             blown = blown | newly_bu
+            frozen_at = xp.where(newly_nf | newly_bu, xp.full_like(frozen_at, n + 1), frozen_at)
             active = active & ~newly_nf & ~newly_bu
             keep = xp.reshape(active, mshape)
             state = [xp.where(keep, a, b) for a, b in zip(new, state)]
             incs.append(xp.where(active, dn, xp.zeros_like(dn)))
             norms.append(_norms(xp, state[0]))
-            if n % 64 == 63 and not bool(xp.any(active)):     # every member frozen: stop (checked rarely)
+            if n % 64 == 63 and not to_end and not bool(xp.any(active)):     # every member frozen: stop (checked rarely)
                 done = n + 1
                 break
     incs_h = to_numpy(xp.stack(incs)).astype(np.float64) if incs else np.zeros((0, B))
@@ -249,6 +270,6 @@ def run(
     labels = np.arange(B, dtype=np.float64) if members is None else np.asarray(members, dtype=np.float64).reshape(-1)
     out = RunResult(members=labels, diverged=diverged, reason=reason, growth=growth, converged=conv,
                     increments=incs, norms=norms, theta=state[0], steps=steps, criterion=crit, state=state,
-                    records=records)
+                    records=records, frozen_at=np.asarray(to_numpy(frozen_at), dtype=np.int64))
     out.extra.update(res.to_dict(), steps_done=done, stopped=stopped)
     return out

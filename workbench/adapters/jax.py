@@ -114,7 +114,7 @@ class JaxObjective(BaseObjective):
         """
         if isinstance(theta, self._jax.core.Tracer):
             return self._unravel(theta)
-        return self._unravel(self._vector("theta", theta))
+        return self._unravel(self.as_vector("theta", theta))
 
     def flatten(self, params: Any) -> Any:
         """A parameter pytree of the same structure to the flat θ."""

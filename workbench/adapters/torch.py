@@ -124,7 +124,7 @@ class TorchObjective(BaseObjective):
 
     def unflatten(self, theta: Any) -> dict[str, Any]:
         """θ back to ``{name: tensor}`` in the model's shapes (views of θ; ``named_parameters`` order)."""
-        theta = self._vector("theta", theta)
+        theta = self.as_vector("theta", theta)
         return {n: t.view(s) for n, t, s in zip(self.names, theta.split(self._numels), self.shapes)}
 
     def flatten(self, params: dict[str, Any]) -> Any:

@@ -108,7 +108,7 @@ def _theta(obj: Any, theta: Any) -> Any:
     if theta is None:
         theta = obj.theta0 if hasattr(obj, "theta0") else obj.initial()
     if hasattr(obj, "_vector"):
-        return obj._vector("theta", theta)
+        return obj.as_vector("theta", theta)
     return theta
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Sequence
 
 from workbench.solvers.core.checks import ParameterError, parse_number
 
+from workbench.cli.schemes import parse_params  # noqa: F401  (re-exported: the bounds options use it)
 from workbench.jobs.validate import run_validation  # noqa: F401  (re-exported: it used to live here)
 
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
@@ -143,20 +144,6 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 # --- bounds --------------------------------------------------------------------------------
-
-def parse_params(items: Sequence[str] | None) -> dict[str, float]:
-    """``["mu=0.5", "nu=0.7"]`` -> ``{"mu": 0.5, "nu": 0.7}``; names are identifiers, values finite numbers."""
-    out: dict[str, float] = {}
-    for item in items or ():
-        name, sep, value = str(item).partition("=")
-        name = name.strip()
-        if not sep or not name.isascii() or not name.isidentifier():
-            raise ParameterError(f"param: expected NAME=VALUE, got {item!r}")
-        if name in out:
-            raise ParameterError(f"{name}: given twice")
-        out[name] = parse_number(name, value.strip(), lo=-1e12, hi=1e12)
-    return out
-
 
 def bounds_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Validated keyword arguments of ``compute_bounds`` from the parsed options (scheme resolved first)."""

@@ -15,9 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Sequence
 
-__all__ = ["add_parsers", "cmd_schemes", "cmd_region", "scheme_table", "region_result"]
+from workbench.solvers.core.checks import ParameterError, parse_number
+
+__all__ = ["add_parsers", "cmd_schemes", "cmd_region", "scheme_table", "region_result", "parse_params"]
+
+
+def parse_params(items: Sequence[str] | None) -> dict[str, float]:
+    """``["mu=0.5", "nu=0.7"]`` -> ``{"mu": 0.5, "nu": 0.7}``; names are identifiers, values finite numbers."""
+    out: dict[str, float] = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name.isascii() or not name.isidentifier():
+            raise ParameterError(f"param: expected NAME=VALUE, got {item!r}")
+        if name in out:
+            raise ParameterError(f"{name}: given twice")
+        out[name] = parse_number(name, value.strip(), lo=-1e12, hi=1e12)
+    return out
 
 
 def scheme_table() -> list[dict[str, Any]]:
@@ -93,9 +109,6 @@ def cmd_schemes(args: argparse.Namespace) -> int:
 
 def cmd_region(args: argparse.Namespace) -> int:
     from workbench.derivations.schemes import registry as reg
-
-    from workbench.cli.app import parse_params
-    from workbench.solvers.core.checks import ParameterError
 
     params = parse_params(args.param)
     if args.plot:  # every output and option checked before anything is computed
