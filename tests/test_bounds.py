@@ -135,5 +135,7 @@ def test_unresolvable_edge_is_reported_as_finite_horizon():
     r = compute_bounds(noise(16, 0), 4, 1e-6, steps=400, rtol=1e-3)
     sim = r["simulated"]
     assert sim["horizon_steps"]["lower"] > 1e6 and sim["horizon_steps"]["upper"] < 400 * 5
-    assert "finite-horizon estimate" in sim["note"] and not sim["seeded"]
+    # the lower edge (exact 66.8) is within the resolution 400 steps allow (~2.5e3): said so, with that resolution
+    assert any("finite horizon" in n and "resolve" in n for n in sim["notes"]) and not sim["seeded"]
+    assert abs(sim["alpha_lower"] - r["exact"]["alpha_lower"]) < 2.5e3
     assert sim["alpha_upper"] == r["exact"]["alpha_upper"]          # the upper edge is confirmed

@@ -69,7 +69,7 @@ def test_search_keeps_stable_values_seen_while_checking_a_guess():
     assert s.upper.value == pytest.approx(0.5006, rel=1e-3)
 
 
-def test_edge_at_zero_is_judged_on_the_intervals_scale():
+def test_edge_at_zero_is_reported_at_the_horizons_resolution():
     # the zero image with a = 0: every mode has z = alpha, the lower edge is alpha = 0 exactly
     img = np.zeros((8, 8))
     r = compute_bounds(img, 3, 1e-6, a=0.0, mode="periodic", methods=("exact", "simulated"), steps=200, rtol=1e-3)
@@ -79,7 +79,7 @@ def test_edge_at_zero_is_judged_on_the_intervals_scale():
     res = 1.0 / (1e-6 * 200)                      # what 200 steps at lr 1e-6 can resolve
     assert max(abs(u), abs(s)) <= sim["zero_scale"] and sim["zero_scale"] >= res
     assert abs(s - u) > 1e-3 * res                # not a bracket narrower than the horizon can resolve
-    assert any("at 0 on the interval's scale" in n and "finite horizon" in n for n in sim["notes"])
+    assert any("at 0 within what the run can resolve" in n and "finite horizon" in n for n in sim["notes"])
     assert disagreement(sim, r["exact"], "lower") <= 1
 
 

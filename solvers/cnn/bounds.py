@@ -221,10 +221,11 @@ def simulated_bounds(
         return ~r.diverged
 
     g = {k: v for k, v in (guess or {}).items() if v is not None and math.isfinite(v)} or None
-    # an edge at α ≈ 0 is judged on the interval's scale: within rtol·(interval width) of 0 it is "at 0", and
-    # it cannot be resolved better than the horizon allows (a mode δ beyond it changes by ~e^(η·δ·steps))
+    # an edge at α ≈ 0 cannot be resolved better than the horizon allows (a mode δ beyond it changes by
+    # ~e^(η·δ·steps)): within 1/(η·steps) of 0 it is "at 0" and reported at that resolution. (rtol times the
+    # a-priori interval's width would call resolvable edges "at 0": that interval can be 30x the stable one.)
     horizon_res = 1.0 / (res.lr * int(steps))
-    zero_scale = max(rtol * (hi_b - lo_a), horizon_res)
+    zero_scale = horizon_res
     search = stable_interval(classify, lo_a, hi_b, rtol=rtol, atol=rtol * 1e-12 / res.lr, scan=scan, points=points,
                              guess=g, max_rounds=max_rounds, resolution=zero_scale)
     out: dict[str, Any] = {"rtol": rtol, "steps": int(steps), "operator": "matrix" if use_matrix else "fft",
@@ -249,8 +250,8 @@ def simulated_bounds(
         u, st = edge.bracket
         if u is not None and max(abs(u), abs(st)) <= zero_scale:
             at_zero.add(key)
-            notes.append(f"alpha_{key}: the edge is at 0 on the interval's scale (within {zero_scale:.3g} = "
-                         f"max(rtol x interval width, 1/(lr x steps)) of 0); finite horizon: {int(steps)} steps "
+            notes.append(f"alpha_{key}: the edge is at 0 within what the run can resolve (1/(lr x steps) = "
+                         f"{zero_scale:.3g}); finite horizon: {int(steps)} steps "
                          f"resolve it only to about +-{horizon_res:.3g}, so the bracket "
                          f"[{min(u, st):.3g}, {max(u, st):.3g}] is reported at that resolution")
     for key, need in horizon.items():
@@ -358,8 +359,8 @@ def disagreement(simulated: dict, exact: dict, side: str) -> float | None:
     """Distance of the simulated edge from the exact one in units of the tolerance (None: nothing to compare).
 
     Relative to the exact bound, or, for an edge at 0 on the interval's scale, absolute against
-    ``zero_scale`` of the simulated result (rtol × the searched interval's width, at least the
-    resolution ``1/(lr·steps)`` the finite horizon allows); a value above 1 is a disagreement.
+    ``zero_scale`` of the simulated result (the resolution ``1/(lr·steps)`` the finite
+    horizon allows); a value above 1 is a disagreement.
     """
     if exact.get("empty") or simulated.get("empty"):
         return None if exact.get("empty") == simulated.get("empty") else math.inf
