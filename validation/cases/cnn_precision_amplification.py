@@ -13,7 +13,39 @@ import numpy as np
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.restrained import ALPHA, machine_eps, restrained_settings, restrained_sweep, sweep_rows
+
+
+RULE = ("inconclusive if a self-check fails (every run took its planned steps; in each precision the k = 3 and k = 1 "
+        "runs differ at some learning rate, so the perturbation perturbs; rounding-level runs stay below 1e4 eps); "
+        "confirmed if the regimes (separated or not) agree at all but two learning rates and the median separation "
+        "time ratio t32/t64 is within a factor 2 of log(1e-3/eps32)/log(1e-3/eps64); refined if one of the two holds; "
+        "refuted if neither")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of the precision claim of the first paper (Sun et al. 2022, §3-5) from the sweep's numbers.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool), ``regimes_agree``, ``learning_rates``, ``median_time_ratio``
+        (None when no rate separates in both precisions) and ``predicted_time_ratio``.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    agree = numbers["regimes_agree"] >= numbers["learning_rates"] - 2
+    med, pred = numbers["median_time_ratio"], numbers["predicted_time_ratio"]
+    ratio_ok = med is not None and 0.5 * pred <= med <= 2.0 * pred
+    why = (f"regimes agree at {numbers['regimes_agree']} of {numbers['learning_rates']} rates; median t32/t64 "
+           f"{med if med is None else round(med, 3)} vs predicted {pred:.3f}")
+    if agree and ratio_ok:
+        return Verdict("confirmed", RULE, why)
+    if agree or ratio_ok:
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
 
 
 @case(
@@ -22,6 +54,7 @@ from workbench.validation.shared.restrained import ALPHA, machine_eps, restraine
           "and float64 shows the same regimes, with amplified runs separating after a time proportional to log(1/eps)",
     source="Sun et al. 2022, main text sections 3-5 (finite-precision errors amplified when the CFL condition "
            "fails); the Fig. 4 setting in both precisions",
+    paper=1, where="§3-5, Fig. 4 setting in float32 and float64",
 )
 def cnn_precision_amplification(ctx: Context) -> dict:
     st = restrained_settings(ctx.quick)
@@ -73,18 +106,24 @@ def cnn_precision_amplification(ctx: Context) -> dict:
         "first iteration at which the runs differ by 1e-3, the separation time; × on the top edge marks "
         f"learning rates where neither precision separates. Predicted ratio t32/t64 = {pred_ratio:.2f}."))
     plt.close(fig)
-    agree_regimes = same_class >= len(table) - 2
-    ratio_ok = med is not None and 0.5 * pred_ratio <= med <= 2.0 * pred_ratio
-    verdict = "confirmed" if agree_regimes and ratio_ok else ("refined" if agree_regimes or ratio_ok else "refuted")
+    eps = {"float32": e32, "float64": e64}
+    self_checks = {
+        "every run took its planned steps": bool(all(r.steps == st["steps"] for r in runs.values())),
+        "k = 3 and k = 1 differ at some rate in each precision":
+            bool(all(any((x["max_rel_l1"] or 0) > 0 for x in rows[p]) for p in rows)),
+        "rounding-level runs below 1e4 eps": bool(all((x["max_rel_l1"] or 0) < 1e4 * eps[p] for p in rows
+                                                      for x in rows[p] if x["class"] == "rounding")),
+    }
+    judged = judge({"self_checks": self_checks, "regimes_agree": same_class, "learning_rates": len(table),
+                    "median_time_ratio": med, "predicted_time_ratio": pred_ratio})
     return {
         "prediction": f"same regimes in both precisions; separation time ratio t32/t64 ~ log(1e-3/eps32)/log(1e-3/eps64) "
                       f"= {pred_ratio:.3f}; rounding-level runs stay at O(10-1000) eps",
         "measurement": f"the lr sweep of cnn-restrained-instabilities (checkerboard:{st['n']}, w={st['w']}, "
                        f"{st['steps']} iterations) in float32 and float64",
         "tolerance": "regimes (separated or not) agree for all but two learning rates; median ratio within a factor 2",
-        "verdict": verdict,
-        "passed": bool(all(r.steps == st["steps"] for r in runs.values())),
-        "numbers": {"eps_float32": e32, "eps_float64": e64, "predicted_time_ratio": pred_ratio,
+        **judged.fields(),
+        "numbers": {"self_checks": self_checks, "eps_float32": e32, "eps_float64": e64, "predicted_time_ratio": pred_ratio,
                     "median_time_ratio": med, "time_ratios": ratios, "regimes_agree": same_class,
                     "learning_rates": len(table), "rounding_level_in_units_of_eps": rounding_ratio,
                     "rows_float32": rows["float32"], "rows_float64": rows["float64"]},
