@@ -12,6 +12,7 @@ import numpy as np
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.restrained import (ALPHA, PAPER_LRS, finite_or_none, machine_eps, restrained_settings,
                                  restrained_sweep, sweep_rows)
 
@@ -99,14 +100,46 @@ def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> No
     plt.close(fig)
 
 
+RULE = ("inconclusive if a self-check fails (rho >= |1 - lr alpha| at every check within its certified Lanczos "
+        "error + 1e3 eps; no bounded run's divergence exceeds 1e3 x its tangent prediction); confirmed if the "
+        "smallest learning rate stays at rounding level, at least half of the paper's rates below 2/alpha separate "
+        "(restrained instabilities), the onset of separation is within 0.01 of 2/alpha and above it rho >= "
+        "|1 - lr alpha| > 1 at every check; refined if the rates below 2/alpha separate as claimed but the onset is "
+        "elsewhere (with rounding-level runs below it); refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §5 / Fig. 4 of the first paper (Sun et al. 2022) from the learning-rate sweep.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``rho_lower_bound_check``, ``tangent_upper_bound_check``, ``small_lr_rounding_level``,
+        ``separated_below_threshold``, ``paper_lrs_below_threshold``, ``onset_lr`` (or None), ``two_over_alpha``,
+        ``above_threshold_rho_crosses``, ``rounding_below_onset``.
+    """
+    if not (numbers["rho_lower_bound_check"] and numbers["tangent_upper_bound_check"]):
+        return Verdict("inconclusive", RULE, "rho or tangent self-check failed")
+    onset, thr = numbers["onset_lr"], numbers["two_over_alpha"]
+    middle = numbers["separated_below_threshold"] >= max(1, numbers["paper_lrs_below_threshold"] // 2)
+    why = (f"{numbers['separated_below_threshold']} of {numbers['paper_lrs_below_threshold']} rates below 2/alpha "
+           f"separate; onset {onset} vs 2/alpha = {thr:g}")
+    if (numbers["small_lr_rounding_level"] and middle and onset is not None and abs(onset - thr) <= 0.01 + 1e-12
+            and numbers["above_threshold_rho_crosses"]):
+        return Verdict("confirmed", RULE, why)
+    if middle and (numbers["small_lr_rounding_level"] or numbers["rounding_below_onset"]):
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
+
+
 @case(
     "cnn-restrained-instabilities",
     claim="Rounding differences (k=3 vs k=1) stay at rounding level for small learning rates and are amplified "
           "in an intermediate range where the iterates cross in and out of the stable region; the stable "
           "threshold is 2/alpha",
     source="Sun et al. 2022, main text section 5 / Fig. 4 and appendix A; checkerboard 256x256, 32x32 kernel, "
-           "alpha=20, 1000 iterations, lr 0.01..0.13, 2/alpha = 0.1",
-)
+           "alpha=20, 1000 iterations, lr 0.01..0.13, 2/alpha = 0.1", paper=1,
+      where='§5, Fig. 4, appendix A')
 def cnn_restrained_instabilities(ctx: Context) -> dict:
     st = restrained_settings(ctx.quick)
     prec = "float64"
@@ -138,12 +171,13 @@ def cnn_restrained_instabilities(ctx: Context) -> dict:
     over = [x["lr"] for x in bounded if (x["predicted_rel_l1"] or 0) >= 0.1 and x["class"] == "rounding"]
     small_ok = small["class"] == "rounding"
     middle_ok = n_sep >= max(1, len(below) // 2)
-    if small_ok and middle_ok and onset is not None and abs(onset - thr) <= 0.01 + 1e-12 and above_cross:
-        verdict = "confirmed"
-    elif middle_ok and (small_ok or any(x["class"] == "rounding" for x in rows if x["lr"] < (onset or thr))):
-        verdict = "refined"
-    else:
-        verdict = "refuted"
+    judged_numbers = {"rho_lower_bound_check": bool(rho_ok), "tangent_upper_bound_check": bool(tangent_upper_ok),
+                      "small_lr_rounding_level": bool(small_ok), "separated_below_threshold": n_sep,
+                      "paper_lrs_below_threshold": len(below), "onset_lr": onset, "two_over_alpha": thr,
+                      "above_threshold_rho_crosses": bool(above_cross),
+                      "rounding_below_onset": bool(any(x["class"] == "rounding" for x in rows
+                                                       if x["lr"] < (onset or thr)))}
+    judged = judge(judged_numbers)
     _sweep_figure(ctx, r, rows, prec, "cnn_restrained_instabilities.png")
     table = [[x["lr"], x["lr_alpha"], x["status_k1"], x["final_loss_k1"], x["max_rel_l1"], x["final_rel_l1"],
               x["max_rel_l2"], x["first_above_1e-3"], x["class"], x["crossing_fraction_k1"], x["lyapunov_k1"],
@@ -178,9 +212,8 @@ def cnn_restrained_instabilities(ctx: Context) -> dict:
                        "Hessian-vector products) and tangent growth along the k=1 run",
         "tolerance": f"rounding level: max rel L1 <= 1e3*eps = {1e3 * eps:.3g}; separated: >= 0.1; threshold "
                      "agreement within one grid step (0.01)",
-        "verdict": verdict,
-        "passed": bool(rho_ok and tangent_upper_ok),
-        "numbers": {
+        **judged.fields(),
+        "numbers": {**judged_numbers,
             "image": f"checkerboard:{st['n']}", "w": st["w"], "alpha": ALPHA, "steps": st["steps"], "dtype": prec,
             "two_over_alpha": thr, "onset_lr": onset, "separated_below_threshold": n_sep,
             "paper_lrs_below_threshold": len(below), "small_lr_rounding_level": small_ok,
