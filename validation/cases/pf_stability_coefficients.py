@@ -19,6 +19,7 @@ from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, stab
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
@@ -44,10 +45,37 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+RECALL, PHI = 0.8, 0.3
+RULE = ("inconclusive if a self-check fails (sc_0 equals the coefficient log(1 - z)/z written out from a dense Hessian "
+        "to 1e-8, so a 1 % error in the PF coefficient shows; Re sc_0 > 0 exactly when h lambda0 > 2; the window "
+        f"reaches the edge of stability; the loss increases somewhere); confirmed if recall(Re sc_0 > 0 -> loss "
+        f"increase) >= {RECALL} and phi > {PHI}; refined if recall >= {RECALL} only; refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of Def. 3.4 / §5 of the third paper (Rosca et al. 2023) from the contingency table.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool), ``recall`` and ``phi`` of Re sc_0 > 0 as a predictor of a loss increase.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    why = f"recall {numbers['recall']:.2f}, phi {numbers['phi']:.2f}"
+    if numbers["recall"] >= RECALL and numbers["phi"] > PHI:
+        return Verdict("confirmed", RULE, why)
+    if numbers["recall"] >= RECALL:
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
+
+
 @case("pf-stability-coefficients",
       claim="At the edge of stability, loss increases of gradient descent occur where the real part of the "
             "stability coefficient sc_0 = alpha_PF(h lambda_0) grad E^T u_0 is positive (and large)",
-      source="Rosca et al. 2023, Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)")
+      source="Rosca et al. 2023, Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)", paper=3,
+      where='Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)')
 def pf_stability_coefficients(ctx: Context) -> dict:
     sizes, n_data, h = [2, 6, 6, 1], 32, 0.5
     warm, rec = (250, 80) if ctx.quick else (150, 300)
@@ -91,14 +119,12 @@ def pf_stability_coefficients(ctx: Context) -> dict:
     # consistency: Re sc_0 > 0 exactly when h lambda_0 > 2 (grad.u_0 >= 0 by the paper's sign convention)
     sign_ok = bool(np.all((re_sc0 > 0) == (h * lam0s > 2.0)) or np.all(np.array(gu0s) == 0))
     frac_eos = float(np.mean(h * lam0s > 2.0))
-    passed = bool(sc_err < 1e-8 and sign_ok and 0.05 < frac_eos < 1.0 and inc.sum() > 0)
     rec_sc, prec_sc, phi_sc = t_sc["recall"], t_sc["precision"], t_sc["phi"]
-    if rec_sc >= 0.8 and phi_sc > 0.3:
-        verdict = "confirmed"
-    elif rec_sc >= 0.8:
-        verdict = "refined"
-    else:
-        verdict = "refuted"
+    self_checks = {"sc_0 = log(1 - h lambda0)/(h lambda0) |grad.u0| written out, to 1e-8": bool(sc_err < 1e-8),
+                   "Re sc_0 > 0 <=> h lambda0 > 2 at every step": bool(sign_ok),
+                   "the window reaches the edge of stability (5-100 % of steps)": bool(0.05 < frac_eos < 1.0),
+                   "the loss increases somewhere": bool(inc.sum() > 0)}
+    judged = judge({"self_checks": self_checks, "recall": rec_sc, "phi": phi_sc})
     plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(7.0, 6.6), sharex=True, layout="constrained")
     steps = np.arange(warm, warm + rec + 1)
@@ -134,9 +160,8 @@ def pf_stability_coefficients(ctx: Context) -> dict:
         "tolerance": "verdict: confirmed if recall(Re sc_0 > 0 -> increase) >= 0.8 and phi > 0.3; refined if recall "
                      ">= 0.8 only; check: sc_0 equals an independent dense-Hessian recomputation to 1e-8 and "
                      "Re sc_0 > 0 <=> h lambda_0 > 2 at every step; the window reaches the edge of stability",
-        "verdict": verdict,
-        "passed": passed,
-        "numbers": {"h": h, "parameters": obj.size, "warmup_steps": warm, "recorded_steps": rec + 1,
+        **judged.fields(),
+        "numbers": {"self_checks": self_checks, "h": h, "parameters": obj.size, "warmup_steps": warm, "recorded_steps": rec + 1,
                     "fraction_h_lambda0_above_2": frac_eos, "loss_increases": int(inc.sum()),
                     "contingency_re_sc0_positive": t_sc, "contingency_pf_dEdt_positive": t_pf,
                     "contingency_ngf": t_ngf, "pearson_re_sc0_vs_dE": pear, "spearman_re_sc0_vs_dE": spear,
