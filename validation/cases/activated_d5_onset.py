@@ -73,6 +73,17 @@ def _d5_row(n: int, w: int, rtol: float, probe_steps: int, shift: float = 0.25) 
     }
 
 
+KEYS = [("corrected_r1", "corrected: 2/dt - s'‖c‖² (s'=1/4)"),
+        ("paper_coefficient_delta_kept", "paper's 1/8, δ(0) kept: 2/dt - s'‖c‖²/2"),
+        ("paper_printed", "paper printed: 2/dt - Ī²/8")]
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [bounds_figure("activated_d5_onset.png", "D.5: upper α bound vs nonlinear GD onset (activated regime)",
+                          numbers["results"], KEYS)]
+
+
 RULE = ("inconclusive if a self-check fails (bisected onset vs dense-Hessian reference within 2 rtol, bisection "
         "monotone, activated regime max|r'-1| <= 1e-3, lower probes grow at 1 - alpha dt within 1e-6, the derived "
         "bound 2/dt - s'(g)||c||^2 within the linearization tolerance of the onset); refuted if a run at an alpha the "
@@ -117,11 +128,7 @@ def activated_d5_onset(ctx: Context) -> dict:
     corrected_ok = all(abs(r["relative_to_simulated"]["corrected_r1"]) <= TOL_LIN for r in rows)
     printed_ok = all(abs(r["relative_to_simulated"]["paper_printed"]) <= TOL_LIN for r in rows)
     lower_refuted = any(p["paper_says_stable"] and p["diverged"] for r in rows for p in r["lower_probes"])
-    keys = [("corrected_r1", "corrected: 2/dt - s'‖c‖² (s'=1/4)"),
-            ("paper_coefficient_delta_kept", "paper's 1/8, δ(0) kept: 2/dt - s'‖c‖²/2"),
-            ("paper_printed", "paper printed: 2/dt - Ī²/8")]
-    bounds_figure(ctx, "activated_d5_onset.png", "D.5: upper α bound vs nonlinear GD onset (activated regime)",
-                  rows, keys)
+    ctx.save_figures(figures({"results": rows}))
     table = [[r["n"], r["kernel"], r["dt"], r["beta"], r["b"], r["upper"]["simulated"],
               r["upper"]["hessian_reference"], r["upper"]["corrected_r1"], r["upper"]["paper_coefficient_delta_kept"],
               r["upper"]["paper_printed"], r["relative_to_simulated"]["corrected_r1"],

@@ -16,7 +16,7 @@ import math
 from workbench.solvers.cnn.bounds import compute_bounds, edge_gap
 from workbench.solvers.cnn.images import checkerboard
 
-from workbench.validation.plots import interval_figure
+from workbench.validation.plots import interval_caption, interval_plot
 from workbench.validation.registry import Context, case
 from workbench.validation.verdict import Verdict
 
@@ -65,6 +65,13 @@ def _settings(quick: bool) -> dict:
     return {"n": 256, "kernels": (16, 32, 64), "dt": 1e-8, "rtol": 1e-3, "steps": 1000}
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    title = f"Forward Euler (21), checkerboard, Δt = {numbers['dt']:g}: stable α per method"
+    return [("cnn_gd_bounds.png", interval_plot(numbers["results"], ("theory", "exact", "simulated"), title),
+             interval_caption(title))]
+
+
 @case(
     "cnn-gd-bounds",
     claim="Gradient descent on the linearized one-layer CNN is stable only for alpha between a lower and an "
@@ -92,8 +99,7 @@ def cnn_gd_bounds(ctx: Context) -> dict:
         table.append([w, th["alpha_lower"], ex["alpha_lower"], sim["alpha_lower"], closed_lower,
                       th["alpha_upper"], ex["alpha_upper"], sim["alpha_upper"],
                       max(rel.values()), sim["runs"]])
-    interval_figure(ctx, rows, ("theory", "exact", "simulated"),
-                    f"Forward Euler (21), checkerboard, Δt = {dt:g}: stable α per method", "cnn_gd_bounds.png")
+    ctx.save_figures(figures({"dt": dt, "results": rows}))
     theory_lower = rows[0]["theory"]["alpha_lower"]
     theory_upper = rows[0]["theory"]["alpha_upper"]
     theory_empty = theory_lower >= theory_upper

@@ -28,7 +28,7 @@ import numpy as np
 from workbench.solvers.cnn.bounds import compute_bounds, edge_gap
 from workbench.solvers.cnn.images import checkerboard
 
-from workbench.validation.plots import interval_figure
+from workbench.validation.plots import interval_caption, interval_plot
 from workbench.validation.registry import Context, case
 from workbench.validation.verdict import Verdict
 
@@ -110,6 +110,13 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("refined", RULE, "both bounds exist for every kernel; " + "; ".join(corrections))
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    title = f"Nesterov (37)-(38), μ = {numbers['momentum']}, Δt = {numbers['dt']:g}: stable α per method"
+    methods = ("theory", "theory_exact", "exact", "simulated")
+    return [("cnn_nesterov_table5.png", interval_plot(numbers["results"], methods, title), interval_caption(title))]
+
+
 @case(
     "cnn-nesterov-table5",
     claim="Nesterov momentum on the linearized one-layer CNN is stable only for alpha between a lower and an upper "
@@ -145,8 +152,7 @@ def cnn_nesterov_table5(ctx: Context) -> dict:
                       pub[1] if pub else None, r["theory"]["alpha_lower"],
                       pub[2] if pub else None, ex["alpha_upper"], sim["alpha_upper"],
                       pub[3] if pub else None, r["theory"]["alpha_upper"], r["theory_exact"]["alpha_upper"], rel])
-    interval_figure(ctx, rows, ("theory", "theory_exact", "exact", "simulated"),
-                    f"Nesterov (37)-(38), μ = {MOMENTUM}, Δt = {dt:g}: stable α per method", "cnn_nesterov_table5.png")
+    ctx.save_figures(figures({"momentum": MOMENTUM, "dt": dt, "results": rows}))
     r0 = rows[0]
     d, eta = r0["d"], r0["eta"]
     z_paper, z_exact = r0["theory"]["z_upper"], r0["theory_exact"]["z_upper"]

@@ -121,6 +121,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("refuted", RULE, "fails: " + ", ".join(numbers["failing"]))
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case(
     "derivation-identities",
     claim="The exact statements of the papers hold symbolically: the CNN gradient and PDEs (11)-(13), the "

@@ -104,7 +104,7 @@ def diffusion_cfl(ctx: Context) -> dict:
                               rel_paper, rel_exact, bool(agrees)])
             kappas.append({"shape": list(shape), "boundary": boundary, "operator": operator_kappa(shape, boundary),
                            "written_out": written_out_kappa(shape, boundary)})
-    _cfl_figure(ctx, rows)
+    ctx.save_figures(figures({"rows": rows}))
     judged = judge({"rtol": rtol, "rows": rows, "kappas": kappas})
     return {
         "prediction": "b_max = dx^2/(2 N dt) (10), beta_max = (1+gamma)/(4N) (11); exact on a grid: (1+gamma)/kappa_max",
@@ -123,9 +123,14 @@ def diffusion_cfl(ctx: Context) -> dict:
                   "homogeneous polynomial is (xi - 1)(xi - (gamma - beta kappa)): the velocity root decides. "
                   f"Divergence criterion: {CRITERION}."),
     }
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_cfl_figure(numbers["rows"])]
 
 
-def _cfl_figure(ctx: Context, rows: list[dict]) -> None:
+
+
+def _cfl_figure(rows: list[dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -138,8 +143,7 @@ def _cfl_figure(ctx: Context, rows: list[dict]) -> None:
     ax.set_ylabel("simulated largest stable β")
     ax.legend(title="boundary")
     ax.set_title("Theorem 2: CFL of Algorithm 1")
-    ctx.save_figure(fig, "diffusion_cfl.png", caption=(
+    return ("diffusion_cfl.png", fig, (
         "Largest stable diffusion β of Algorithm 1 (zero gradient) found by bisection, against the paper's "
         "β_max (11), for periodic and Neumann grids in N = 1, 2, 3 dimensions; dashed: equality. Neumann grids "
         "lie above the line because their largest Laplacian eigenvalue is below 4N."))
-    plt.close(fig)

@@ -189,7 +189,7 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
                      "per_mode_bound": [v if math.isfinite(v) else None for v in pr["per_mode"].ravel().tolist()]})
         table.append([name, c, alpha, eta, float(np.min(h)), float(np.max(h)), str(pr["mode"]), pr["h"], pr["kappa"],
                       paper, pr["beta_max"], sim, rel, pr["beta_max"] / paper - 1])
-    _cnn_region_figure(ctx, rows)
+    ctx.save_figures(figures({"rows": rows}))
     return {
         "prediction": "beta_max = min_omega B(eta z(omega))/kappa(omega), B(h) = gamma + (2-h)/(2(1-h)) (h < 1), "
                       "gamma + 1/(h-1) (h > 1), z(omega) = alpha + c|I^(omega)|^2, kappa = sum 2 - 2cos(omega_k)",
@@ -215,9 +215,14 @@ def diffusion_cnn_joint_region(ctx: Context) -> dict:
                   "set by 8/kappa of that neighbour. In valid mode or with w < H the two operators do not "
                   "commute and the per-mode formula is not exact (not covered here)."),
     }
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_cnn_region_figure(numbers["rows"])]
 
 
-def _cnn_region_figure(ctx: Context, rows: list[dict]) -> None:
+
+
+def _cnn_region_figure(rows: list[dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 5.0), layout="constrained")
@@ -238,8 +243,7 @@ def _cnn_region_figure(ctx: Context, rows: list[dict]) -> None:
     ax.set_ylabel("largest stable diffusion β for the mode")
     ax.set_title("Joint region with the one-layer CNN's z(ω): modes and the binding one")
     fig.legend(loc="outside lower center", ncol=2, frameon=False)
-    ctx.save_figure(fig, "diffusion_cnn_joint_region.png", caption=(
+    return ("diffusion_cnn_joint_region.png", fig, (
         "Per Fourier mode ω of the kernel, the largest stable diffusion β = B(η z(ω))/κ(ω) of the joint region "
         "(dots), for each image; the star is the simulated β_max at the binding mode. Dashed: (1+γ)/κ, the "
         "bound without the gradient term (h = 0); dotted: the paper's (11) for N = 2. Log scale in β."))
-    plt.close(fig)

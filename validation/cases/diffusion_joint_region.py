@@ -69,7 +69,7 @@ def diffusion_joint_region(ctx: Context) -> dict:
                          "beta_max_joint": pred, "beta_max_simulated": sim, "bracket": br, "rel_diff": rel,
                          "shift_vs_paper": pred / b0 - 1})
             table.append([gamma, hv, b0, pred, sim, rel, pred / b0 - 1])
-    _joint_figure(ctx, rows)
+    ctx.save_figures(figures({"rows": rows}))
     return {
         "prediction": "beta_max(h) from the strict Schur-Cohn conditions of xi^2 - (1-h)(1+m) xi + (1-h) m, "
                       "m = gamma - beta kappa, kappa_max = 4N",
@@ -88,9 +88,14 @@ def diffusion_joint_region(ctx: Context) -> dict:
                   "(a non-convex direction) the mode is unstable whatever beta. "
                   f"Divergence criterion: {CRITERION}."),
     }
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_joint_figure(numbers["rows"])]
 
 
-def _joint_figure(ctx: Context, rows: list[dict]) -> None:
+
+
+def _joint_figure(rows: list[dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -106,8 +111,7 @@ def _joint_figure(ctx: Context, rows: list[dict]) -> None:
     ax.set_ylabel("largest stable β (N = 1)")
     ax.set_title("Joint region: diffusion bound with the gradient kept (dotted: (11))")
     ax.legend()
-    ctx.save_figure(fig, "diffusion_joint_region.png", caption=(
+    return ("diffusion_joint_region.png", fig, (
         "Largest stable diffusion β with the gradient of a quadratic loss kept, against h = ηλ: the curve is "
         "the Schur–Cohn prediction β_max(h), dots the bisection of Algorithm 1, dotted lines the paper's (11), "
         "which is the h → 0 limit; log scale in β."))
-    plt.close(fig)

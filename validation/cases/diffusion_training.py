@@ -427,8 +427,7 @@ def diffusion_training(ctx: Context) -> dict:
 
     curves = {k: {w: _mean_curve([r[w] for r in runs[k]]) for w in ("train_loss", "test_loss", "test_acc")}
               for k in stable_keys}
-    _curves_figure(ctx, curves, stable_keys)
-    _cfl_figure(ctx, cfl)
+    ctx.save_figures(figures({"curves_mean_over_trials": curves, "cfl": cfl}))
     numbers = {
         "eta": eta, "gamma": gamma, "trials": trials, "epochs": epochs, "batch": 16,
         "steps_per_epoch": int(prob["X"].shape[0]) // 16, "dataset": prob["dataset"],
@@ -511,9 +510,15 @@ def _notes(verdict: str, n_up: int, n_down: int, n: int, quick: bool, effects: l
     if quick:
         s += " Quick mode: 2 trials and 10 epochs, too few for the accuracy verdict to mean much."
     return s
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figures, from its ``numbers`` alone: (file name, Figure, caption) each."""
+    curves = numbers["curves_mean_over_trials"]
+    return [_curves_figure(curves, list(curves)), _cfl_figure(numbers["cfl"])]
 
 
-def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys: list[str]) -> None:
+
+
+def _curves_figure(curves: dict[str, dict[str, list[float]]], keys: list[str]) -> tuple:
     plt = pyplot()
 
     fig, axs = plt.subplots(2, 2, figsize=(7.0, 6.0), sharex=True, layout="constrained")
@@ -536,15 +541,14 @@ def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys
         axs[1, j].set_xlabel("epoch")
         axs[1, j].annotate("epoch 0 below the axis", (0.02, 0.02), xycoords="axes fraction", fontsize=7.5)
         axs[0, j].legend(fontsize=7.5)
-    ctx.save_figure(fig, "diffusion_training_curves.png", caption=(
+    return ("diffusion_training_curves.png", fig, (
         "Training with diffusion on the conv kernel's velocity (Algorithm 1), means over the paired trials; "
         "left: diffusion along the spatial axes, right: along the output-channel axis. Dashed: SGD-Nesterov "
         "without diffusion (β = 0) at Δt and at Δt/2. Top: full-batch training loss (log scale); bottom: test "
         "accuracy (epoch 0 lies below the axis)."))
-    plt.close(fig)
 
 
-def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
+def _cfl_figure(cfl: dict[str, dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -560,8 +564,7 @@ def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
     ax.legend()
     from workbench.validation.plots import integer_axis
     integer_axis(ax, "x")
-    ctx.save_figure(fig, "diffusion_training_cfl.png", caption=(
+    return ("diffusion_training_cfl.png", fig, (
         "Norm of the conv kernel's velocity when the diffusion is twice the CFL limit (β = 2β_max, trial 0), per "
         "direction, log scale; dotted: the growth per step |γ − βκ_max| the von Neumann analysis predicts, "
         "shifted up ×5 to be visible beside the data."))
-    plt.close(fig)

@@ -81,6 +81,15 @@ def _d4_row(n: int, w: int, rtol: float, shift: float = 0.2) -> dict:
     }
 
 
+KEYS = [("d4_windowed", "D.4 windowed (H at K=0)"), ("paper_33_fourier", "paper (33), Fourier, δ(0)=w²"),
+        ("paper_31_printed", "paper (31) as printed"), ("d3_constant_a", "D.3, a held constant")]
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [bounds_figure("linearization_d4_onset.png", "D.4: upper α bound vs nonlinear GD onset", numbers["results"], KEYS)]
+
+
 RULE = ("inconclusive if the bisected onset misses the dense-Hessian reference by more than 2 rtol or the bisection "
         "is not monotone and converged; confirmed if the paper's (33) (Fourier form) and the windowed D.4 bound are "
         "both within the linearization tolerance of the onset; refined if only the windowed D.4 bound is; refuted if "
@@ -120,9 +129,7 @@ def linearization_d4_onset(ctx: Context) -> dict:
     d4_ok = all(abs(r["relative_to_simulated"]["d4_windowed"]) <= TOL_LIN for r in rows)
     paper_ok = all(abs(r["relative_to_simulated"]["paper_33_fourier"]) <= TOL_LIN for r in rows)
     d3_off = min(abs(r["relative_to_simulated"]["d3_constant_a"]) for r in rows)
-    keys = [("d4_windowed", "D.4 windowed (H at K=0)"), ("paper_33_fourier", "paper (33), Fourier, δ(0)=w²"),
-            ("paper_31_printed", "paper (31) as printed"), ("d3_constant_a", "D.3, a held constant")]
-    bounds_figure(ctx, "linearization_d4_onset.png", "D.4: upper α bound vs nonlinear GD onset", rows, keys)
+    ctx.save_figures(figures({"results": rows}))
     table = [[r["n"], r["kernel"], r["dt"], r["upper"]["simulated"], r["upper"]["hessian_reference"],
               r["upper"]["d4_windowed"], r["upper"]["paper_33_fourier"], r["upper"]["paper_31_printed"],
               r["upper"]["d3_constant_a"], r["relative_to_simulated"]["d4_windowed"],

@@ -130,9 +130,14 @@ def largest_stable_step(obj: NetworkObjective, theta_star: Any, guess: float, st
         raise RuntimeError(f"no stable/unstable step pair found around {guess:g}: {'; '.join(edge.notes)}")
     unstable, stable = edge.bracket
     return {"dt": edge.value, "bracket": [stable, unstable], "runs": edge.runs, "seeded": edge.seeded}
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_figure(numbers["results"])]
 
 
-def _figure(ctx: Context, results: dict) -> None:
+
+
+def _figure(results: dict) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -149,7 +154,7 @@ def _figure(ctx: Context, results: dict) -> None:
     ax.set_ylim(0, 1.08)
     ax.set_title("Appendix F, Fig. 2: largest stable GD step vs 2/α")
     ax.legend(fontsize=7, loc="lower right")
-    ctx.save_figure(fig, "multilayer_dt_bound.png", caption=(
+    return ("multilayer_dt_bound.png", fig, (
         "Largest stable full-batch GD step Δt* found by bisection, as a fraction of 2/α, against the weight "
         "decay α for the MLP and the small CNN (dots); lines: α/(α + λ_max) from (50) with the data-term "
         "Hessian's largest eigenvalue; dashed: the limit (51), Δt* → 2/α."))
@@ -233,7 +238,7 @@ def multilayer_dt_bound(ctx: Context) -> dict:
             "rows": [[r["alpha"], r["dt_measured"], r["dt_2_over_alpha"], r["ratio"], r["lambda_max_data"],
                       r["dt_sharp"], r["rel_error_sharp"], r["lambda_min_data"]] for r in rows],
         })
-    _figure(ctx, results)
+    ctx.save_figures(figures({"results": results}))
     approaches = all(v["monotone"] and v["last_ratio"] >= 0.9 for v in approach.values())
     def _fmt(k: str, key: str, spec: str) -> str:
         return ", ".join(format(r[key], spec) for r in results[k])

@@ -35,6 +35,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("confirmed", RULE, f"{len(numbers['results'])} step sizes agree")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("pf-local-stability",
       claim="At a local minimum the PF Jacobian eigenvalues log(1 - h lambda*)/h predict attraction iff "
             "h lambda_0* < 2, as for gradient descent; NGF and IGR always predict attraction",

@@ -58,6 +58,11 @@ def _rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(a - b, axis=1) / np.maximum(1.0, np.linalg.norm(b, axis=1))
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("pf-quadratic-exact",
       claim="For quadratic losses the principal flow captures gradient descent exactly, in every regime of h*lambda; "
             "NGF and IGR do not",

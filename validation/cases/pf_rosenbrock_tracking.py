@@ -47,6 +47,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("refined", RULE, "the PF has the smallest error at n = 1 in both regimes, not at every later n")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("pf-rosenbrock-tracking",
       claim="Outside quadratics the PF tracks gradient descent better than NGF, IGR and the third-order flow over "
             "the first iterations, below and above 2/lambda_0",

@@ -29,6 +29,7 @@ from workbench.solvers.stepping.optimizers import h_interval
 from workbench.solvers.stepping.root_sampling import sample_region
 
 from workbench.validation.region_figure import atlas_figure
+from workbench.validation.plots import caption_of
 from workbench.validation.registry import Context, case
 from workbench.validation.verdict import Verdict
 
@@ -67,6 +68,12 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("confirmed" if ok else "refuted", RULE, why)
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The atlas of every registered scheme's exact region (drawn from the registry, seeded samples)."""
+    fig = atlas_figure(reg.names(), n=600)
+    return [("scheme_atlas.png", fig, caption_of(fig))]
+
+
 @case(
     "scheme-atlas",
     claim="every registered optimizer's exact stability region in h = eta*lambda (Schur-Cohn/Jury on its "
@@ -100,7 +107,7 @@ def scheme_atlas(ctx: Context) -> dict:
             worst_sim = max(worst_sim, rel)
             sim_rows.append([name, ", ".join(f"{k}={v:g}" for k, v in r["params"].items()) or "-", lr,
                              ex["alpha_lower"], sim["alpha_lower"], ex["alpha_upper"], sim["alpha_upper"], rel])
-    ctx.save_figure(atlas_figure(reg.names(), n=600), "scheme_atlas.png")
+    ctx.save_figures(figures({}))
     return {
         "prediction": "root sampling and simulation agree with the exact region of every scheme; the closed forms "
                       "of heavy ball and Nesterov equal the stated ones",

@@ -116,10 +116,15 @@ def eos_figure(runs: list[dict]) -> Any:
                     labels.append(l_.split(" (")[0])
     fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     return fig
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_eos_figure(numbers["runs"])]
 
 
-def _eos_figure(ctx: Context, runs: list[dict]) -> None:
-    ctx.save_figure(eos_figure(runs), "uc_edge_of_stability.png", caption=(
+
+
+def _eos_figure(runs: list[dict]) -> tuple:
+    return ("uc_edge_of_stability.png", eos_figure(runs), (
         "Full-batch gradient descent on the MLP, one row per activation and step size η. Left: sharpness "
         "(largest Hessian eigenvalue) and the threshold 2/η (dashed). Middle: relative progress RP (Def. 1; "
         "0 means no progress, -1 the stable limit). Right: directional smoothness L(θ; η∇f) over 2/η. ▲/▼ "
@@ -187,7 +192,7 @@ def edge_of_stability(ctx: Context) -> dict:
         approx.append(all(a.values()) and all(c.values()))
     missed = [f"{r['activation']} eta={r['eta']:g}: " + ", ".join(k for k, v in r["claims"].items() if not v)
               for r, a in zip(runs, approx) if not a]
-    _eos_figure(ctx, runs)
+    ctx.save_figures(figures({"runs": runs}))
     numbers = {"settings": {k: v for k, v in st.items()}, "problem": "MLP 2-32-32-2 on spirals(64, 2 classes, seed 0), "
                "MSE, LeCun-normal init seed 0", "runs": runs}
     table = {"title": "Edge of stability: statistics over the second half of each run",

@@ -44,6 +44,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("confirmed", RULE, "diverges, oscillates and converges at 2/39, 2/40, 2/41")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("uc-example1-fact1",
       claim="GD on f = 20 theta_1^2 + theta_2^2 (L = 40) converges for eta = 2/41, oscillates for eta = 2/40 and "
             "diverges for eta = 2/39 (Fact 1)",

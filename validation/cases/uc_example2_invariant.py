@@ -51,6 +51,11 @@ def judge(numbers: dict) -> Verdict:
                                     f"{numbers['all_bounded']}")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("uc-example2-invariant",
       claim="GD on tanh(20 theta_1^2 + theta_2^2) with eta = 2/39 > 2/40 does not diverge: a compact "
             "forward-invariant set exists near the minimum",

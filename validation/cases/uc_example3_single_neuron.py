@@ -51,6 +51,11 @@ def judge(numbers: dict) -> Verdict:
                                     f"tanh final loss {th['loss_final']:.2g}")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("uc-example3-single-neuron",
       claim="From (13, 0.01) with eta = 2/150, GD diverges on the linear single-neuron network and converges on the "
             "tanh one, to a minimum whose sharpness is approximately 2/eta",

@@ -39,6 +39,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("refuted", RULE, f"|L_T - 2/eta| = {numbers['gap_last']:.2g}")
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("uc-example4-smoothness",
       claim="On a quadratic with eta = 2/lambda_max, GD oscillates and L(theta_t; eta grad f) -> 2/eta",
       source=f"{SOURCE}, Example 4, (3)", paper=4,

@@ -144,14 +144,16 @@ def expected_rp_figure(runs: list[dict]) -> Any:
     return fig
 
 
-def _figure(ctx: Context, runs: list[dict]) -> None:
-    fig = expected_rp_figure(runs)
-    if fig is not None:
-        ctx.save_figure(fig, "uc_sgd_expected_rp.png", caption=(
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure (none when no run has two records), from its ``numbers`` alone."""
+    fig = expected_rp_figure(numbers["runs"])
+    if fig is None:
+        return []
+    return [("uc_sgd_expected_rp.png", fig, (
             "SGD (batch 16) on the tanh MLP, one column per step size η. Top: expected relative progress "
             "E[RP] (Def. 3) beside the right-hand side of (6) and the full-batch RP; ▲/▼ mark values outside "
             "the axis. Middle: fraction of mini-batches that decrease f (dashed: Remark 6's 60%). Bottom: "
-            "sharpness along the path over the stability threshold 2/η (dashed: 1)."))
+            "sharpness along the path over the stability threshold 2/η (dashed: 1)."))]
 
 
 RULE = ("inconclusive if a self-check fails (exact form of (6) to quadrature accuracy at every record and the epoch "
@@ -223,7 +225,7 @@ def sgd_expected_rp(ctx: Context) -> dict:
                                     "divergent runs stop with a classified reason": bool(div_ok),
                                     "at least two runs stay finite": len(live) >= 2},
                     "unstable_runs": len(unstable), "claims": claims, "remark6": remark6})
-    _figure(ctx, runs)
+    ctx.save_figures(figures({"runs": runs}))
     corrections = []
     if not claims["stable_erp_below_0"] and stable:
         corrections.append(

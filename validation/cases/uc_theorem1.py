@@ -52,6 +52,11 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("refuted", RULE, why)
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
+
+
 @case("uc-theorem1",
       claim="GD does not converge to stationary points sharper than 2/eta (Theorem 1); a persistent gradient forces "
             "the gradient-weighted sharpness above (2/eta)(1 - eps) (Proposition 1); (2/eta)(RP + 1) <= L_t "
