@@ -59,6 +59,23 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("confirmed" if gap <= SLOPE_TOL else "refuted", RULE, why)
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    plt = pyplot()
+    eps, diff = np.asarray(numbers["eps"]), np.asarray(numbers["difference"])
+    order, slope = numbers["predicted_order"], numbers["slope"]
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
+    ax.loglog(eps, diff, "o-", label="‖∇L_nonlinear − ∇L_linearized‖")
+    ax.loglog(eps, diff[-1] * (eps / eps[-1]) ** order, "k--", label=f"slope {order} (Taylor remainder)")
+    ax.set_xlabel("ε  (K = ε·K̃, max|K̃⋆I| = 1)")
+    ax.set_ylabel("one-step gradient difference")
+    ax.set_title(f"Linearization (17)-(20): measured slope {slope:.3f}")
+    ax.legend(fontsize=8)
+    return [("cnn_linearization.png", fig, (
+        "Difference between one step of the nonlinear gradient (13) and of the linearized one (21) from "
+        "K = εK̃, against ε, log-log; dashed: the slope the Taylor remainder of the Swish derivative predicts."))]
+
+
 @case(
     "cnn-linearization",
     claim="For small K the nonlinear gradient-descent step (13) agrees with the linearized step (21) "
@@ -107,18 +124,8 @@ def cnn_linearization(ctx: Context) -> dict:
     traj_updated = float(np.linalg.norm(kn - to_numpy(ru.kernel)[0]) / np.linalg.norm(kn))
     u_max = float(np.max(np.abs(to_numpy(op.response(xp.asarray(kn))))))
 
-    plt = pyplot()
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
-    ax.loglog(eps, diff, "o-", label="‖∇L_nonlinear − ∇L_linearized‖")
-    ax.loglog(eps, diff[-1] * (eps / eps[-1]) ** order, "k--", label=f"slope {order} (Taylor remainder)")
-    ax.set_xlabel("ε  (K = ε·K̃, max|K̃⋆I| = 1)")
-    ax.set_ylabel("one-step gradient difference")
-    ax.set_title(f"Linearization (17)-(20): measured slope {slope:.3f}")
-    ax.legend(fontsize=8)
-    ctx.save_figure(fig, "cnn_linearization.png", caption=(
-        "Difference between one step of the nonlinear gradient (13) and of the linearized one (21) from "
-        "K = εK̃, against ε, log-log; dashed: the slope the Taylor remainder of the Swish derivative predicts."))
+    ctx.save_figures(figures({"eps": eps.tolist(), "difference": diff.tolist(), "slope": slope,
+                              "predicted_order": order}))
     return {
         "prediction": f"difference of the two steps is O(eps^{order}): r'(u) - 1/2 - beta*u/2 = "
                       f"{sp.series(sp.diff(swish(S.u), S.u), S.u, 0, 5).removeO() - sp.Rational(1, 2) - S.beta * S.u / 2}"

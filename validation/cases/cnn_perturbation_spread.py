@@ -50,6 +50,27 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("not reproduced", RULE, why)
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    ks, seeds, per_lr = numbers["ks"], numbers["seeds"], numbers["by_lr"]
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(per_lr), figsize=(7.0, 3.4), layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, (lr, d) in zip(axes, per_lr.items()):
+        L = np.array(d["final_loss"])
+        for ik, k in enumerate(ks):
+            ax.semilogy(np.arange(len(seeds)) + 1 + 0.06 * (ik - 2.5), L[ik], "o", ms=4, label=f"k = {k}")
+        ax.set_xlabel("seed")
+        ax.set_xticks(range(1, len(seeds) + 1))
+        ax.set_title(f"η = {lr}")
+    axes[0].set_ylabel(f"final loss after {numbers['steps']} iterations")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(ks), frameon=False)
+    return [("cnn_perturbation_spread.png", fig, (
+        "Final loss of each (seed, k) run, one panel per learning rate η: the seeds change the initial kernel, "
+        "k only the rounding of each step. Points of one seed spread over k as much as (or more than) the "
+        "seeds spread."))]
+
+
 @case(
     "cnn-perturbation-spread",
     claim="The spread of the final result caused by last-bit perturbations (different k) is comparable to "
@@ -89,23 +110,7 @@ def cnn_perturbation_spread(ctx: Context) -> dict:
         rows.append(["STD over k"] + std_over_k.tolist() + [float(std_over_k.mean())])
         tables.append({"title": f"Table 3 analogue: final loss, lr={lr:g} ({prec}); rows k, columns seeds",
                        "columns": ["k"] + [f"seed {s}" for s in seeds] + ["STD over seeds"], "rows": rows})
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(r.lrs), figsize=(7.0, 3.4), layout="constrained")
-    axes = np.atleast_1d(axes)
-    for ax, (lr, d) in zip(axes, per_lr.items()):
-        L = np.array(d["final_loss"])
-        for ik, k in enumerate(ks):
-            ax.semilogy(np.arange(len(seeds)) + 1 + 0.06 * (ik - 2.5), L[ik], "o", ms=4, label=f"k = {k}")
-        ax.set_xlabel("seed")
-        ax.set_xticks(range(1, len(seeds) + 1))
-        ax.set_title(f"η = {lr}")
-    axes[0].set_ylabel(f"final loss after {st['steps']} iterations")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(ks), frameon=False)
-    ctx.save_figure(fig, "cnn_perturbation_spread.png", caption=(
-        "Final loss of each (seed, k) run, one panel per learning rate η: the seeds change the initial kernel, "
-        "k only the rounding of each step. Points of one seed spread over k as much as (or more than) the "
-        "seeds spread."))
-    plt.close(fig)
+    ctx.save_figures(figures({"ks": list(ks), "seeds": list(seeds), "steps": st["steps"], "by_lr": per_lr}))
     ratios = {lr: d["ratio_k_to_seed"] for lr, d in per_lr.items()}
     comparable = {lr: (x is not None and x >= COMPARABLE) for lr, x in ratios.items()}
     judged = judge({"all_finite": bool(np.all(np.isfinite(r.final_loss))),
@@ -117,7 +122,7 @@ def cnn_perturbation_spread(ctx: Context) -> dict:
                        f"alpha={ALPHA:g}, {prec}, lr in {list(st['spread_lrs'])}",
         "tolerance": f"comparable: STD over k >= {COMPARABLE} x mean STD over seeds (95 % interval over seeds)",
         **judged.fields(),
-        "numbers": {"ks": list(ks), "seeds": list(seeds), "dtype": prec, "by_lr": per_lr, "ratio_k_to_seed": ratios},
+        "numbers": {"steps": st["steps"], "ks": list(ks), "seeds": list(seeds), "dtype": prec, "by_lr": per_lr, "ratio_k_to_seed": ratios},
         "tables": tables,
         "notes": (
             "Seeds change the initial kernel (the only randomness of full-batch gradient descent on one image). "

@@ -43,6 +43,27 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("confirmed" if ok else "refuted", RULE, why)
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    ks = numbers["ks"]
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), layout="constrained")
+    for ax, prec in zip(axes, ("float32", "float64")):
+        M = np.asarray(numbers["by_precision"][prec]["rel_l1_matrix"])
+        show = np.log10(np.where(M > 0, M, np.nan))
+        im = ax.imshow(show, cmap="viridis", vmin=-17, vmax=0.5)
+        ax.set_xticks(range(len(ks)), ks, fontsize=7.5)
+        ax.set_yticks(range(len(ks)), ks, fontsize=7.5)
+        ax.set_title(prec)
+        ax.set_xlabel("perturbation k")
+        ax.set_ylabel("perturbation k")
+    fig.colorbar(im, ax=axes, shrink=0.85, label="log₁₀ relative L1 distance")
+    return [("cnn_power_of_two.png", fig, (
+        "Relative L1 distance between the final weights of the runs with perturbations k (rows) and k′ "
+        "(columns), log₁₀ scale, in float32 and float64; a blank cell means bit-identical weights. "
+        "k and k·2ⁿ coincide: {1, 2, 4, 8}, {3, 6, 12}, {5, 10}."))]
+
+
 @case(
     "cnn-power-of-two",
     claim="Perturbations k and k*2^n give bit-identical training runs (multiplying or dividing by a power of "
@@ -95,23 +116,7 @@ def cnn_power_of_two(ctx: Context) -> dict:
     for i, k in enumerate(ks):
         table.append([k, _odd(k), per_prec["float32"]["final_loss"][str(k)], per_prec["float64"]["final_loss"][str(k)],
                       float(matrices["float32"][0, i]), float(matrices["float64"][0, i])])
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), layout="constrained")
-    for ax, prec in zip(axes, ("float32", "float64")):
-        M = matrices[prec]
-        show = np.log10(np.where(M > 0, M, np.nan))
-        im = ax.imshow(show, cmap="viridis", vmin=-17, vmax=0.5)
-        ax.set_xticks(range(12), ks, fontsize=7.5)
-        ax.set_yticks(range(12), ks, fontsize=7.5)
-        ax.set_title(prec)
-        ax.set_xlabel("perturbation k")
-        ax.set_ylabel("perturbation k")
-    fig.colorbar(im, ax=axes, shrink=0.85, label="log₁₀ relative L1 distance")
-    ctx.save_figure(fig, "cnn_power_of_two.png", caption=(
-        "Relative L1 distance between the final weights of the runs with perturbations k (rows) and k′ "
-        "(columns), log₁₀ scale, in float32 and float64; a blank cell means bit-identical weights. "
-        "k and k·2ⁿ coincide: {1, 2, 4, 8}, {3, 6, 12}, {5, 10}."))
-    plt.close(fig)
+    ctx.save_figures(figures({"ks": list(ks), "by_precision": per_prec}))
     return {
         "prediction": "final weights bit-identical within {1,2,4,8}, {3,6,12}, {5,10} (and {7}, {9}, {11} alone); "
                       "different between groups",

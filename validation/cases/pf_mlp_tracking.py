@@ -71,6 +71,46 @@ def judge(numbers: dict) -> Verdict:
     return Verdict("not reproduced", RULE, "no significant effect: " + txt)
 
 
+def _floats(xs: list) -> np.ndarray:
+    """JSON's None (an infinite error) back to inf."""
+    return np.array([math.inf if x is None else x for x in xs], dtype=float)
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    nets, flows_run, subs = numbers["networks"], numbers["flows"], numbers["substeps"]
+    factors, res = numbers["factors"], numbers["results"]
+    plt = _plt()
+    from workbench.validation.plots import WIDTH, integer_axis
+
+    fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
+                             layout="constrained")
+    for ax, (key, v) in zip(axes.ravel(), res.items()):
+        for fl in flows_run:
+            e = _floats(v["errors"][fl][1:])
+            u = _floats(v["integration_uncertainty"][fl][1:])
+            ok = np.isfinite(e) & np.isfinite(u)  # a flow past the blow-up norm is not drawn after it
+            ns = np.arange(1, len(e) + 1)[ok]
+            ax.errorbar(ns, e[ok], yerr=np.minimum(u[ok], 0.999 * e[ok]), fmt="o-", ms=3, capsize=2, label=fl)
+        ax.set_yscale("log")
+        ax.set_title(f"{key.split(',')[0]}, hλ₀ = {v['h_lambda0']:.2f}", fontsize=8.5)
+        ax.set_xlabel("iteration n")
+        ax.set_ylabel("‖θₙ − θ(nh)‖")
+        integer_axis(ax, "x")
+        missing = [fl for fl in flows_run if not np.all(np.isfinite(_floats(v["errors"][fl][1:])))]
+        if missing:  # a flow that blew up is drawn only up to the blow-up; say so in the panel
+            ax.text(0.02, 0.02, "not finite after blow-up: " + ", ".join(missing), transform=ax.transAxes,
+                    fontsize=7.5, va="bottom")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=len(flows_run),
+               frameon=False)
+    fig.suptitle(f"Tracking gradient descent on small tanh MLPs (Fig. 7; bars: RK4 {subs[1]} vs {subs[0]} "
+                 "steps per h)")
+    return [("pf_mlp_tracking.png", fig, (
+        "Distance between gradient descent after n steps and each continuous flow (NGF, IGR, third-order, PF) "
+        "after time nh, below (left) and above (right) the stability threshold hλ₀ = 2; log scale. Error bars: "
+        f"the integration uncertainty (RK4 with {subs[1]} vs {subs[0]} sub-steps per h)."))]
+
+
 @case("pf-mlp-tracking",
       claim="On a small MLP the principal flow is better than all other flows (NGF, IGR, third-order) at tracking "
             "gradient descent over the first iterations, for learning rates below and above 2/lambda_0",
@@ -151,35 +191,8 @@ def pf_mlp_tracking(ctx: Context) -> dict:
     effects = {k: {q: dict(zip(("mean", "half_width"), mean_interval(x)), samples=x) for q, x in r.items()}
                for k, r in ratios.items()}
     judged = judge({"self_checks": self_checks, "effects": effects})
-    plt = _plt()
-    from workbench.validation.plots import WIDTH, integer_axis
-
-    fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
-                             layout="constrained")
-    for ax, (key, v) in zip(axes.ravel(), res.items()):
-        for fl in flows_run:
-            e = np.array(v["errors"][fl][1:])
-            u = np.array(v["integration_uncertainty"][fl][1:])
-            ok = np.isfinite(e) & np.isfinite(u)  # a flow past the blow-up norm is not drawn after it
-            ns = np.arange(1, len(e) + 1)[ok]
-            ax.errorbar(ns, e[ok], yerr=np.minimum(u[ok], 0.999 * e[ok]), fmt="o-", ms=3, capsize=2, label=fl)
-        ax.set_yscale("log")
-        ax.set_title(f"{key.split(',')[0]}, hλ₀ = {v['h_lambda0']:.2f}", fontsize=8.5)
-        ax.set_xlabel("iteration n")
-        ax.set_ylabel("‖θₙ − θ(nh)‖")
-        integer_axis(ax, "x")
-        missing = [fl for fl in flows_run if not np.all(np.isfinite(v["errors"][fl][1:]))]
-        if missing:  # a flow that blew up is drawn only up to the blow-up; say so in the panel
-            ax.text(0.02, 0.02, "not finite after blow-up: " + ", ".join(missing), transform=ax.transAxes,
-                    fontsize=7.5, va="bottom")
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=len(flows_run),
-               frameon=False)
-    fig.suptitle(f"Tracking gradient descent on small tanh MLPs (Fig. 7; bars: RK4 {subs[1]} vs {subs[0]} "
-                 "steps per h)")
-    ctx.save_figure(fig, "pf_mlp_tracking.png", caption=(
-        "Distance between gradient descent after n steps and each continuous flow (NGF, IGR, third-order, PF) "
-        "after time nh, below (left) and above (right) the stability threshold hλ₀ = 2; log scale. Error bars: "
-        f"the integration uncertainty (RK4 with {subs[1]} vs {subs[0]} sub-steps per h)."))
+    ctx.save_figures(figures({"networks": nets_info, "flows": list(flows_run), "substeps": list(subs),
+                              "factors": list(factors), "results": res}))
     n_note = ("PF+ (14) is not run in quick mode (its third-derivative term doubles the cost). " if ctx.quick else "")
     return {
         "prediction": "||theta_n - theta(nh)|| smallest for the PF over the first iterations, below and above 2/lambda0",
@@ -193,7 +206,8 @@ def pf_mlp_tracking(ctx: Context) -> dict:
                      "RK4 resolves NGF, IGR and third-order errors at n = 1 to 10%; at the lower h the NGF error at "
                      "n = 1 is within a factor 3 of (h^2/2)||H grad E|| (Theorem 6.1) and IGR beats NGF (BEA order)",
         **judged.fields(),
-        "numbers": {"self_checks": self_checks, "effects": effects, "networks": nets_info, "steps": N,
+        "numbers": {"self_checks": self_checks, "effects": effects, "networks": nets_info, "substeps": list(subs),
+                    "factors": list(factors), "steps": N,
                     "flows": list(flows_run), "results": res, "pf_robustly_best_at_n1_below_2_over_lambda0": pf_best_n1,
                     "pf_robustly_best_every_n_all_h": pf_best_all, "pf_robustly_worse_at_n1_some_h": pf_worse_n1},
         "tables": [{"title": "MLP: ||theta_n - theta(nh)|| per flow (plotted) and RK4 uncertainty at n = 1",
