@@ -21,6 +21,42 @@ from workbench.validation.verdict import Verdict
 from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    x, dr = np.asarray(numbers["drift_scatter"]["half_h2_Hg"]), np.asarray(numbers["drift_scatter"]["drift"])
+    plt = _plt()
+    fig, ax_d = plt.subplot_mosaic([["loss", "lr"], ["drift", "legend"]], figsize=(7.0, 6.4), layout="constrained")
+    axes = [ax_d["loss"], ax_d["lr"], ax_d["drift"]]
+    for name, v in numbers["curves"].items():
+        ls = "-" if numbers["kinds"][name] == "fixed" else "--"
+        loss = np.array([math.nan if y is None else y for y in v["loss"]], dtype=float)
+        lrs = np.array([math.nan if y is None else y for y in v["lr"]], dtype=float)
+        line, = axes[0].semilogy(np.arange(len(loss)), np.minimum(loss, 1e6), ls, lw=1, label=name)
+        over = np.flatnonzero(~(loss <= 1e6))
+        if over.size:  # clipped at 1e6 (or not finite): mark where, in the run's colour
+            axes[0].plot([over[0]], [1e6], "x", color=line.get_color(), ms=7, mew=1.5)
+        axes[1].semilogy(np.arange(1, len(lrs) + 1), lrs, ls, lw=1, label=name)
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("loss E(θₜ) (× : above 1e6)")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("learning rate hₜ")
+    ax_d["legend"].axis("off")
+    ax_d["legend"].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False,
+                          title="rule")
+    axes[2].loglog(x, dr, ".", ms=3)
+    lim = [float(min(dr.min(), x.min())), float(max(dr.max(), x.max()))]
+    axes[2].plot(lim, lim, "k--", lw=0.8, label="Theorem 6.1: drift = (h²/2)‖∇²E∇E‖")
+    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θₜ₋₁")
+    axes[2].set_ylabel("drift ‖θₜ − NGF(θₜ₋₁, h)‖")
+    axes[2].legend(fontsize=7.5, loc="upper left")
+    sizes = "-".join(map(str, numbers["sizes"]))
+    fig.suptitle(f"DAL vs fixed learning rates, MLP {sizes} ({numbers['parameters']} parameters)")
+    return [("dal_vs_fixed.png", fig, (
+        "Fixed learning rates (solid) against the DAL rules (dashed) on the MLP. Top left: loss per step, drawn up "
+        "to 1e6 (× marks where a run passes it). Top right: the learning rate each rule uses. Bottom: the drift "
+        "of each step from the NGF against Theorem 6.1's (h²/2)‖∇²E∇E‖ (dashed: equality), log-log."))]
+
+
 RULE = ("inconclusive if a self-check fails (DAL and DAL-0.5 steps equal their formulas written out to 1e-10; the "
         "median drift is within a factor 2 of (h^2/2)||H grad E|| (Theorem 6.1); every run ends in a known status; no "
         "NaN loss); confirmed if DAL does not diverge, has no more loss increases than the median fixed rate and a "
@@ -125,35 +161,6 @@ def dal_vs_fixed(ctx: Context) -> dict:
             "dal_momentum_final_below_best_fixed": bool(score(mom) < score(best_fixed)),
             "dal_momentum_increases": summ[mom]["n_increases"],
             "best_fixed_increases": summ[best_fixed]["n_increases"]}
-    plt = _plt()
-    fig, ax_d = plt.subplot_mosaic([["loss", "lr"], ["drift", "legend"]], figsize=(7.0, 6.4), layout="constrained")
-    axes = [ax_d["loss"], ax_d["lr"], ax_d["drift"]]
-    for name, v in runs.items():
-        ls = "-" if v.rule.kind == "fixed" else "--"
-        loss = np.asarray(v.losses, dtype=float)
-        line, = axes[0].semilogy(np.arange(len(loss)), np.minimum(loss, 1e6), ls, lw=1, label=name)
-        over = np.flatnonzero(~(loss <= 1e6))
-        if over.size:  # clipped at 1e6 (or not finite): mark where, in the run's colour
-            axes[0].plot([over[0]], [1e6], "x", color=line.get_color(), ms=7, mew=1.5)
-        axes[1].semilogy(np.arange(1, len(v.lrs) + 1), v.lrs, ls, lw=1, label=name)
-    axes[0].set_xlabel("step")
-    axes[0].set_ylabel("loss E(θₜ) (× : above 1e6)")
-    axes[1].set_xlabel("step")
-    axes[1].set_ylabel("learning rate hₜ")
-    ax_d["legend"].axis("off")
-    ax_d["legend"].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False,
-                          title="rule")
-    axes[2].loglog(0.5 * lr ** 2 * hg, dr, ".", ms=3)
-    lim = [float(min(dr.min(), (0.5 * lr ** 2 * hg).min())), float(max(dr.max(), (0.5 * lr ** 2 * hg).max()))]
-    axes[2].plot(lim, lim, "k--", lw=0.8, label="Theorem 6.1: drift = (h²/2)‖∇²E∇E‖")
-    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θₜ₋₁")
-    axes[2].set_ylabel("drift ‖θₜ − NGF(θₜ₋₁, h)‖")
-    axes[2].legend(fontsize=7.5, loc="upper left")
-    fig.suptitle(f"DAL vs fixed learning rates, MLP {'-'.join(map(str, sizes))} ({obj.size} parameters)")
-    ctx.save_figure(fig, "dal_vs_fixed.png", caption=(
-        "Fixed learning rates (solid) against the DAL rules (dashed) on the MLP. Top left: loss per step, drawn up "
-        "to 1e6 (× marks where a run passes it). Top right: the learning rate each rule uses. Bottom: the drift "
-        "of each step from the NGF against Theorem 6.1's (h²/2)‖∇²E∇E‖ (dashed: equality), log-log."))
     rows = [[k, s["status"], s["final_loss"], s["min_loss"], s["n_increases"], s["max_relative_increase"],
              s["mean_drift"], s["lr_min"], s["lr_max"]] for k, s in summ.items()]
     # spikes vs oscillation: the largest one-step relative loss increase of DAL against the fixed rates that
@@ -161,6 +168,9 @@ def dal_vs_fixed(ctx: Context) -> dict:
     osc = [n for n in fixed_names if summ[n]["n_increases"] > 0]
     spike_osc = {n: summ[n]["max_relative_increase"] for n in osc}
     curves = {k: {"loss": [float(x) for x in v.losses], "lr": v.lrs.tolist()} for k, v in runs.items()}
+    kinds = {k: v.rule.kind for k, v in runs.items()}
+    ctx.save_figures(figures({"sizes": list(sizes), "parameters": obj.size, "kinds": kinds, "curves": curves,
+                              "drift_scatter": {"half_h2_Hg": (0.5 * lr ** 2 * hg).tolist(), "drift": dr.tolist()}}))
     return {
         "prediction": "DAL: no divergence and few loss increases without tuning, final loss competitive with the "
                       "fixed-rate sweep; DAL-0.5 faster with more increases; DAL-momentum faster than DAL; drift "
@@ -175,7 +185,7 @@ def dal_vs_fixed(ctx: Context) -> dict:
                      "checks: DAL and DAL-0.5 rates at theta_0 equal 2/||H g_hat||^p from the dense Hessian to "
                      "1e-10; median drift / ((h^2/2)||H grad E||) at the smallest fixed rate in (0.5, 2)",
         **judged.fields(),
-        "numbers": {**judged_numbers, "parameters": obj.size, "steps": steps, "lambda0_theta0": lam0, "fixed_factors": list(factors),
+        "numbers": {**judged_numbers, "sizes": list(sizes), "kinds": kinds, "parameters": obj.size, "steps": steps, "lambda0_theta0": lam0, "fixed_factors": list(factors),
                     "summary": summ, "dal_rate_check_rel_error": dal_err, "dal_p_rate_check_rel_error": dalp_err,
                     "median_drift_ratio_smallest_fixed": med_ratio, "pearson_log_drift_vs_log_Hg": pear_log,
                     "pearson_log_drift_vs_log_half_h2_Hg": pear_log_pred, "drift_points": int(dr.size),
