@@ -319,3 +319,20 @@ def test_table5_printed_recurrence_sees_a_one_percent_nesterov_map_error():
     assert t5.printed_radius(z_edge * (1 - 1e-3), dt, mu) <= 1 + 1e-12 < t5.printed_radius(z_edge * (1 + 1e-3), dt, mu)
     wrong = z_edge / 1.01                                                     # the map's eta 1 % too large
     assert t5.printed_radius(wrong * (1 + 1e-3), dt, mu) <= 1 + 1e-12     # the check then fails
+
+
+def test_run_case_refuses_passed_inconsistent_with_the_verdict(monkeypatch, tmp_path):
+    from workbench.validation import registry as reg
+
+    reg.list_cases()
+    base = {"prediction": 1, "measurement": 1, "tolerance": 0}
+    for verdict, passed in (("refuted", False), ("inconclusive", True)):
+        fake = reg.Case("fake-case", "claim", "source",
+                        lambda ctx, v=verdict, p=passed: {**base, "verdict": v, "passed": p}, 0, "")
+        monkeypatch.setitem(reg._CASES, "fake-case", fake)
+        with pytest.raises(RuntimeError, match="inconclusive"):
+            reg.run_case("fake-case", tmp_path)
+    ok = reg.Case("fake-case", "claim", "source",
+                  lambda ctx: {**base, **Verdict("refuted", "rule", "why").fields()}, 0, "")
+    monkeypatch.setitem(reg._CASES, "fake-case", ok)
+    assert reg.run_case("fake-case", tmp_path).passed is True

@@ -150,8 +150,9 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False,
     if missing or unknown or res.get("verdict") not in VERDICTS:
         raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, unknown {unknown}, "
                            f"verdict {res.get('verdict')!r})")
-    if res["verdict"] == "inconclusive" and res["passed"]:
-        raise RuntimeError(f"case {id!r}: verdict 'inconclusive' means its self-check failed, but passed=True")
+    if bool(res["passed"]) != (res["verdict"] != "inconclusive"):
+        raise RuntimeError(f"case {id!r}: passed={res['passed']!r} with verdict {res['verdict']!r}; the self-check "
+                           "fails exactly when the verdict is 'inconclusive' (return Verdict.fields())")
     return CaseResult(id=c.id, claim=c.claim, source=c.source,
                       prediction=res["prediction"], measurement=res["measurement"], tolerance=res["tolerance"],
                       verdict=res["verdict"], passed=bool(res["passed"]),
