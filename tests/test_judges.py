@@ -127,6 +127,8 @@ CASES = [
     ("diffusion_training", _dt([(0.02, 0.01), (0.03, 0.01)]), "confirmed"),
     ("diffusion_training", _dt([(0.02, 0.01), (0.0, 0.05)]), "refined"),
     ("diffusion_training", _dt([(0.0, 0.05), (0.01, 0.05)]), "not reproduced"),
+    # equal differences over two trials (SE = 0): no interval, not counted as significant
+    ("diffusion_training", _dt([(0.0133, None), (0.0, 0.05)]), "not reproduced"),
     ("diffusion_training", _dt([(-0.05, 0.01), (0.02, 0.01)]), "not reproduced"),
     ("diffusion_training", _dt([(0.02, 0.01)], stable=False), "refuted"),
     ("diffusion_training", _dt([(0.02, 0.01)], self_ok=False), "inconclusive"),

@@ -128,6 +128,8 @@ def test_paired_t_test():
     assert DT._paired([1.0, 1.1, 0.9, 1.0], [0.0] * 4)["sig"] == 1
     assert DT._paired([0.0] * 4, [1.0, 1.1, 0.9, 1.0])["sig"] == -1
     assert DT._paired([0.5, 0.5], [0.0, 0.0])["sig"] == 0          # SE = 0: not counted
+    assert DT._paired([0.5, 0.5], [0.0, 0.0])["half_width"] is None  # ... and no interval for the judge
+    assert math.isclose(d["half_width"], 4.302652729911275 / math.sqrt(3), rel_tol=1e-9)
 
 
 # -- the case ----------------------------------------------------------------------------------

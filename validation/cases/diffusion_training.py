@@ -255,12 +255,13 @@ def _paired(a: list[float], b: list[float]) -> dict[str, float]:
 
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if d.size < 2:
-        return {"mean": float(d.mean()), "se": float("nan"), "t_crit": float("nan"), "sig": 0}
+        return {"mean": float(d.mean()), "se": float("nan"), "t_crit": float("nan"), "sig": 0, "half_width": None}
     se = float(d.std(ddof=1) / math.sqrt(d.size))
     tc = float(student_t.ppf(0.975, d.size - 1))
     mean = float(d.mean())
     sig = 0 if not se > 0 else (1 if mean > tc * se else (-1 if mean < -tc * se else 0))
-    return {"mean": mean, "se": se, "t_crit": tc, "sig": sig, "half_width": tc * se}
+    # SE = 0 (equal differences over few trials) carries no spread to judge from: no interval (None)
+    return {"mean": mean, "se": se, "t_crit": tc, "sig": sig, "half_width": tc * se if se > 0 else None}
 
 
 RULE = ("inconclusive if a self-check fails (beta = 0 bit-equal to an inline Nesterov (14); the dt/2 map gives "
@@ -280,7 +281,8 @@ def judge(numbers: dict) -> Verdict:
     ----------
     numbers : dict
         ``self_checks`` and ``stability_checks`` (name -> bool) and ``accuracy_effects``: per diffusion
-        setting ``mean`` and ``half_width`` (95 %) of the paired test-accuracy difference.
+        setting ``mean`` and ``half_width`` (95 %; None when there is no interval) of the paired test-accuracy
+        difference.
     """
     bad = [k for k, ok in numbers["self_checks"].items() if not ok]
     if bad:
@@ -289,8 +291,9 @@ def judge(numbers: dict) -> Verdict:
     if bad:
         return Verdict("refuted", RULE, "stability claim (Figure 1) fails: " + ", ".join(bad))
     eff = numbers["accuracy_effects"]
-    up = [e for e in eff if e["mean"] - e["half_width"] > 0]
-    down = [e for e in eff if e["mean"] + e["half_width"] < 0]
+    # half_width None: no interval (fewer than two trials, or all differences equal); never significant
+    up = [e for e in eff if e["half_width"] is not None and e["mean"] - e["half_width"] > 0]
+    down = [e for e in eff if e["half_width"] is not None and e["mean"] + e["half_width"] < 0]
     tally = f"{len(up)} of {len(eff)} settings raise test accuracy significantly, {len(down)} lower it"
     if eff and len(up) == len(eff):
         return Verdict("confirmed", RULE, "stability holds; " + tally)
