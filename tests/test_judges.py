@@ -262,6 +262,7 @@ CASES = [
     ("uc_sgd_expected_rp", _sgd(r6=(0.3, 0.02)), "refined"),
     ("uc_sgd_expected_rp", _sgd(r6=(0.1, 0.05)), "refuted"),
     ("uc_sgd_expected_rp", _sgd(eq6=False), "refuted"),
+    ("uc_sgd_expected_rp", _sgd(r6=(None, None)), "refuted"),    # no record with E[RP] > 0: no interval
     ("uc_sgd_expected_rp", _sgd(unstable=0), "not reproduced"),
     ("uc_sgd_expected_rp", _sgd(ok=False), "inconclusive"),
 ]

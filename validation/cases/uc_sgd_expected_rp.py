@@ -88,7 +88,7 @@ def sgd_run(eta: float, st: dict) -> dict:
         "fraction_decrease_tail_mean": float(np.nanmean(e["fraction_decrease"][tail])) if n else math.nan,
         "fraction_decrease_when_erp_positive": float(np.mean(e["fraction_decrease"][pos])) if pos.any() else math.nan,
         "fraction_decrease_when_erp_positive_interval":
-            list(mean_interval(e["fraction_decrease"][pos])) if pos.sum() >= 2 else [math.nan, math.nan],
+            list(mean_interval(e["fraction_decrease"][pos])) if pos.sum() >= 2 else [None, None],
         "noise_ratio_tail_median": _med(e["noise_ratio"][tail]),
         "full_rp_tail_median": _med(fr["rp"][tail]),
         "full_L_tail_median_ratio": _med(fr["L"][tail]) / two,
@@ -180,8 +180,10 @@ def judge(numbers: dict) -> Verdict:
     if not numbers["unstable_runs"]:
         return Verdict("not reproduced", RULE, "no step size reached the unstable regime")
     c, r6 = numbers["claims"], numbers["remark6"]
-    txt = "; ".join(f"eta={x['eta']:g}: {x['mean']:.2f} +- {x['half_width']:.2f}" for x in r6)
-    few = [x for x in r6 if not x["mean"] + x["half_width"] >= 0.2]    # a NaN interval counts as few
+    txt = "; ".join(f"eta={x['eta']:g}: " + ("no interval" if x["mean"] is None else
+                                              f"{x['mean']:.2f} +- {x['half_width']:.2f}") for x in r6)
+    r6 = [x for x in r6 if x["mean"] is not None]
+    few = [x for x in numbers["remark6"] if x["mean"] is None or x["mean"] + x["half_width"] < 0.2]  # no interval: few
     if not c["eq6_approximation"] or not c["unstable_erp_not_below_0"] or few:
         return Verdict("refuted", RULE, f"(6) approximates: {c['eq6_approximation']}; E[RP] not below 0 when "
                                         f"unstable: {c['unstable_erp_not_below_0']}; decreasing fractions {txt}")
