@@ -77,7 +77,7 @@ def test_validate_quick_writes_report(tmp_path, capsys):
     assert main(["validate", "cnn-linearization", "--quick", "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     (case,) = doc["cases"]
-    assert case["id"] == "cnn-linearization" and case["verdict"] in ("confirmed", "refined", "refuted")
+    assert case["id"] == "cnn-linearization" and case["verdict"] == "confirmed"
     assert case["passed"] is True and abs(case["numbers"]["slope"] - case["numbers"]["predicted_order"]) <= 0.15
     assert (tmp_path / "cnn_linearization.png").stat().st_size > 1000
     html = (tmp_path / "report.html").read_text()

@@ -26,7 +26,7 @@ def test_verdict_is_computed_not_written(monkeypatch, tmp_path):
     bad = {"paper": "p", "where": "(2)", "what": "x·x = 2x (wrong)", "pair": lambda: (x * x, 2 * x)}
     monkeypatch.setattr(dc, "identities", lambda: [good, bad])
     res = dc.derivation_identities(Context(tmp_path))
-    assert res["verdict"] == "refuted" and res["passed"] is False
+    assert res["verdict"] == "refuted" and res["passed"] is True  # a refuted identity is a finding, not a failed check
     rows = res["tables"][0]["rows"]
     assert [r[-1] for r in rows] == ["holds", "FAILS"]
     assert rows[1][4] == "x·(x - 2)"  # the residual simplify leaves

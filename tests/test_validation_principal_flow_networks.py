@@ -1,13 +1,15 @@
 """Principal flow on networks: FlowProblem.from_network (complex continuation) and the three validation cases."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, integrate, stability_coefficients, vector_field
 from workbench.solvers.nets.networks import NetworkObjective, mlp
-from workbench.validation.registry import VERDICTS, run_case
+from workbench.validation.registry import run_case
 
 
 def _obj(sizes, n=10, seed=3, activation="tanh", loss="mse"):
@@ -69,8 +71,8 @@ def test_stability_coefficient_sign_on_network():
         assert (s["sc"][0].real > 0) == positive
 
 
-def _check_common(r):
-    assert r["verdict"] in VERDICTS
+def _check_common(r, verdict):
+    assert r["verdict"] == verdict, r["reason"]
     assert r["passed"] is True
     assert r["figures"] and all(f.endswith(".png") for f in r["figures"])
     for k in ("prediction", "measurement", "tolerance", "tables", "numbers", "notes"):
@@ -79,7 +81,8 @@ def _check_common(r):
 
 def test_case_mlp_tracking_quick(tmp_path):
     r = run_case("pf-mlp-tracking", tmp_path, quick=True).to_dict()
-    _check_common(r)
+    # three small networks: no significant effect either way at n = 1 (judge's outcomes: test_judges.py)
+    _check_common(r, "not reproduced")
     assert (tmp_path / r["figures"][0]).exists()
     res = r["numbers"]["results"]
     low = next(v for k, v in res.items() if k.endswith("0.8x(2/lambda0)"))
@@ -87,13 +90,14 @@ def test_case_mlp_tracking_quick(tmp_path):
     e = {k: v[1] for k, v in low["errors"].items()}
     assert e["ngf"] > e["igr"] > e["third"]
     assert all(v["errors"]["ngf"][0] == 0.0 for v in res.values())  # theta(0) = theta_0
-    assert r["verdict"] == ("confirmed" if r["numbers"]["pf_robustly_best_every_n_all_h"] else
-                            "refined" if r["numbers"]["pf_robustly_best_at_n1_below_2_over_lambda0"] else "refuted")
+    assert len(r["numbers"]["networks"]) == 3
+    for e in r["numbers"]["effects"].values():   # an interval over the three networks
+        assert len(e["n1"]["samples"]) == 3 and e["n1"]["half_width"] > 0
 
 
 def test_case_stability_coefficients_quick(tmp_path):
     r = run_case("pf-stability-coefficients", tmp_path, quick=True).to_dict()
-    _check_common(r)
+    _check_common(r, "confirmed")
     n = r["numbers"]
     t = n["contingency_re_sc0_positive"]
     assert t["tp"] + t["fp"] + t["fn"] + t["tn"] == n["recorded_steps"]
@@ -109,7 +113,7 @@ def test_case_stability_coefficients_quick(tmp_path):
 
 def test_case_dal_quick(tmp_path):
     r = run_case("dal-vs-fixed", tmp_path, quick=True).to_dict()
-    _check_common(r)
+    _check_common(r, "refined")
     n = r["numbers"]
     assert n["dal_rate_check_rel_error"] < 1e-10
     assert 0.5 < n["median_drift_ratio_smallest_fixed"] < 2.0
@@ -129,4 +133,6 @@ def test_case_dal_quick(tmp_path):
 @pytest.mark.parametrize("cid", ["pf-mlp-tracking", "pf-stability-coefficients", "dal-vs-fixed"])
 def test_full_case_passes_its_checks(tmp_path, cid):
     res = run_case(cid, tmp_path, quick=False).to_dict()
-    assert res["passed"] and res["verdict"] in VERDICTS and res["figures"]
+    mod = importlib.import_module("workbench.validation.cases." + cid.replace("-", "_"))
+    assert res["passed"] and res["figures"]
+    assert res["verdict"] == mod.judge(res["numbers"]).verdict     # judge's outcomes: test_judges.py

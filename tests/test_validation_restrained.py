@@ -32,7 +32,8 @@ def test_power_of_two_quick(tmp_path):
 
 def test_restrained_and_precision_quick(tmp_path):
     res = run_case("cnn-restrained-instabilities", tmp_path, quick=True).to_dict()
-    assert res["passed"] and res["verdict"] in ("confirmed", "refined", "refuted")
+    # quick run: the rates below 2/alpha separate, the onset lies below 2/alpha (judge's outcomes: test_judges.py)
+    assert res["passed"] and res["verdict"] == "refined", res["reason"]
     rows = {r["lr"]: r for r in res["numbers"]["rows"]}
     # above 2/alpha the weights blow up, every check has rho > 1, and the relative divergence stays tiny
     for lr in (0.11, 0.12, 0.13):

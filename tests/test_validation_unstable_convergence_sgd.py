@@ -22,7 +22,8 @@ def quick_result(tmp_path_factory):
 
 def test_quick_case_passes_with_a_verdict(quick_result):
     r, out = quick_result
-    assert r["passed"] and r["verdict"] in ("confirmed", "refined", "refuted")
+    # E[RP] > 0 also at the stable step size here: refined (judge's outcomes: test_judges.py)
+    assert r["passed"] and r["verdict"] == "refined", r["reason"]
     assert (out / "uc_sgd_expected_rp.png").exists() and r["figures"] == ["uc_sgd_expected_rp.png"]
     json.dumps(r)
     n = r["numbers"]
@@ -45,7 +46,9 @@ def test_quick_case_numbers(quick_result):
     assert unstable["sharpness_max_ratio"] > 0.9 and abs(unstable["expected_rp_tail_median"]) < 0.2
     # SGD noise makes E[RP] positive even in the stable regime (the refinement the case reports)
     assert stable["expected_rp_tail_median"] > 0 and stable["noise_ratio_tail_median"] > 10
-    assert r["verdict"] == ("refined" if not all(r["numbers"]["claims"].values()) else "confirmed")
+    assert r["numbers"]["claims"]["stable_erp_below_0"] is False
+    (r6,) = r["numbers"]["remark6"]     # Remark 6's fraction with its 95 % interval over the records
+    assert r6["eta"] == 0.3 and 0 <= r6["mean"] <= 1 and r6["half_width"] > 0
 
 
 def test_numbers_are_those_plotted(quick_result):

@@ -190,7 +190,10 @@ def interval_plot(rows: Sequence[dict], methods: Sequence[str], title: str) -> A
 def interval_figure(ctx: Any, rows: Sequence[dict], methods: Sequence[str], title: str, name: str) -> str:
     """:func:`interval_plot` saved through ``ctx`` (a validation
     :class:`~workbench.validation.registry.Context`) with its caption; returns the file name."""
-    fig = interval_plot(rows, methods, title)
-    caption = (f"{title}. Each band is the interval of α in which the scheme is stable, per kernel size and "
-               "method; a dotted line marks an empty interval (its lower bound above its upper bound).")
-    return ctx.save_figure(fig, name, caption=caption)
+    return ctx.save_figure(interval_plot(rows, methods, title), name, caption=interval_caption(title))
+
+
+def interval_caption(title: str) -> str:
+    """The caption of an :func:`interval_plot` titled ``title``."""
+    return (f"{title}. Each band is the interval of α in which the scheme is stable, per kernel size and "
+            "method; a dotted line marks an empty interval (its lower bound above its upper bound).")

@@ -21,7 +21,7 @@ from workbench.solvers.core.checks import ParameterError
 
 from workbench.validation.result import VERDICTS, CaseResult
 
-__all__ = ["Case", "CaseResult", "Context", "case", "list_cases", "get_case", "run_case", "VERDICTS"]
+__all__ = ["Case", "CaseResult", "Context", "case", "list_cases", "get_case", "run_case", "redraw", "VERDICTS"]
 
 REQUIRED = ("prediction", "measurement", "tolerance", "verdict", "passed")
 #: what a case function may return besides :data:`REQUIRED`
@@ -68,6 +68,10 @@ class Context:
         self.figures.append(name)
         return name
 
+    def save_figures(self, figures: Any) -> list[str]:
+        """Save the ``(name, figure, caption)`` triples a case's ``figures(numbers)`` returns; the file names."""
+        return [self.save_figure(fig, name, caption) for name, fig, caption in figures]
+
 
 _CASES: dict[str, Case] = {}
 
@@ -110,6 +114,26 @@ def get_case(id: str) -> Case:
         raise ParameterError(f"case: unknown case {id!r}; available: {', '.join(_CASES)}") from None
 
 
+def redraw(case_id: str, numbers: dict) -> list[tuple[str, Any, str]]:
+    """The figures of case ``case_id`` drawn again from its ``numbers`` (as ``results.json`` holds them).
+
+    Calls the module-level ``figures(numbers)`` of the case's module; returns its
+    ``(file name, matplotlib Figure, caption)`` triples, nothing recomputed.
+
+    Raises
+    ------
+    ParameterError
+        When the case is unknown or its module has no ``figures(numbers)``.
+    """
+    import sys
+
+    c = get_case(case_id)
+    draw = getattr(sys.modules[c.func.__module__], "figures", None)
+    if draw is None:
+        raise ParameterError(f"case: {case_id!r} cannot redraw its figures from its numbers (no figures(numbers))")
+    return list(draw(numbers))
+
+
 def run_case(id: str, out_dir: str | Path, quick: bool = False,
              progress: Callable[..., Any] | None = None) -> CaseResult:
     """Run one case; returns its :class:`~workbench.validation.result.CaseResult` with id, claim, source and timing.
@@ -129,8 +153,9 @@ def run_case(id: str, out_dir: str | Path, quick: bool = False,
     if missing or unknown or res.get("verdict") not in VERDICTS:
         raise RuntimeError(f"case {id!r} returned an incomplete result (missing {missing}, unknown {unknown}, "
                            f"verdict {res.get('verdict')!r})")
-    if res["verdict"] == "inconclusive" and res["passed"]:
-        raise RuntimeError(f"case {id!r}: verdict 'inconclusive' means its self-check failed, but passed=True")
+    if bool(res["passed"]) != (res["verdict"] != "inconclusive"):
+        raise RuntimeError(f"case {id!r}: passed={res['passed']!r} with verdict {res['verdict']!r}; the self-check "
+                           "fails exactly when the verdict is 'inconclusive' (return Verdict.fields())")
     return CaseResult(id=c.id, claim=c.claim, source=c.source,
                       prediction=res["prediction"], measurement=res["measurement"], tolerance=res["tolerance"],
                       verdict=res["verdict"], passed=bool(res["passed"]),

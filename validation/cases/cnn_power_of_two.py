@@ -12,6 +12,7 @@ from workbench.solvers.cnn.perturbation import run_perturbed
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.restrained import ALPHA, checkerboard_operator, restrained_settings
 
 
@@ -21,12 +22,54 @@ def _odd(k: int) -> int:
     return k
 
 
+RULE = ("inconclusive if a second trial of k = 1, 3, 8 is not bit-identical to the first (the runs are not "
+        "deterministic, so bitwise comparisons mean nothing); confirmed if in both precisions the final weights are "
+        "bit-identical within {1,2,4,8}, {3,6,12}, {5,10} and differ between groups; refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of appendix B, Table 2, of the first paper (Sun et al. 2022) from the bitwise comparisons.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``second_trial_bit_identical``, ``within_groups_bit_identical``, ``between_groups_all_differ``.
+    """
+    if not numbers["second_trial_bit_identical"]:
+        return Verdict("inconclusive", RULE, "a repeated run is not bit-identical")
+    why = (f"within groups bit-identical: {numbers['within_groups_bit_identical']}; between groups all differ: "
+           f"{numbers['between_groups_all_differ']}")
+    ok = numbers["within_groups_bit_identical"] and numbers["between_groups_all_differ"]
+    return Verdict("confirmed" if ok else "refuted", RULE, why)
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    ks = numbers["ks"]
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), layout="constrained")
+    for ax, prec in zip(axes, ("float32", "float64")):
+        M = np.asarray(numbers["by_precision"][prec]["rel_l1_matrix"])
+        show = np.log10(np.where(M > 0, M, np.nan))
+        im = ax.imshow(show, cmap="viridis", vmin=-17, vmax=0.5)
+        ax.set_xticks(range(len(ks)), ks, fontsize=7.5)
+        ax.set_yticks(range(len(ks)), ks, fontsize=7.5)
+        ax.set_title(prec)
+        ax.set_xlabel("perturbation k")
+        ax.set_ylabel("perturbation k")
+    fig.colorbar(im, ax=axes, shrink=0.85, label="log₁₀ relative L1 distance")
+    return [("cnn_power_of_two.png", fig, (
+        "Relative L1 distance between the final weights of the runs with perturbations k (rows) and k′ "
+        "(columns), log₁₀ scale, in float32 and float64; a blank cell means bit-identical weights. "
+        "k and k·2ⁿ coincide: {1, 2, 4, 8}, {3, 6, 12}, {5, 10}."))]
+
+
 @case(
     "cnn-power-of-two",
     claim="Perturbations k and k*2^n give bit-identical training runs (multiplying or dividing by a power of "
           "two adds no rounding); k of different odd parts differ",
-    source="Sun et al. 2022, appendix B, Table 2 (k = 1..12, three trials); perturbation p <- p - (lr*k)*(d/k)",
-)
+    source="Sun et al. 2022, appendix B, Table 2 (k = 1..12, three trials); perturbation p <- p - (lr*k)*(d/k)", paper=1,
+      where='appendix B, Table 2')
 def cnn_power_of_two(ctx: Context) -> dict:
     st = restrained_settings(ctx.quick)
     ks = tuple(range(1, 13))
@@ -73,33 +116,15 @@ def cnn_power_of_two(ctx: Context) -> dict:
     for i, k in enumerate(ks):
         table.append([k, _odd(k), per_prec["float32"]["final_loss"][str(k)], per_prec["float64"]["final_loss"][str(k)],
                       float(matrices["float32"][0, i]), float(matrices["float64"][0, i])])
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), layout="constrained")
-    for ax, prec in zip(axes, ("float32", "float64")):
-        M = matrices[prec]
-        show = np.log10(np.where(M > 0, M, np.nan))
-        im = ax.imshow(show, cmap="viridis", vmin=-17, vmax=0.5)
-        ax.set_xticks(range(12), ks, fontsize=7.5)
-        ax.set_yticks(range(12), ks, fontsize=7.5)
-        ax.set_title(prec)
-        ax.set_xlabel("perturbation k")
-        ax.set_ylabel("perturbation k")
-    fig.colorbar(im, ax=axes, shrink=0.85, label="log₁₀ relative L1 distance")
-    ctx.save_figure(fig, "cnn_power_of_two.png", caption=(
-        "Relative L1 distance between the final weights of the runs with perturbations k (rows) and k′ "
-        "(columns), log₁₀ scale, in float32 and float64; a blank cell means bit-identical weights. "
-        "k and k·2ⁿ coincide: {1, 2, 4, 8}, {3, 6, 12}, {5, 10}."))
-    plt.close(fig)
-    passed = ok_within and ok_trials
-    verdict = "confirmed" if ok_within and ok_between and ok_trials else "refuted"
+    ctx.save_figures(figures({"ks": list(ks), "by_precision": per_prec}))
     return {
         "prediction": "final weights bit-identical within {1,2,4,8}, {3,6,12}, {5,10} (and {7}, {9}, {11} alone); "
                       "different between groups",
         "measurement": f"checkerboard:{st['n']}, w={st['w']}, alpha={ALPHA:g}, lr={lr:g}, {st['steps']} iterations, "
                        f"k = 1..12 in one batch per precision, plus a second trial of k = 1, 3, 8",
         "tolerance": "exact (bitwise equality of all w^2 final weights)",
-        "verdict": verdict,
-        "passed": passed,
+        **judge({"second_trial_bit_identical": bool(ok_trials), "within_groups_bit_identical": bool(ok_within),
+                 "between_groups_all_differ": bool(ok_between)}).fields(),
         "numbers": {"lr": lr, "alpha": ALPHA, "steps": st["steps"], "image": f"checkerboard:{st['n']}", "w": st["w"],
                     "ks": list(ks), "groups": [[1, 2, 4, 8], [3, 6, 12], [5, 10], [7], [9], [11]],
                     "by_precision": per_prec},

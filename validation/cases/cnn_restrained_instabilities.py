@@ -12,6 +12,7 @@ import numpy as np
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.restrained import (ALPHA, PAPER_LRS, finite_or_none, machine_eps, restrained_settings,
                                  restrained_sweep, sweep_rows)
 
@@ -40,27 +41,38 @@ def _threshold_lr(rows: list[dict], lo: float, hi: float) -> float | None:
     return min(cands) if cands else None
 
 
-def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> None:
+def _floats(xs: list) -> np.ndarray:
+    """JSON's None (a value that was not finite) back to NaN."""
+    return np.array([np.nan if x is None else x for x in xs], dtype=float)
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone (curves every 10th iteration): (file name, Figure, caption)."""
+    return [_sweep_figure(numbers["curves"], numbers["rows"], numbers["dtype"], "cnn_restrained_instabilities.png")]
+
+
+def _sweep_figure(curves: dict, rows: list[dict], prec: str, name: str) -> tuple:
     plt = _plt()
     from workbench.validation.plots import WIDTH, mark_nonfinite
 
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.6), layout="constrained")
     cmap = plt.get_cmap("viridis")
-    show = [i for i, lr in enumerate(r.lrs) if round(float(lr), 4) in SHOW_LRS]
-    it = np.arange(r.steps + 1)
-    for c_i, i in enumerate(show):
-        lr = r.lrs[i]
+    show = [x["lr"] for x in rows if round(float(x["lr"]), 4) in SHOW_LRS]
+    it = np.asarray(curves["iterations"])
+    for c_i, lr in enumerate(show):
         c = cmap(c_i / max(len(show) - 1, 1))
-        j1, j3 = r.index(i, 0), r.index(i, 1)
-        loss = r.loss[:, j1]
+        cur = curves[f"lr={lr:g}"]
+        loss = _floats(cur["loss_k1"])
         axes[0, 0].semilogy(it, np.where(loss > 0, loss, np.nan), color=c, lw=0.8, label=f"{lr:g}")
         bad = ~np.isfinite(loss)
         if bad.any():  # the run blew up: mark where, instead of a curve that silently ends
-            mark_nonfinite(axes[0, 0], [int(np.argmax(bad))], [float("inf")], label=f"η={lr:g} not finite", color=c)
-        l1 = r.rel_l1[:, j3]
+            mark_nonfinite(axes[0, 0], [int(it[np.argmax(bad)])], [float("inf")], label=f"η={lr:g} not finite",
+                           color=c)
+        l1 = _floats(cur["rel_l1"])
         axes[0, 1].semilogy(it, np.where(l1 > 0, l1, np.nan), color=c, lw=0.8, label=f"{lr:g}")
-        if r.rho is not None and round(float(lr), 4) in RHO_LRS:
-            axes[1, 0].semilogy(r.rho_iters, r.rho[:, j1], color=c, lw=0.7, label=f"{lr:g}")
+        if "rho_k1" in curves and round(float(lr), 4) in RHO_LRS:
+            axes[1, 0].semilogy(curves["rho_iterations"], _floats(curves["rho_k1"][f"lr={lr:g}"]), color=c, lw=0.7,
+                                label=f"{lr:g}")
     axes[0, 0].set_title(f"loss, k=1 ({prec})")
     axes[0, 0].set_ylabel("loss")
     axes[0, 0].legend(title="learning rate η", fontsize=7.5, title_fontsize=8, ncol=2, loc="upper right")
@@ -90,13 +102,44 @@ def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> No
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="center left", fontsize=7.5)
     ax.set_title("divergence and crossings vs η")
-    ctx.save_figure(fig, name, caption=(
+    return (name, fig, (
         f"Restrained instabilities ({prec}, α = {ALPHA:g}, stable threshold 2/α = {2.0 / ALPHA:g}). Top left: "
         "loss of the k=1 run per learning rate η (× marks a run that left the floating-point range). Top right: "
         "relative L1 distance of the k=3 run from the k=1 run (dotted: machine ε). Bottom left: spectral radius "
         "of the local iteration matrix I − η·H along the k=1 run. Bottom right: largest distance, the tangent "
         "prediction ε·e^A and the fraction of iterations with ρ > 1, against η."))
-    plt.close(fig)
+
+
+RULE = ("inconclusive if a self-check fails (rho >= |1 - lr alpha| at every check within its certified Lanczos "
+        "error + 1e3 eps; no bounded run's divergence exceeds 1e3 x its tangent prediction); confirmed if the "
+        "smallest learning rate stays at rounding level, at least half of the paper's rates below 2/alpha separate "
+        "(restrained instabilities), the onset of separation is within 0.01 of 2/alpha and above it rho >= "
+        "|1 - lr alpha| > 1 at every check; refined if the rates below 2/alpha separate as claimed but the onset is "
+        "elsewhere (with rounding-level runs below it); refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §5 / Fig. 4 of the first paper (Sun et al. 2022) from the learning-rate sweep.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``rho_lower_bound_check``, ``tangent_upper_bound_check``, ``small_lr_rounding_level``,
+        ``separated_below_threshold``, ``paper_lrs_below_threshold``, ``onset_lr`` (or None), ``two_over_alpha``,
+        ``above_threshold_rho_crosses``, ``rounding_below_onset``.
+    """
+    if not (numbers["rho_lower_bound_check"] and numbers["tangent_upper_bound_check"]):
+        return Verdict("inconclusive", RULE, "rho or tangent self-check failed")
+    onset, thr = numbers["onset_lr"], numbers["two_over_alpha"]
+    middle = numbers["separated_below_threshold"] >= max(1, numbers["paper_lrs_below_threshold"] // 2)
+    why = (f"{numbers['separated_below_threshold']} of {numbers['paper_lrs_below_threshold']} rates below 2/alpha "
+           f"separate; onset {onset} vs 2/alpha = {thr:g}")
+    if (numbers["small_lr_rounding_level"] and middle and onset is not None and abs(onset - thr) <= 0.01 + 1e-12
+            and numbers["above_threshold_rho_crosses"]):
+        return Verdict("confirmed", RULE, why)
+    if middle and (numbers["small_lr_rounding_level"] or numbers["rounding_below_onset"]):
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
 
 
 @case(
@@ -105,8 +148,8 @@ def _sweep_figure(ctx: Context, r, rows: list[dict], prec: str, name: str) -> No
           "in an intermediate range where the iterates cross in and out of the stable region; the stable "
           "threshold is 2/alpha",
     source="Sun et al. 2022, main text section 5 / Fig. 4 and appendix A; checkerboard 256x256, 32x32 kernel, "
-           "alpha=20, 1000 iterations, lr 0.01..0.13, 2/alpha = 0.1",
-)
+           "alpha=20, 1000 iterations, lr 0.01..0.13, 2/alpha = 0.1", paper=1,
+      where='§5, Fig. 4, appendix A')
 def cnn_restrained_instabilities(ctx: Context) -> dict:
     st = restrained_settings(ctx.quick)
     prec = "float64"
@@ -138,13 +181,15 @@ def cnn_restrained_instabilities(ctx: Context) -> dict:
     over = [x["lr"] for x in bounded if (x["predicted_rel_l1"] or 0) >= 0.1 and x["class"] == "rounding"]
     small_ok = small["class"] == "rounding"
     middle_ok = n_sep >= max(1, len(below) // 2)
-    if small_ok and middle_ok and onset is not None and abs(onset - thr) <= 0.01 + 1e-12 and above_cross:
-        verdict = "confirmed"
-    elif middle_ok and (small_ok or any(x["class"] == "rounding" for x in rows if x["lr"] < (onset or thr))):
-        verdict = "refined"
-    else:
-        verdict = "refuted"
-    _sweep_figure(ctx, r, rows, prec, "cnn_restrained_instabilities.png")
+    judged_numbers = {"rho_lower_bound_check": bool(rho_ok), "tangent_upper_bound_check": bool(tangent_upper_ok),
+                      "small_lr_rounding_level": bool(small_ok), "separated_below_threshold": n_sep,
+                      "paper_lrs_below_threshold": len(below), "onset_lr": onset, "two_over_alpha": thr,
+                      "above_threshold_rho_crosses": bool(above_cross),
+                      "rounding_below_onset": bool(any(x["class"] == "rounding" for x in rows
+                                                       if x["lr"] < (onset or thr)))}
+    judged = judge(judged_numbers)
+    curves = _curves(r, 10)
+    ctx.save_figures(figures({"curves": curves, "rows": rows, "dtype": prec}))
     table = [[x["lr"], x["lr_alpha"], x["status_k1"], x["final_loss_k1"], x["max_rel_l1"], x["final_rel_l1"],
               x["max_rel_l2"], x["first_above_1e-3"], x["class"], x["crossing_fraction_k1"], x["lyapunov_k1"],
               x["predicted_rel_l1"], x["yhat_equal_fraction"]] for x in rows]
@@ -178,9 +223,8 @@ def cnn_restrained_instabilities(ctx: Context) -> dict:
                        "Hessian-vector products) and tangent growth along the k=1 run",
         "tolerance": f"rounding level: max rel L1 <= 1e3*eps = {1e3 * eps:.3g}; separated: >= 0.1; threshold "
                      "agreement within one grid step (0.01)",
-        "verdict": verdict,
-        "passed": bool(rho_ok and tangent_upper_ok),
-        "numbers": {
+        **judged.fields(),
+        "numbers": {**judged_numbers,
             "image": f"checkerboard:{st['n']}", "w": st["w"], "alpha": ALPHA, "steps": st["steps"], "dtype": prec,
             "two_over_alpha": thr, "onset_lr": onset, "separated_below_threshold": n_sep,
             "paper_lrs_below_threshold": len(below), "small_lr_rounding_level": small_ok,
@@ -188,7 +232,7 @@ def cnn_restrained_instabilities(ctx: Context) -> dict:
             "rho_lower_bound_check": rho_ok, "rho_lower_bound_worst_margin": rho_violation,
             "tangent_upper_bound_check": tangent_upper_ok,
             "linearization_overpredicts_at": over, "spectral_every": st["spectral_every"],
-            "seconds": r.seconds, "rows": rows, "curves": _curves(r, 10),
+            "seconds": r.seconds, "rows": rows, "curves": curves,
         },
         "tables": [{
             "title": f"k=3 vs k=1 per learning rate ({prec}, alpha={ALPHA:g}; 2/alpha={thr:g})",

@@ -17,14 +17,79 @@ from workbench.solvers.dynamics import dal as dalmod
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.principal_flow_networks import regression_problem
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    x, dr = np.asarray(numbers["drift_scatter"]["half_h2_Hg"]), np.asarray(numbers["drift_scatter"]["drift"])
+    plt = _plt()
+    fig, ax_d = plt.subplot_mosaic([["loss", "lr"], ["drift", "legend"]], figsize=(7.0, 6.4), layout="constrained")
+    axes = [ax_d["loss"], ax_d["lr"], ax_d["drift"]]
+    for name, v in numbers["curves"].items():
+        ls = "-" if numbers["kinds"][name] == "fixed" else "--"
+        loss = np.array([math.nan if y is None else y for y in v["loss"]], dtype=float)
+        lrs = np.array([math.nan if y is None else y for y in v["lr"]], dtype=float)
+        line, = axes[0].semilogy(np.arange(len(loss)), np.minimum(loss, 1e6), ls, lw=1, label=name)
+        over = np.flatnonzero(~(loss <= 1e6))
+        if over.size:  # clipped at 1e6 (or not finite): mark where, in the run's colour
+            axes[0].plot([over[0]], [1e6], "x", color=line.get_color(), ms=7, mew=1.5)
+        axes[1].semilogy(np.arange(1, len(lrs) + 1), lrs, ls, lw=1, label=name)
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("loss E(θₜ) (× : above 1e6)")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("learning rate hₜ")
+    ax_d["legend"].axis("off")
+    ax_d["legend"].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False,
+                          title="rule")
+    axes[2].loglog(x, dr, ".", ms=3)
+    lim = [float(min(dr.min(), x.min())), float(max(dr.max(), x.max()))]
+    axes[2].plot(lim, lim, "k--", lw=0.8, label="Theorem 6.1: drift = (h²/2)‖∇²E∇E‖")
+    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θₜ₋₁")
+    axes[2].set_ylabel("drift ‖θₜ − NGF(θₜ₋₁, h)‖")
+    axes[2].legend(fontsize=7.5, loc="upper left")
+    sizes = "-".join(map(str, numbers["sizes"]))
+    fig.suptitle(f"DAL vs fixed learning rates, MLP {sizes} ({numbers['parameters']} parameters)")
+    return [("dal_vs_fixed.png", fig, (
+        "Fixed learning rates (solid) against the DAL rules (dashed) on the MLP. Top left: loss per step, drawn up "
+        "to 1e6 (× marks where a run passes it). Top right: the learning rate each rule uses. Bottom: the drift "
+        "of each step from the NGF against Theorem 6.1's (h²/2)‖∇²E∇E‖ (dashed: equality), log-log."))]
+
+
+RULE = ("inconclusive if a self-check fails (DAL and DAL-0.5 steps equal their formulas written out to 1e-10; the "
+        "median drift is within a factor 2 of (h^2/2)||H grad E|| (Theorem 6.1); every run ends in a known status; no "
+        "NaN loss); confirmed if DAL does not diverge, has no more loss increases than the median fixed rate and a "
+        "final loss no worse than the median fixed rate; refined if it converges and is competitive but less "
+        "stable; refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §6.1-§7 of the third paper (Rosca et al. 2023) on DAL against fixed learning rates.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool), ``dal_converges``, ``dal_stable``, ``dal_competitive``.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    why = (f"DAL converges: {numbers['dal_converges']}, as stable as the median fixed rate: {numbers['dal_stable']}, "
+           f"competitive: {numbers['dal_competitive']}")
+    if numbers["dal_converges"] and numbers["dal_stable"] and numbers["dal_competitive"]:
+        return Verdict("confirmed", RULE, why)
+    if numbers["dal_converges"] and numbers["dal_competitive"]:
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
 
 
 @case("dal-vs-fixed",
       claim="DAL (18) trains stably without a learning-rate sweep, compared to fixed learning rates; DAL-p (19) with "
             "p < 1 trains faster with more instability; DAL with momentum (21) is faster and more stable than fixed "
             "rates; the per-iteration drift tracks ||grad^2 E grad E||",
-      source="Rosca et al. 2023, §6.1-§6.3, §7, Theorem 6.1, eqs. (18), (19), (21), Figs. 16-18, 20, 23")
+      source="Rosca et al. 2023, §6.1-§6.3, §7, Theorem 6.1, eqs. (18), (19), (21), Figs. 16-18, 20, 23", paper=3,
+      where='§6.1-§7, Theorem 6.1, eqs. (18), (19), (21), Figs. 16-18, 20, 23')
 def dal_vs_fixed(ctx: Context) -> dict:
     sizes, n_data = [2, 16, 16, 1], 32
     steps = 120 if ctx.quick else 400
@@ -64,7 +129,10 @@ def dal_vs_fixed(ctx: Context) -> dict:
     dalp_err = abs(runs["DAL-0.5"].lrs[0] - ref_p) / ref_p
     statuses_ok = all(v.status in ("completed", "diverged", "converged", "undefined") for v in runs.values())
     no_nan = all(np.all(~np.isnan(v.losses)) for v in runs.values())
-    passed = bool(dal_err < 1e-10 and dalp_err < 1e-10 and 0.5 < med_ratio < 2.0 and statuses_ok and no_nan)
+    self_checks = {"DAL step = 2/||H g^|| written out, to 1e-10": bool(dal_err < 1e-10),
+                   "DAL-0.5 step written out, to 1e-10": bool(dalp_err < 1e-10),
+                   "median drift / (h^2/2 ||H grad E||) in (0.5, 2) (Theorem 6.1)": bool(0.5 < med_ratio < 2.0),
+                   "every run ends in a known status": bool(statuses_ok), "no NaN loss": bool(no_nan)}
     # verdict on the DAL claim
     fixed_names = [r.name for r in rules if r.kind == "fixed"]
 
@@ -78,12 +146,9 @@ def dal_vs_fixed(ctx: Context) -> dict:
     dal_stable = d["status"] != "diverged" and d["n_increases"] <= float(np.median(fixed_inc))
     dal_competitive = score("DAL") <= float(np.median(fixed_final))
     dal_converges = d["status"] != "diverged"
-    if dal_converges and dal_stable and dal_competitive:
-        verdict = "confirmed"
-    elif dal_converges and dal_competitive:
-        verdict = "refined"
-    else:
-        verdict = "refuted"
+    judged_numbers = {"self_checks": self_checks, "dal_converges": bool(dal_converges), "dal_stable": bool(dal_stable),
+                      "dal_competitive": bool(dal_competitive)}
+    judged = judge(judged_numbers)
     dominated_by = [n for n in fixed_names if score(n) < score("DAL") and summ[n]["n_increases"] <= d["n_increases"]]
     best_fixed = min(fixed_names, key=score)
     mom = next(k for k in summ if k.startswith("DAL-momentum"))
@@ -96,35 +161,6 @@ def dal_vs_fixed(ctx: Context) -> dict:
             "dal_momentum_final_below_best_fixed": bool(score(mom) < score(best_fixed)),
             "dal_momentum_increases": summ[mom]["n_increases"],
             "best_fixed_increases": summ[best_fixed]["n_increases"]}
-    plt = _plt()
-    fig, ax_d = plt.subplot_mosaic([["loss", "lr"], ["drift", "legend"]], figsize=(7.0, 6.4), layout="constrained")
-    axes = [ax_d["loss"], ax_d["lr"], ax_d["drift"]]
-    for name, v in runs.items():
-        ls = "-" if v.rule.kind == "fixed" else "--"
-        loss = np.asarray(v.losses, dtype=float)
-        line, = axes[0].semilogy(np.arange(len(loss)), np.minimum(loss, 1e6), ls, lw=1, label=name)
-        over = np.flatnonzero(~(loss <= 1e6))
-        if over.size:  # clipped at 1e6 (or not finite): mark where, in the run's colour
-            axes[0].plot([over[0]], [1e6], "x", color=line.get_color(), ms=7, mew=1.5)
-        axes[1].semilogy(np.arange(1, len(v.lrs) + 1), v.lrs, ls, lw=1, label=name)
-    axes[0].set_xlabel("step")
-    axes[0].set_ylabel("loss E(θₜ) (× : above 1e6)")
-    axes[1].set_xlabel("step")
-    axes[1].set_ylabel("learning rate hₜ")
-    ax_d["legend"].axis("off")
-    ax_d["legend"].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8, frameon=False,
-                          title="rule")
-    axes[2].loglog(0.5 * lr ** 2 * hg, dr, ".", ms=3)
-    lim = [float(min(dr.min(), (0.5 * lr ** 2 * hg).min())), float(max(dr.max(), (0.5 * lr ** 2 * hg).max()))]
-    axes[2].plot(lim, lim, "k--", lw=0.8, label="Theorem 6.1: drift = (h²/2)‖∇²E∇E‖")
-    axes[2].set_xlabel("(h²/2)‖∇²E ∇E‖ at θₜ₋₁")
-    axes[2].set_ylabel("drift ‖θₜ − NGF(θₜ₋₁, h)‖")
-    axes[2].legend(fontsize=7.5, loc="upper left")
-    fig.suptitle(f"DAL vs fixed learning rates, MLP {'-'.join(map(str, sizes))} ({obj.size} parameters)")
-    ctx.save_figure(fig, "dal_vs_fixed.png", caption=(
-        "Fixed learning rates (solid) against the DAL rules (dashed) on the MLP. Top left: loss per step, drawn up "
-        "to 1e6 (× marks where a run passes it). Top right: the learning rate each rule uses. Bottom: the drift "
-        "of each step from the NGF against Theorem 6.1's (h²/2)‖∇²E∇E‖ (dashed: equality), log-log."))
     rows = [[k, s["status"], s["final_loss"], s["min_loss"], s["n_increases"], s["max_relative_increase"],
              s["mean_drift"], s["lr_min"], s["lr_max"]] for k, s in summ.items()]
     # spikes vs oscillation: the largest one-step relative loss increase of DAL against the fixed rates that
@@ -132,6 +168,9 @@ def dal_vs_fixed(ctx: Context) -> dict:
     osc = [n for n in fixed_names if summ[n]["n_increases"] > 0]
     spike_osc = {n: summ[n]["max_relative_increase"] for n in osc}
     curves = {k: {"loss": [float(x) for x in v.losses], "lr": v.lrs.tolist()} for k, v in runs.items()}
+    kinds = {k: v.rule.kind for k, v in runs.items()}
+    ctx.save_figures(figures({"sizes": list(sizes), "parameters": obj.size, "kinds": kinds, "curves": curves,
+                              "drift_scatter": {"half_h2_Hg": (0.5 * lr ** 2 * hg).tolist(), "drift": dr.tolist()}}))
     return {
         "prediction": "DAL: no divergence and few loss increases without tuning, final loss competitive with the "
                       "fixed-rate sweep; DAL-0.5 faster with more increases; DAL-momentum faster than DAL; drift "
@@ -145,9 +184,8 @@ def dal_vs_fixed(ctx: Context) -> dict:
                      "diverge and its final loss <= the median but it has more loss increases; refuted otherwise; "
                      "checks: DAL and DAL-0.5 rates at theta_0 equal 2/||H g_hat||^p from the dense Hessian to "
                      "1e-10; median drift / ((h^2/2)||H grad E||) at the smallest fixed rate in (0.5, 2)",
-        "verdict": verdict,
-        "passed": passed,
-        "numbers": {"parameters": obj.size, "steps": steps, "lambda0_theta0": lam0, "fixed_factors": list(factors),
+        **judged.fields(),
+        "numbers": {**judged_numbers, "sizes": list(sizes), "kinds": kinds, "parameters": obj.size, "steps": steps, "lambda0_theta0": lam0, "fixed_factors": list(factors),
                     "summary": summ, "dal_rate_check_rel_error": dal_err, "dal_p_rate_check_rel_error": dalp_err,
                     "median_drift_ratio_smallest_fixed": med_ratio, "pearson_log_drift_vs_log_Hg": pear_log,
                     "pearson_log_drift_vs_log_half_h2_Hg": pear_log_pred, "drift_points": int(dr.size),

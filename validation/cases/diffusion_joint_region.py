@@ -16,6 +16,7 @@ from workbench.solvers.dynamics.diffusion import beta_max
 
 from workbench.validation.plots import pyplot
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.diffusion import CRITERION, bisect_beta
 
 
@@ -26,19 +27,37 @@ def predicted_beta_max(gamma: float, hv: float, n: int) -> float:
     return float(expr.subs({D.gamma: sp.Float(gamma), D.h: sp.Float(hv), D.N: n}))
 
 
+RULE = ("confirmed if the simulated bracket of the largest stable beta lies within 2 rtol (relative) of the joint "
+        "region's beta_max(h) at every (gamma, h); refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of the joint region beta_max(h) (second paper, footnote 2 of appendix B, beyond the paper).
+
+    Parameters
+    ----------
+    numbers : dict
+        ``rtol`` and ``rows``: per (gamma, h) ``rel_diff``, the bracket's distance to the prediction.
+    """
+    worst = max(r["rel_diff"] for r in numbers["rows"])
+    why = f"largest |simulated - predicted|/predicted = {worst:.3g} (tolerance {2 * numbers['rtol']:g})"
+    return Verdict("confirmed" if worst <= 2 * numbers["rtol"] else "refuted", RULE, why)
+
+
 @case("diffusion-joint-region",
       claim="(beyond the paper; its footnote 2) with the gradient of a quadratic loss kept, h = eta*lambda, the "
             "largest stable diffusion is beta_max(h) = (gamma + (2-h)/(2(1-h)))/(4N) for 0<h<1 and "
             "(gamma + 1/(h-1))/(4N) for 1<h<2(1+gamma)/(1+2gamma): (11) is its h -> 0+ limit",
       source="Sun, Lao, Sundaramoorthi, Yezzi, 'Accelerated PDEs ... SGD Extension', (4), (11), appendix B "
-             "footnote 2; workbench.derivations.diffusion.joint_beta_max")
+             "footnote 2; workbench.derivations.diffusion.joint_beta_max", paper=0,
+      where='second paper (4), (11), appendix B footnote 2 (beyond the paper)')
 def diffusion_joint_region(ctx: Context) -> dict:
     quick = ctx.quick
     rtol = 1e-2 if quick else 2e-3
     steps = 1500 if quick else 4000
     shape, n, eta = (16,), 1, 0.1
     grid = {0.5: [0.05, 0.5, 1.2]} if quick else {0.5: [0.05, 0.2, 0.5, 0.8, 1.2, 1.4], 0.9: [0.05, 0.2, 0.5, 0.8, 1.03]}
-    rows, table, ok = [], [], True
+    rows, table = [], []
     for gamma, hs in grid.items():
         b0 = beta_max(gamma, n)
         for hv in hs:
@@ -46,19 +65,17 @@ def diffusion_joint_region(ctx: Context) -> dict:
             sim, br = bisect_beta(pred, rtol, gamma=gamma, eta=eta, shape=shape, boundary="periodic", steps=steps,
                                   lam=hv / eta)
             rel = bracket_gap(br, pred)                              # the measured bracket vs the prediction
-            ok &= rel <= 2 * rtol
             rows.append({"gamma": gamma, "h": hv, "eta": eta, "lambda": hv / eta, "beta_max_paper": b0,
                          "beta_max_joint": pred, "beta_max_simulated": sim, "bracket": br, "rel_diff": rel,
                          "shift_vs_paper": pred / b0 - 1})
             table.append([gamma, hv, b0, pred, sim, rel, pred / b0 - 1])
-    _joint_figure(ctx, rows)
+    ctx.save_figures(figures({"rows": rows}))
     return {
         "prediction": "beta_max(h) from the strict Schur-Cohn conditions of xi^2 - (1-h)(1+m) xi + (1-h) m, "
                       "m = gamma - beta kappa, kappa_max = 4N",
         "measurement": "largest stable beta of Algorithm 1 on J = lambda/2 |theta|^2, periodic 1-D grid of 16, bisection",
         "tolerance": f"|simulated - predicted| <= {2 * rtol:g} predicted",
-        "verdict": "confirmed" if ok else "refuted",
-        "passed": bool(ok),
+        **judge({"rtol": rtol, "rows": rows}).fields(),
         "numbers": {"rtol": rtol, "steps": steps, "criterion": CRITERION, "rows": rows,
                     "relative_slope_at_h0": "1/(2(1+gamma))"},
         "tables": [{"title": "joint region: beta_max with the gradient term (N = 1, dx = 1)",
@@ -71,9 +88,14 @@ def diffusion_joint_region(ctx: Context) -> dict:
                   "(a non-convex direction) the mode is unstable whatever beta. "
                   f"Divergence criterion: {CRITERION}."),
     }
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_joint_figure(numbers["rows"])]
 
 
-def _joint_figure(ctx: Context, rows: list[dict]) -> None:
+
+
+def _joint_figure(rows: list[dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -89,8 +111,7 @@ def _joint_figure(ctx: Context, rows: list[dict]) -> None:
     ax.set_ylabel("largest stable β (N = 1)")
     ax.set_title("Joint region: diffusion bound with the gradient kept (dotted: (11))")
     ax.legend()
-    ctx.save_figure(fig, "diffusion_joint_region.png", caption=(
+    return ("diffusion_joint_region.png", fig, (
         "Largest stable diffusion β with the gradient of a quadratic loss kept, against h = ηλ: the curve is "
         "the Schur–Cohn prediction β_max(h), dots the bisection of Algorithm 1, dotted lines the paper's (11), "
         "which is the h → 0 limit; log scale in β."))
-    plt.close(fig)

@@ -59,6 +59,7 @@ from workbench.solvers.nets.networks import Network, NetworkObjective, small_cnn
 
 from workbench.validation.plots import pyplot
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 
 __all__ = [
     "CRITERION",
@@ -254,12 +255,52 @@ def _paired(a: list[float], b: list[float]) -> dict[str, float]:
 
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if d.size < 2:
-        return {"mean": float(d.mean()), "se": float("nan"), "t_crit": float("nan"), "sig": 0}
+        return {"mean": float(d.mean()), "se": float("nan"), "t_crit": float("nan"), "sig": 0, "half_width": None}
     se = float(d.std(ddof=1) / math.sqrt(d.size))
     tc = float(student_t.ppf(0.975, d.size - 1))
     mean = float(d.mean())
     sig = 0 if not se > 0 else (1 if mean > tc * se else (-1 if mean < -tc * se else 0))
-    return {"mean": mean, "se": se, "t_crit": tc, "sig": sig}
+    # SE = 0 (equal differences over few trials) carries no spread to judge from: no interval (None)
+    return {"mean": mean, "se": se, "t_crit": tc, "sig": sig, "half_width": tc * se if se > 0 else None}
+
+
+RULE = ("inconclusive if a self-check fails (beta = 0 bit-equal to an inline Nesterov (14); the dt/2 map gives "
+        "beta = beta_max to 1e-12); refuted if the stability claim fails (a run with beta <= beta_max diverges, a "
+        "CFL-violating run stays bounded or grows by more than 1% off |gamma - beta kappa_max|, or 0.9 / 1.4 x the "
+        "exact limit is not bounded / diverged); on the accuracy claim, from the 95 % interval of the paired "
+        "test-accuracy difference against beta = 0 at the same (eta, gamma): confirmed if every diffusion setting's "
+        "interval lies above 0, refined if some do and none lies below 0; not reproduced otherwise (no significant "
+        "improvement, or a significant decrease: one conv layer on synthetic blobs is not the paper's ResNet-56 on "
+        "CIFAR-10, so the paper's effect is neither seen nor excluded)")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of section 4 (Figure 1, Table 1) of the second paper from the checks and the effects.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` and ``stability_checks`` (name -> bool) and ``accuracy_effects``: per diffusion
+        setting ``mean`` and ``half_width`` (95 %; None when there is no interval) of the paired test-accuracy
+        difference.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    bad = [k for k, ok in numbers["stability_checks"].items() if not ok]
+    if bad:
+        return Verdict("refuted", RULE, "stability claim (Figure 1) fails: " + ", ".join(bad))
+    eff = numbers["accuracy_effects"]
+    # half_width None: no interval (fewer than two trials, or all differences equal); never significant
+    up = [e for e in eff if e["half_width"] is not None and e["mean"] - e["half_width"] > 0]
+    down = [e for e in eff if e["half_width"] is not None and e["mean"] + e["half_width"] < 0]
+    tally = f"{len(up)} of {len(eff)} settings raise test accuracy significantly, {len(down)} lower it"
+    if eff and len(up) == len(eff):
+        return Verdict("confirmed", RULE, "stability holds; " + tally)
+    if up and not down:
+        return Verdict("refined", RULE, "stability holds; " + tally)
+    return Verdict("not reproduced", RULE, "stability holds; " + tally + " (one conv layer on synthetic data, "
+                                           "not ResNet-56 on CIFAR-10)")
 
 
 @case("diffusion-training",
@@ -267,7 +308,8 @@ def _paired(a: list[float], b: list[float]) -> dict[str, float]:
             "unstable above it at the same time step (Figure 1); at a fixed learning rate, diffusion "
             "(0.5, 1, 2 x beta_max, the latter by halving dt) raises test accuracy over SGD-Nesterov (Table 1)",
       source="Sun, Lao, Sundaramoorthi, Yezzi, 'Accelerated PDEs ... SGD Extension', section 4.1 (Figure 1), "
-             "section 4.2 (Table 1), Algorithm 1, eqs. (6)-(11), appendix C")
+             "section 4.2 (Table 1), Algorithm 1, eqs. (6)-(11), appendix C",
+      paper=2, where="§4.1 Figure 1, §4.2 Table 1, Algorithm 1")
 def diffusion_training(ctx: Context) -> dict:
     quick = ctx.quick
     trials = 2 if quick else 10
@@ -345,7 +387,11 @@ def diffusion_training(ctx: Context) -> dict:
     sharp_ok = all([r["diverged"] for r in rows] == [f > 1 for f in SHARP] for rows in sharp.values())
     map_err = max(abs(p["beta"] - p["beta_max"]) / p["beta_max"] for k, p in params.items()
                   if p["lowered"] and p["beta"] > 0)
-    passed = bool(ref_equal and all(bounded.values()) and cfl_ok and sharp_ok and map_err <= 1e-12)
+    self_checks = {"beta = 0 bit-equal to inline Nesterov": bool(ref_equal),
+                   "dt/2 map gives beta_max to 1e-12": bool(map_err <= 1e-12)}
+    stability_checks = {"beta <= beta_max bounded": bool(all(bounded.values())),
+                        "CFL-violating runs diverge at the predicted growth": bool(cfl_ok),
+                        "0.9 / 1.4 x exact limit bounded / diverged": bool(sharp_ok)}
 
     # ---- effect on generalization (paired over trials) -----------------------------------
     def finals(key: str, what: str) -> list[float]:
@@ -378,24 +424,19 @@ def diffusion_training(ctx: Context) -> dict:
     # the diffusion effect proper: vs beta = 0 at the same (eta, gamma) (the control for dt/2 runs)
     proper = [(r["d_acc_vs_control"] if "d_acc_vs_control" in r else r["d_acc_vs_beta0"])["sig"] for r in diff_rows]
     n_up, n_down = proper.count(1), proper.count(-1)
-    if not passed:
-        verdict = "refuted"
-    elif n_up == len(proper):
-        verdict = "confirmed"
-    elif n_up == 0:
-        verdict = "refuted"
-    else:
-        verdict = "refined"
+    effects = [{"run": r["run"], **{k: (r["d_acc_vs_control"] if "d_acc_vs_control" in r else r["d_acc_vs_beta0"])[k]
+                                    for k in ("mean", "half_width")}} for r in diff_rows]
+    v = judge({"self_checks": self_checks, "stability_checks": stability_checks, "accuracy_effects": effects})
 
     curves = {k: {w: _mean_curve([r[w] for r in runs[k]]) for w in ("train_loss", "test_loss", "test_acc")}
               for k in stable_keys}
-    _curves_figure(ctx, curves, stable_keys)
-    _cfl_figure(ctx, cfl)
+    ctx.save_figures(figures({"curves_mean_over_trials": curves, "cfl": cfl}))
     numbers = {
         "eta": eta, "gamma": gamma, "trials": trials, "epochs": epochs, "batch": 16,
         "steps_per_epoch": int(prob["X"].shape[0]) // 16, "dataset": prob["dataset"],
         "n_train": int(prob["X"].shape[0]), "n_test": int(prob["X_test"].shape[0]), "network": repr(prob["net"]),
         "kernel_shape": list(kshape), "criterion": CRITERION, "boundary": "neumann",
+        "self_checks": self_checks, "stability_checks": stability_checks, "accuracy_effects": effects,
         "params": params, "bounded": bounded, "reference_nesterov_bit_equal": ref_equal,
         "map_rel_err_beta_vs_beta_max_at_dt_over_2": map_err,
         "cfl": cfl, "exact_limit_runs": sharp, "exact_limit_ok": sharp_ok, "effects": effect_rows,
@@ -416,8 +457,7 @@ def diffusion_training(ctx: Context) -> dict:
                       "|gamma - beta kappa_max| and Rayleigh quotient within 1% of kappa_max; at the base dt, 0.9 x the exact "
                       "Neumann limit (1+gamma)/kappa_max bounded and 1.4 x diverged (trial 0); accuracy effect counted "
                       "as significant by a paired two-sided t-test at 5% over the trials"),
-        "verdict": verdict,
-        "passed": passed,
+        **v.fields(),
         "numbers": numbers,
         "tables": [
             {"title": "training runs: means over trials of the final values (paired differences: mean ± SE)",
@@ -434,7 +474,7 @@ def diffusion_training(ctx: Context) -> dict:
              "rows": [[d, r["factor_of_exact"], r["factor_of_paper"], r["beta"], r["diverged"], r["steps"]]
                       for d, rows in sharp.items() for r in rows]},
         ],
-        "notes": _notes(verdict, n_up, n_down, len(proper), quick, effect_rows),
+        "notes": _notes(v.verdict, n_up, n_down, len(proper), quick, effect_rows),
     }
 
 
@@ -453,7 +493,7 @@ def _notes(verdict: str, n_up: int, n_down: int, n: int, quick: bool, effects: l
         f"{e['run']}: {_fmt(e['d_acc_vs_beta0'])} vs beta=0"
         + (f", {_fmt(e['d_acc_vs_control'])} vs the dt/2 control" if "d_acc_vs_control" in e else "")
         for e in effects)
-    s = (f"Verdict {verdict} on the accuracy claim (the stability claim is the case's check): {n_up} of {n} "
+    s = (f"Verdict {verdict} on the accuracy claim (after the stability claim held): {n_up} of {n} "
          "diffusion settings raise the test accuracy significantly (paired two-sided t-test, 5%) against "
          f"beta = 0 at the same (eta, gamma), {n_down} lower it significantly. Test-accuracy differences "
          f"(mean ± SE over trials, * significant): {per}. ")
@@ -473,9 +513,15 @@ def _notes(verdict: str, n_up: int, n_down: int, n: int, quick: bool, effects: l
     if quick:
         s += " Quick mode: 2 trials and 10 epochs, too few for the accuracy verdict to mean much."
     return s
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figures, from its ``numbers`` alone: (file name, Figure, caption) each."""
+    curves = numbers["curves_mean_over_trials"]
+    return [_curves_figure(curves, list(curves)), _cfl_figure(numbers["cfl"])]
 
 
-def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys: list[str]) -> None:
+
+
+def _curves_figure(curves: dict[str, dict[str, list[float]]], keys: list[str]) -> tuple:
     plt = pyplot()
 
     fig, axs = plt.subplots(2, 2, figsize=(7.0, 6.0), sharex=True, layout="constrained")
@@ -498,15 +544,14 @@ def _curves_figure(ctx: Context, curves: dict[str, dict[str, list[float]]], keys
         axs[1, j].set_xlabel("epoch")
         axs[1, j].annotate("epoch 0 below the axis", (0.02, 0.02), xycoords="axes fraction", fontsize=7.5)
         axs[0, j].legend(fontsize=7.5)
-    ctx.save_figure(fig, "diffusion_training_curves.png", caption=(
+    return ("diffusion_training_curves.png", fig, (
         "Training with diffusion on the conv kernel's velocity (Algorithm 1), means over the paired trials; "
         "left: diffusion along the spatial axes, right: along the output-channel axis. Dashed: SGD-Nesterov "
         "without diffusion (β = 0) at Δt and at Δt/2. Top: full-batch training loss (log scale); bottom: test "
         "accuracy (epoch 0 lies below the axis)."))
-    plt.close(fig)
 
 
-def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
+def _cfl_figure(cfl: dict[str, dict]) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -522,8 +567,7 @@ def _cfl_figure(ctx: Context, cfl: dict[str, dict]) -> None:
     ax.legend()
     from workbench.validation.plots import integer_axis
     integer_axis(ax, "x")
-    ctx.save_figure(fig, "diffusion_training_cfl.png", caption=(
+    return ("diffusion_training_cfl.png", fig, (
         "Norm of the conv kernel's velocity when the diffusion is twice the CFL limit (β = 2β_max, trial 0), per "
         "direction, log scale; dotted: the growth per step |γ − βκ_max| the von Neumann analysis predicts, "
         "shifted up ×5 to be visible beside the data."))
-    plt.close(fig)

@@ -21,6 +21,7 @@ from workbench.solvers.cnn.onset import activation_stats, data_hessian, equilibr
 from workbench.solvers.stepping.optimizers import resolve
 
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.linearized_regimes import TOL_LIN, bounds_figure, offset_image, onset_sizes, rel_error
 
 
@@ -80,13 +81,46 @@ def _d4_row(n: int, w: int, rtol: float, shift: float = 0.2) -> dict:
     }
 
 
+KEYS = [("d4_windowed", "D.4 windowed (H at K=0)"), ("paper_33_fourier", "paper (33), Fourier, δ(0)=w²"),
+        ("paper_31_printed", "paper (31) as printed"), ("d3_constant_a", "D.3, a held constant")]
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [bounds_figure("linearization_d4_onset.png", "D.4: upper α bound vs nonlinear GD onset", numbers["results"], KEYS)]
+
+
+RULE = ("inconclusive if the bisected onset misses the dense-Hessian reference by more than 2 rtol or the bisection "
+        "is not monotone and converged; confirmed if the paper's (33) (Fourier form) and the windowed D.4 bound are "
+        "both within the linearization tolerance of the onset; refined if only the windowed D.4 bound is; refuted if "
+        "neither")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of appendix D.4 (28)-(33) of the first paper (Sun et al. 2022) from the onsets.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool), ``d4_windowed_within_tol``, ``paper_33_within_tol``.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    if numbers["d4_windowed_within_tol"] and numbers["paper_33_within_tol"]:
+        return Verdict("confirmed", RULE, "(33) and the windowed bound match the onset")
+    if numbers["d4_windowed_within_tol"]:
+        return Verdict("refined", RULE, "(33) in Fourier form misses the onset; the windowed D.4 bound matches")
+    return Verdict("refuted", RULE, "neither (33) nor the windowed D.4 bound matches the onset")
+
+
 @case(
     "linearization-d4-onset",
     claim="Linearizing a = yhat - y around K = 0 gives the amplifier (33), "
           "A = 1 - dt(1/2(s(0)-y)beta|I^|^2 + alpha + 1/4 s'(0)|I^(0)|^2 delta): the same kind of CFL bounds "
           "as D.3, with an extra term in the omega = 0 mode",
-    source="Sun et al. 2022, appendix D.4 eqs. (28)-(33)",
-)
+    source="Sun et al. 2022, appendix D.4 eqs. (28)-(33)", paper=1,
+      where='appendix D.4, eqs. (28)-(33)')
 def linearization_d4_onset(ctx: Context) -> dict:
     sizes, rtol = onset_sizes(ctx.quick)
     rows = [_d4_row(n, w, rtol) for n, w in sizes]
@@ -95,10 +129,7 @@ def linearization_d4_onset(ctx: Context) -> dict:
     d4_ok = all(abs(r["relative_to_simulated"]["d4_windowed"]) <= TOL_LIN for r in rows)
     paper_ok = all(abs(r["relative_to_simulated"]["paper_33_fourier"]) <= TOL_LIN for r in rows)
     d3_off = min(abs(r["relative_to_simulated"]["d3_constant_a"]) for r in rows)
-    verdict = "confirmed" if (d4_ok and paper_ok) else "refined" if d4_ok else "refuted"
-    keys = [("d4_windowed", "D.4 windowed (H at K=0)"), ("paper_33_fourier", "paper (33), Fourier, δ(0)=w²"),
-            ("paper_31_printed", "paper (31) as printed"), ("d3_constant_a", "D.3, a held constant")]
-    bounds_figure(ctx, "linearization_d4_onset.png", "D.4: upper α bound vs nonlinear GD onset", rows, keys)
+    ctx.save_figures(figures({"results": rows}))
     table = [[r["n"], r["kernel"], r["dt"], r["upper"]["simulated"], r["upper"]["hessian_reference"],
               r["upper"]["d4_windowed"], r["upper"]["paper_33_fourier"], r["upper"]["paper_31_printed"],
               r["upper"]["d3_constant_a"], r["relative_to_simulated"]["d4_windowed"],
@@ -136,8 +167,9 @@ def linearization_d4_onset(ctx: Context) -> dict:
                        f"from K*(alpha) + 1e-10 perturbation (rtol {rtol:g}), and the dense-Hessian reference",
         "tolerance": f"|simulated - reference| <= {2 * rtol:g} relative (check); linearization within {TOL_LIN:g} "
                      "relative for the verdict",
-        "verdict": verdict,
-        "passed": bool(consistent and clean),
+        **judge({"self_checks": {"simulated onset matches the dense-Hessian reference": bool(consistent),
+                                 "bisection monotone and converged": bool(clean)},
+                 "d4_windowed_within_tol": bool(d4_ok), "paper_33_within_tol": bool(paper_ok)}).fields(),
         "numbers": {"rtol": rtol, "tol_linearization": TOL_LIN, "simulated_matches_reference": bool(consistent),
                     "d4_windowed_within_tol": bool(d4_ok), "paper_33_within_tol": bool(paper_ok),
                     "d3_min_abs_relative_error": d3_off, "results": rows},

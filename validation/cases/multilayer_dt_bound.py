@@ -46,6 +46,7 @@ from workbench.solvers.nets.networks import NetworkObjective, mlp, small_cnn
 
 from workbench.validation.plots import pyplot
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 
 PERTURBATION = 1e-4
 BLOWUP = 1e3
@@ -129,9 +130,14 @@ def largest_stable_step(obj: NetworkObjective, theta_star: Any, guess: float, st
         raise RuntimeError(f"no stable/unstable step pair found around {guess:g}: {'; '.join(edge.notes)}")
     unstable, stable = edge.bracket
     return {"dt": edge.value, "bracket": [stable, unstable], "runs": edge.runs, "seeded": edge.seeded}
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_figure(numbers["results"])]
 
 
-def _figure(ctx: Context, results: dict) -> None:
+
+
+def _figure(results: dict) -> tuple:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
@@ -148,18 +154,41 @@ def _figure(ctx: Context, results: dict) -> None:
     ax.set_ylim(0, 1.08)
     ax.set_title("Appendix F, Fig. 2: largest stable GD step vs 2/α")
     ax.legend(fontsize=7, loc="lower right")
-    ctx.save_figure(fig, "multilayer_dt_bound.png", caption=(
+    return ("multilayer_dt_bound.png", fig, (
         "Largest stable full-batch GD step Δt* found by bisection, as a fraction of 2/α, against the weight "
         "decay α for the MLP and the small CNN (dots); lines: α/(α + λ_max) from (50) with the data-term "
         "Hessian's largest eigenvalue; dashed: the limit (51), Δt* → 2/α."))
+
+
+RULE = ("inconclusive if GD did not find the minimizers it is started from (gradient norm > 1e-6); confirmed if the "
+        "largest stable step matches 2/(alpha + lambda_max) (50) within the tolerance rtol + 2/T at every alpha and "
+        "its ratio to 2/alpha rises monotonically to >= 0.9 at the largest alpha (51); refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of appendix F (48)-(51) of the first paper (Sun et al. 2022) from the bisected steps.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``minimizers_converged``, ``sharp_bound_agrees``, ``approaches_2_over_alpha``, ``max_rel_error_sharp``,
+        ``tolerance``.
+    """
+    if not numbers["minimizers_converged"]:
+        return Verdict("inconclusive", RULE, "a minimizer did not converge")
+    why = (f"largest |measured - 2/(alpha+lambda_max)| = {numbers['max_rel_error_sharp']:.2g} (tolerance "
+           f"{numbers['tolerance']:.2g}); approaches 2/alpha: {numbers['approaches_2_over_alpha']}")
+    if numbers["sharp_bound_agrees"] and numbers["approaches_2_over_alpha"]:
+        return Verdict("confirmed", RULE, why)
+    return Verdict("refuted", RULE, why)
 
 
 @case(
     "multilayer-dt-bound",
     claim="For a multi-layer network trained by gradient descent with weight decay alpha, the largest stable step "
           "is 2/(alpha + F) (50) and approaches 2/alpha as alpha grows (51)",
-    source="Sun et al. 2022, appendix F, eqs. (48)-(51), Fig. 2",
-)
+    source="Sun et al. 2022, appendix F, eqs. (48)-(51), Fig. 2", paper=1,
+      where='appendix F, eqs. (48)-(51), Fig. 2')
 def multilayer_dt_bound(ctx: Context) -> dict:
     st = _settings(ctx.quick)
     steps, rtol = st["steps"], st["rtol"]
@@ -209,9 +238,8 @@ def multilayer_dt_bound(ctx: Context) -> dict:
             "rows": [[r["alpha"], r["dt_measured"], r["dt_2_over_alpha"], r["ratio"], r["lambda_max_data"],
                       r["dt_sharp"], r["rel_error_sharp"], r["lambda_min_data"]] for r in rows],
         })
-    _figure(ctx, results)
+    ctx.save_figures(figures({"results": results}))
     approaches = all(v["monotone"] and v["last_ratio"] >= 0.9 for v in approach.values())
-    verdict = "confirmed" if (approaches and sharp_ok) else "refuted"
     def _fmt(k: str, key: str, spec: str) -> str:
         return ", ".join(format(r[key], spec) for r in results[k])
 
@@ -234,9 +262,9 @@ def multilayer_dt_bound(ctx: Context) -> dict:
                        "perturbation), MLP and small CNN, over several decades of alpha",
         "tolerance": f"|measured - 2/(alpha+lambda_max)| <= {tol:.2g} relative; ratio monotone in alpha and >= 0.9 "
                      f"at the largest alpha",
-        "verdict": verdict,
-        "passed": bool(sharp_ok and fixed_ok),
-        "numbers": {"steps": steps, "rtol": rtol, "perturbation": PERTURBATION, "tolerance": tol,
+        **judge({"minimizers_converged": bool(fixed_ok), "sharp_bound_agrees": bool(sharp_ok),
+                 "approaches_2_over_alpha": bool(approaches), "max_rel_error_sharp": max_rel, "tolerance": tol}).fields(),
+        "numbers": {"sharp_bound_agrees": bool(sharp_ok), "approaches_2_over_alpha": bool(approaches), "steps": steps, "rtol": rtol, "perturbation": PERTURBATION, "tolerance": tol,
                     "problems": descr, "results": results, "approach": approach, "max_rel_error_sharp": max_rel,
                     "minimizers_converged": bool(fixed_ok)},
         "tables": tables,

@@ -12,12 +12,39 @@ from workbench.derivations import objectives as symobj
 from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, pf_jacobian_eigenvalues
 
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
+
+
+FACTOR_RTOL = 1e-4
+RULE = (f"confirmed if at every h the PF Jacobian (16) predicts attraction exactly when GD is attracted and the "
+        f"per-step factor exp(h Re J_0) matches GD's within {FACTOR_RTOL:g} (relative); refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §3.2 / eq. (16) of the third paper (Rosca et al. 2023) from the runs near the minimum.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``results``: per h ``pf_predicts_attraction``, ``gd_attracted``, ``rel_error``.
+    """
+    bad = [f"h lambda0 = {r['h_lambda0']:.3g}" for r in numbers["results"]
+           if r["pf_predicts_attraction"] != r["gd_attracted"] or not r["rel_error"] < FACTOR_RTOL]
+    if bad:
+        return Verdict("refuted", RULE, "PF prediction misses GD at " + ", ".join(bad))
+    return Verdict("confirmed", RULE, f"{len(numbers['results'])} step sizes agree")
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """This case draws no figure (its numbers are in its tables)."""
+    return []
 
 
 @case("pf-local-stability",
       claim="At a local minimum the PF Jacobian eigenvalues log(1 - h lambda*)/h predict attraction iff "
             "h lambda_0* < 2, as for gradient descent; NGF and IGR always predict attraction",
-      source="Rosca et al. 2023, §3.2, eq. (16), Remark 3.4")
+      source="Rosca et al. 2023, §3.2, eq. (16), Remark 3.4", paper=3,
+      where='§3.2, eq. (16), Remark 3.4')
 def pf_local_stability(ctx: Context) -> dict:
     sym = symobj.rosenbrock()
     P = FlowProblem.from_symbolic(sym)
@@ -26,7 +53,7 @@ def pf_local_stability(ctx: Context) -> dict:
     lam0, u0 = float(lam[-1]), U[:, -1]
     steps, eps = 3, 1e-7
     factors = (0.45, 0.75, 0.95, 1.05, 1.5) if not ctx.quick else (0.75, 1.05, 1.5)
-    rows, res, ok = [], [], True
+    rows, res = [], []
     for c in factors:
         h = c * 2.0 / lam0
         J = pf_jacobian_eigenvalues(lam, h)
@@ -37,8 +64,6 @@ def pf_local_stability(ctx: Context) -> dict:
         meas_factor = float(abs(comp[-1] / comp[0]) ** (1.0 / steps))
         measured_attr = bool(np.linalg.norm(gd[-1] - ts) < np.linalg.norm(gd[0] - ts))
         rel = abs(meas_factor - pred_factor) / pred_factor
-        good = predicted_attr == measured_attr and rel < 1e-4
-        ok &= good
         igr = -lam - h / 2 * lam ** 2
         res.append({"factor_of_2_over_lambda0": c, "h": h, "h_lambda0": h * lam0,
                     "pf_jacobian": [[float(v.real), float(v.imag)] for v in J],
@@ -53,8 +78,7 @@ def pf_local_stability(ctx: Context) -> dict:
         "measurement": f"GD from the Rosenbrock minimum (1, 1) + {eps:g} u_0 for {steps} steps, lambda_0* = "
                        f"{lam0:.6g}; geometric-mean growth of the u_0 component",
         "tolerance": "attraction verdicts agree; factor within 1e-4 relative",
-        "verdict": "confirmed" if ok else "refuted",
-        "passed": bool(ok),
+        **judge({"results": res}).fields(),
         "numbers": {"lambda": [float(v) for v in lam], "steps": steps, "perturbation": eps, "results": res},
         "tables": [{"title": "Rosenbrock minimum: PF Jacobian (16) vs GD",
                     "columns": ["h*lambda0/2", "h*lambda0", "J_0 = log(1-h lambda0)/h", "PF: attractive",

@@ -19,26 +19,120 @@ from workbench.solvers.dynamics.flows import FLOWS, FlowProblem, gradient_descen
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
 from workbench.validation.shared.principal_flow_networks import regression_problem
+from workbench.validation.verdict import Verdict, mean_interval
+
+#: log10 error ratios are clamped to +-CLAMP where a flow blew up (an infinite error)
+CLAMP = 10.0
+RULE = ("inconclusive if a self-check fails (RK4 resolves NGF, IGR and third-order errors at n = 1 to 10%; below "
+        "2/lambda0 the NGF error at n = 1 is within a factor 3 of (h^2/2)||H grad E|| and IGR beats NGF). Effect per "
+        "network and h: log10 of the PF's error over the smallest other flow's (NGF, IGR, third-order), at n = 1 "
+        "and the largest over n = 1..N; 95 % interval over the networks. Refuted if at n = 1 the interval lies above "
+        "0 for some h (the PF significantly worse); confirmed if the every-n interval lies below 0 for both h; "
+        "refined if the n = 1 interval lies below 0 below 2/lambda0 (the claim holds there only); not reproduced "
+        "otherwise (no significant effect either way)")
+
+
+def _log_ratio(pf: float, other: float) -> float:
+    if not math.isfinite(pf) or other <= 0:
+        return CLAMP
+    if not math.isfinite(other) or pf <= 0:
+        return -CLAMP
+    return max(-CLAMP, min(CLAMP, math.log10(pf / other)))
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §4 / Fig. 7 of the third paper (Rosca et al. 2023) from the per-network effects.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool) and ``effects``: per h label (``"below"``, ``"above"`` 2/lambda0)
+        ``n1`` and ``every_n``, each ``{"mean", "half_width"}`` of the log10 error ratio PF / best other.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    eff = numbers["effects"]
+
+    def lo(e: dict) -> float:
+        return e["mean"] - e["half_width"]
+
+    def hi(e: dict) -> float:
+        return e["mean"] + e["half_width"]
+
+    txt = "; ".join(f"{k} 2/lambda0: n=1 {e['n1']['mean']:+.2f} +- {e['n1']['half_width']:.2f}, every n "
+                    f"{e['every_n']['mean']:+.2f} +- {e['every_n']['half_width']:.2f}" for k, e in eff.items())
+    if any(lo(e["n1"]) > 0 for e in eff.values()):
+        return Verdict("refuted", RULE, "the PF is significantly worse at n = 1: " + txt)
+    if all(hi(e["every_n"]) < 0 for e in eff.values()):
+        return Verdict("confirmed", RULE, "the PF is significantly better at every n: " + txt)
+    if hi(eff["below"]["n1"]) < 0:
+        return Verdict("refined", RULE, "the PF is significantly better at n = 1 below 2/lambda0 only: " + txt)
+    return Verdict("not reproduced", RULE, "no significant effect: " + txt)
+
+
+def _floats(xs: list) -> np.ndarray:
+    """JSON's None (an infinite error) back to inf."""
+    return np.array([math.inf if x is None else x for x in xs], dtype=float)
+
+
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    nets, flows_run, subs = numbers["networks"], numbers["flows"], numbers["substeps"]
+    factors, res = numbers["factors"], numbers["results"]
+    plt = _plt()
+    from workbench.validation.plots import WIDTH, integer_axis
+
+    fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
+                             layout="constrained")
+    for ax, (key, v) in zip(axes.ravel(), res.items()):
+        for fl in flows_run:
+            e = _floats(v["errors"][fl][1:])
+            u = _floats(v["integration_uncertainty"][fl][1:])
+            ok = np.isfinite(e) & np.isfinite(u)  # a flow past the blow-up norm is not drawn after it
+            ns = np.arange(1, len(e) + 1)[ok]
+            ax.errorbar(ns, e[ok], yerr=np.minimum(u[ok], 0.999 * e[ok]), fmt="o-", ms=3, capsize=2, label=fl)
+        ax.set_yscale("log")
+        ax.set_title(f"{key.split(',')[0]}, hλ₀ = {v['h_lambda0']:.2f}", fontsize=8.5)
+        ax.set_xlabel("iteration n")
+        ax.set_ylabel("‖θₙ − θ(nh)‖")
+        integer_axis(ax, "x")
+        missing = [fl for fl in flows_run if not np.all(np.isfinite(_floats(v["errors"][fl][1:])))]
+        if missing:  # a flow that blew up is drawn only up to the blow-up; say so in the panel
+            ax.text(0.02, 0.02, "not finite after blow-up: " + ", ".join(missing), transform=ax.transAxes,
+                    fontsize=7.5, va="bottom")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=len(flows_run),
+               frameon=False)
+    fig.suptitle(f"Tracking gradient descent on small tanh MLPs (Fig. 7; bars: RK4 {subs[1]} vs {subs[0]} "
+                 "steps per h)")
+    return [("pf_mlp_tracking.png", fig, (
+        "Distance between gradient descent after n steps and each continuous flow (NGF, IGR, third-order, PF) "
+        "after time nh, below (left) and above (right) the stability threshold hλ₀ = 2; log scale. Error bars: "
+        f"the integration uncertainty (RK4 with {subs[1]} vs {subs[0]} sub-steps per h)."))]
 
 
 @case("pf-mlp-tracking",
       claim="On a small MLP the principal flow is better than all other flows (NGF, IGR, third-order) at tracking "
             "gradient descent over the first iterations, for learning rates below and above 2/lambda_0",
-      source="Rosca et al. 2023, §4, Fig. 7, Remark 4.1, eqs. (2), (3), (8), (12), (14)")
+      source="Rosca et al. 2023, §4, Fig. 7, Remark 4.1, eqs. (2), (3), (8), (12), (14)", paper=3,
+      where="§4, Fig. 7, Remark 4.1")
 def pf_mlp_tracking(ctx: Context) -> dict:
-    nets = [([2, 4, 4, 1], 12, 0)] if ctx.quick else [([2, 5, 5, 1], 16, 0), ([2, 6, 6, 1], 16, 0)]
+    # several networks (sizes and seeds of data and initialization) for an interval over them
+    nets = ([([2, 3, 3, 1], 10, s) for s in (0, 1, 2)] if ctx.quick else
+            [([2, 5, 5, 1], 16, s) for s in (0, 1, 2)] + [([2, 6, 6, 1], 16, s) for s in (0, 1, 2)])
     N = 2 if ctx.quick else 3
     subs = (8, 16)
     factors = (0.8, 1.5)
     res, rows, nets_info = {}, [], {}
     integ_ok, ngf_drift_ok, igr_better = True, True, True
     pf_best_all, pf_best_n1, pf_worse_n1 = True, True, False
+    ratios: dict[str, dict[str, list[float]]] = {k: {"n1": [], "every_n": []} for k in ("below", "above")}
     flows_run = FLOWS if not ctx.quick else ("ngf", "igr", "third", "pf")
     for sizes, n_data, seed in nets:
         obj = regression_problem(sizes, n_data, seed)
-        label = f"MLP {'-'.join(map(str, sizes))} ({obj.size} params)"
+        label = f"MLP {'-'.join(map(str, sizes))} ({obj.size} params, seed {seed})"
         P = FlowProblem.from_network(obj)
-        th0 = np.asarray(obj.initial(0), dtype=float)
+        th0 = np.asarray(obj.initial(seed), dtype=float)
         lam = np.linalg.eigvalsh(P.hess(th0))
         lam0 = float(lam[-1])
         g0 = P.grad(th0)
@@ -70,6 +164,9 @@ def pf_mlp_tracking(ctx: Context) -> dict:
                 return errs["pf"][n] - unc["pf"][n] > min(errs[f][n] + unc[f][n] for f in others)
 
             at1 = {fl: errs[fl][1] for fl in flows_run}
+            per_n = [_log_ratio(errs["pf"][n], min(errs[f][n] for f in others)) for n in range(1, N + 1)]
+            ratios["below" if c < 1.0 else "above"]["n1"].append(per_n[0])
+            ratios["below" if c < 1.0 else "above"]["every_n"].append(max(per_n))
             pf_best_all &= all(robust_best(n) for n in range(1, N + 1))
             pf_worse_n1 |= robust_worse(1)
             if c < 1.0:
@@ -88,42 +185,14 @@ def pf_mlp_tracking(ctx: Context) -> dict:
                 rows.append([f"{label}, h lambda0 = {h * lam0:.2f}", fl] + errs[fl][1:] + [unc[fl][1]])
             rows.append([f"{label}, h lambda0 = {h * lam0:.2f}", "pf, real part only"] + errs_re["pf"][1:]
                         + [None])
-    passed = bool(integ_ok and ngf_drift_ok and igr_better)
-    if pf_best_all:
-        verdict = "confirmed"
-    elif pf_best_n1:
-        verdict = "refined"
-    else:
-        verdict = "refuted"
-    plt = _plt()
-    from workbench.validation.plots import WIDTH, integer_axis
-
-    fig, axes = plt.subplots(len(nets), len(factors), figsize=(WIDTH, 0.8 + 2.9 * len(nets)), squeeze=False,
-                             layout="constrained")
-    for ax, (key, v) in zip(axes.ravel(), res.items()):
-        for fl in flows_run:
-            e = np.array(v["errors"][fl][1:])
-            u = np.array(v["integration_uncertainty"][fl][1:])
-            ok = np.isfinite(e) & np.isfinite(u)  # a flow past the blow-up norm is not drawn after it
-            ns = np.arange(1, len(e) + 1)[ok]
-            ax.errorbar(ns, e[ok], yerr=np.minimum(u[ok], 0.999 * e[ok]), fmt="o-", ms=3, capsize=2, label=fl)
-        ax.set_yscale("log")
-        ax.set_title(f"{key.split(',')[0]}, hλ₀ = {v['h_lambda0']:.2f}", fontsize=8.5)
-        ax.set_xlabel("iteration n")
-        ax.set_ylabel("‖θₙ − θ(nh)‖")
-        integer_axis(ax, "x")
-        missing = [fl for fl in flows_run if not np.all(np.isfinite(v["errors"][fl][1:]))]
-        if missing:  # a flow that blew up is drawn only up to the blow-up; say so in the panel
-            ax.text(0.02, 0.02, "not finite after blow-up: " + ", ".join(missing), transform=ax.transAxes,
-                    fontsize=7.5, va="bottom")
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=len(flows_run),
-               frameon=False)
-    fig.suptitle(f"Tracking gradient descent on small tanh MLPs (Fig. 7; bars: RK4 {subs[1]} vs {subs[0]} "
-                 "steps per h)")
-    ctx.save_figure(fig, "pf_mlp_tracking.png", caption=(
-        "Distance between gradient descent after n steps and each continuous flow (NGF, IGR, third-order, PF) "
-        "after time nh, below (left) and above (right) the stability threshold hλ₀ = 2; log scale. Error bars: "
-        f"the integration uncertainty (RK4 with {subs[1]} vs {subs[0]} sub-steps per h)."))
+    self_checks = {"RK4 resolves NGF, IGR, third-order at n = 1": bool(integ_ok),
+                   "NGF error at n = 1 ~ (h^2/2)||H grad E|| (Theorem 6.1)": bool(ngf_drift_ok),
+                   "IGR beats NGF below 2/lambda0": bool(igr_better)}
+    effects = {k: {q: dict(zip(("mean", "half_width"), mean_interval(x)), samples=x) for q, x in r.items()}
+               for k, r in ratios.items()}
+    judged = judge({"self_checks": self_checks, "effects": effects})
+    ctx.save_figures(figures({"networks": nets_info, "flows": list(flows_run), "substeps": list(subs),
+                              "factors": list(factors), "results": res}))
     n_note = ("PF+ (14) is not run in quick mode (its third-derivative term doubles the cost). " if ctx.quick else "")
     return {
         "prediction": "||theta_n - theta(nh)|| smallest for the PF over the first iterations, below and above 2/lambda0",
@@ -136,19 +205,16 @@ def pf_mlp_tracking(ctx: Context) -> dict:
         "tolerance": "PF better/worse than a flow only when the gap exceeds both integration uncertainties; checks: "
                      "RK4 resolves NGF, IGR and third-order errors at n = 1 to 10%; at the lower h the NGF error at "
                      "n = 1 is within a factor 3 of (h^2/2)||H grad E|| (Theorem 6.1) and IGR beats NGF (BEA order)",
-        "verdict": verdict,
-        "passed": passed,
-        "numbers": {"networks": nets_info, "steps": N,
+        **judged.fields(),
+        "numbers": {"self_checks": self_checks, "effects": effects, "networks": nets_info, "substeps": list(subs),
+                    "factors": list(factors), "steps": N,
                     "flows": list(flows_run), "results": res, "pf_robustly_best_at_n1_below_2_over_lambda0": pf_best_n1,
                     "pf_robustly_best_every_n_all_h": pf_best_all, "pf_robustly_worse_at_n1_some_h": pf_worse_n1},
         "tables": [{"title": "MLP: ||theta_n - theta(nh)|| per flow (plotted) and RK4 uncertainty at n = 1",
                     "columns": ["h", "flow"] + [f"n={n}" for n in range(1, N + 1)] + ["uncertainty n=1"],
                     "rows": rows}],
         "notes": n_note + "The third-order flow is available for networks (exact HVPs; grad^3 E[g,g] by a central "
-                 "difference of HVPs). Verdict rule: confirmed if the PF is robustly best at every n for both h; "
-                 "refined if it is robustly best at n = 1 below 2/lambda0 on every network (the claim then holds "
-                 "only there); "
-                 "refuted otherwise. "
+                 "difference of HVPs). "
                  "Smallest error at n = 1: " + ", ".join(f"{k}: {v['best_at_n1']}" for k, v in res.items())
                  + ". Where h lambda > 1 the PF state is complex; the complex Hessian's eigenvalues crossing "
                    "Re h lambda = 1 switch the log branch (workbench.solvers.dynamics.flows), so RK4 converges slowly there (the "

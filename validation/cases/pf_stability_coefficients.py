@@ -19,6 +19,7 @@ from workbench.solvers.dynamics.flows import FlowProblem, gradient_descent, stab
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.principal_flow_networks import regression_problem
 
 
@@ -44,10 +45,64 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+RECALL, PHI = 0.8, 0.3
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    h, s = numbers["h"], numbers["series"]
+    steps, losses, dE, re_sc0 = (np.asarray(s[k]) for k in ("step", "loss", "dE", "re_sc0"))
+    inc = dE > dalmod.INCREASE_RTOL * np.maximum(1.0, np.abs(losses))
+    plt = _plt()
+    fig, axes = plt.subplots(3, 1, figsize=(7.0, 6.6), sharex=True, layout="constrained")
+    axes[0].plot(steps, losses, lw=1)
+    axes[0].plot(steps[inc], losses[inc], "r.", ms=3, label="loss increases next step")
+    axes[0].set_ylabel("loss E(θₜ)")
+    axes[0].legend()
+    axes[1].plot(steps, s["h_lambda0"], lw=1)
+    axes[1].axhline(2.0, color="k", ls="--", lw=0.8)
+    axes[1].set_ylabel("hλ₀ (dashed: 2)")
+    axes[2].plot(steps, re_sc0, lw=1, label="Re sc0")
+    axes[2].plot(steps, dE, lw=1, label="E(θ_{t+1}) − E(θ_t)")
+    axes[2].axhline(0.0, color="k", lw=0.6)
+    axes[2].set_ylabel("Re sc₀ and ΔE")
+    axes[2].set_xlabel("GD step t")
+    axes[2].legend()
+    fig.suptitle(f"Stability coefficient sc₀ and loss changes at the edge of stability (h = {h})")
+    return [("pf_stability_coefficients.png", fig, (
+        f"Gradient descent (learning rate h = {h}) on the MLP at the edge of stability. Top: loss, red dots where "
+        "the next step increases it. Middle: hλ₀, the largest Hessian eigenvalue times h (dashed: the threshold 2). "
+        "Bottom: the real part of the stability coefficient sc₀ beside the loss change of the next step."))]
+
+
+RULE = ("inconclusive if a self-check fails (sc_0 equals the coefficient log(1 - z)/z written out from a dense Hessian "
+        "to 1e-8, so a 1 % error in the PF coefficient shows; Re sc_0 > 0 exactly when h lambda0 > 2; the window "
+        f"reaches the edge of stability; the loss increases somewhere); confirmed if recall(Re sc_0 > 0 -> loss "
+        f"increase) >= {RECALL} and phi > {PHI}; refined if recall >= {RECALL} only; refuted otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of Def. 3.4 / §5 of the third paper (Rosca et al. 2023) from the contingency table.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``self_checks`` (name -> bool), ``recall`` and ``phi`` of Re sc_0 > 0 as a predictor of a loss increase.
+    """
+    bad = [k for k, ok in numbers["self_checks"].items() if not ok]
+    if bad:
+        return Verdict("inconclusive", RULE, "self-check failed: " + ", ".join(bad))
+    why = f"recall {numbers['recall']:.2f}, phi {numbers['phi']:.2f}"
+    if numbers["recall"] >= RECALL and numbers["phi"] > PHI:
+        return Verdict("confirmed", RULE, why)
+    if numbers["recall"] >= RECALL:
+        return Verdict("refined", RULE, why)
+    return Verdict("refuted", RULE, why)
+
+
 @case("pf-stability-coefficients",
       claim="At the edge of stability, loss increases of gradient descent occur where the real part of the "
             "stability coefficient sc_0 = alpha_PF(h lambda_0) grad E^T u_0 is positive (and large)",
-      source="Rosca et al. 2023, Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)")
+      source="Rosca et al. 2023, Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)", paper=3,
+      where='Def. 3.4, §5, Figs. 9, 11, 12, eq. (15)')
 def pf_stability_coefficients(ctx: Context) -> dict:
     sizes, n_data, h = [2, 6, 6, 1], 32, 0.5
     warm, rec = (250, 80) if ctx.quick else (150, 300)
@@ -91,35 +146,16 @@ def pf_stability_coefficients(ctx: Context) -> dict:
     # consistency: Re sc_0 > 0 exactly when h lambda_0 > 2 (grad.u_0 >= 0 by the paper's sign convention)
     sign_ok = bool(np.all((re_sc0 > 0) == (h * lam0s > 2.0)) or np.all(np.array(gu0s) == 0))
     frac_eos = float(np.mean(h * lam0s > 2.0))
-    passed = bool(sc_err < 1e-8 and sign_ok and 0.05 < frac_eos < 1.0 and inc.sum() > 0)
     rec_sc, prec_sc, phi_sc = t_sc["recall"], t_sc["precision"], t_sc["phi"]
-    if rec_sc >= 0.8 and phi_sc > 0.3:
-        verdict = "confirmed"
-    elif rec_sc >= 0.8:
-        verdict = "refined"
-    else:
-        verdict = "refuted"
-    plt = _plt()
-    fig, axes = plt.subplots(3, 1, figsize=(7.0, 6.6), sharex=True, layout="constrained")
-    steps = np.arange(warm, warm + rec + 1)
-    axes[0].plot(steps, losses, lw=1)
-    axes[0].plot(steps[inc], np.array(losses)[inc], "r.", ms=3, label="loss increases next step")
-    axes[0].set_ylabel("loss E(θₜ)")
-    axes[0].legend()
-    axes[1].plot(steps, h * lam0s, lw=1)
-    axes[1].axhline(2.0, color="k", ls="--", lw=0.8)
-    axes[1].set_ylabel("hλ₀ (dashed: 2)")
-    axes[2].plot(steps, re_sc0, lw=1, label="Re sc0")
-    axes[2].plot(steps, dE, lw=1, label="E(θ_{t+1}) − E(θ_t)")
-    axes[2].axhline(0.0, color="k", lw=0.6)
-    axes[2].set_ylabel("Re sc₀ and ΔE")
-    axes[2].set_xlabel("GD step t")
-    axes[2].legend()
-    fig.suptitle(f"Stability coefficient sc₀ and loss changes at the edge of stability (h = {h})")
-    ctx.save_figure(fig, "pf_stability_coefficients.png", caption=(
-        f"Gradient descent (learning rate h = {h}) on the MLP at the edge of stability. Top: loss, red dots where "
-        "the next step increases it. Middle: hλ₀, the largest Hessian eigenvalue times h (dashed: the threshold 2). "
-        "Bottom: the real part of the stability coefficient sc₀ beside the loss change of the next step."))
+    self_checks = {"sc_0 = log(1 - h lambda0)/(h lambda0) |grad.u0| written out, to 1e-8": bool(sc_err < 1e-8),
+                   "Re sc_0 > 0 <=> h lambda0 > 2 at every step": bool(sign_ok),
+                   "the window reaches the edge of stability (5-100 % of steps)": bool(0.05 < frac_eos < 1.0),
+                   "the loss increases somewhere": bool(inc.sum() > 0)}
+    judged = judge({"self_checks": self_checks, "recall": rec_sc, "phi": phi_sc})
+    series = {"step": np.arange(warm, warm + rec + 1).tolist(), "loss": [float(v) for v in losses],
+                               "h_lambda0": (h * lam0s).tolist(), "re_sc0": re_sc0.tolist(),
+                               "im_sc0": [v.imag for v in sc0s], "pf_dEdt": dEdt.tolist(), "dE": dE.tolist()}
+    ctx.save_figures(figures({"h": h, "series": series}))
     cols = ["predictor", "TP", "FP", "FN", "TN", "precision", "recall", "phi"]
 
     def row(name: str, t: dict) -> list:
@@ -134,17 +170,14 @@ def pf_stability_coefficients(ctx: Context) -> dict:
         "tolerance": "verdict: confirmed if recall(Re sc_0 > 0 -> increase) >= 0.8 and phi > 0.3; refined if recall "
                      ">= 0.8 only; check: sc_0 equals an independent dense-Hessian recomputation to 1e-8 and "
                      "Re sc_0 > 0 <=> h lambda_0 > 2 at every step; the window reaches the edge of stability",
-        "verdict": verdict,
-        "passed": passed,
-        "numbers": {"h": h, "parameters": obj.size, "warmup_steps": warm, "recorded_steps": rec + 1,
+        **judged.fields(),
+        "numbers": {"self_checks": self_checks, "h": h, "parameters": obj.size, "warmup_steps": warm, "recorded_steps": rec + 1,
                     "fraction_h_lambda0_above_2": frac_eos, "loss_increases": int(inc.sum()),
                     "contingency_re_sc0_positive": t_sc, "contingency_pf_dEdt_positive": t_pf,
                     "contingency_ngf": t_ngf, "pearson_re_sc0_vs_dE": pear, "spearman_re_sc0_vs_dE": spear,
                     "pearson_pf_dEdt_vs_dE": pear_pf, "sc0_check_rel_error": sc_err,
                     "max_unstable_directions": int(max(n_unstable)),
-                    "series": {"step": steps.tolist(), "loss": [float(v) for v in losses],
-                               "h_lambda0": (h * lam0s).tolist(), "re_sc0": re_sc0.tolist(),
-                               "im_sc0": [v.imag for v in sc0s], "pf_dEdt": dEdt.tolist(), "dE": dE.tolist()}},
+                    "series": series},
         "tables": [{"title": "loss increase at step t vs predictor at theta_t (2x2 contingency)", "columns": cols,
                     "rows": [row("Re sc_0 > 0 (h lambda_0 > 2)", t_sc), row("PF dE/dt (15) > 0", t_pf),
                              row("NGF / IGR (dE/dt <= 0)", t_ngf)]},

@@ -18,6 +18,7 @@ from workbench.solvers.linalg.hessian import sharpness
 
 from workbench.validation.plots import pyplot as _plt
 from workbench.validation.registry import Context, case
+from workbench.validation.verdict import Verdict
 from workbench.validation.shared.unstable_convergence import SOURCE, eos_problem
 
 
@@ -115,25 +116,61 @@ def eos_figure(runs: list[dict]) -> Any:
                     labels.append(l_.split(" (")[0])
     fig.legend(handles, labels, loc="outside lower center", ncol=4, frameon=False)
     return fig
+def figures(numbers: dict) -> list[tuple]:
+    """The case's figure, from its ``numbers`` alone: (file name, Figure, caption)."""
+    return [_eos_figure(numbers["runs"])]
 
 
-def _eos_figure(ctx: Context, runs: list[dict]) -> None:
-    ctx.save_figure(eos_figure(runs), "uc_edge_of_stability.png", caption=(
+
+
+def _eos_figure(runs: list[dict]) -> tuple:
+    return ("uc_edge_of_stability.png", eos_figure(runs), (
         "Full-batch gradient descent on the MLP, one row per activation and step size η. Left: sharpness "
         "(largest Hessian eigenvalue) and the threshold 2/η (dashed). Middle: relative progress RP (Def. 1; "
         "0 means no progress, -1 the stable limit). Right: directional smoothness L(θ; η∇f) over 2/η. ▲/▼ "
         "mark values outside an axis."))
 
 
+RULE = ("inconclusive if a self-check fails on some run ((4) and the exact form of (6) to quadrature accuracy, the "
+        "epoch mean gradient = grad f) or the step sizes do not cover both regimes; refuted if a sharpness claim "
+        "fails (unstable: tail median within 10 % of 2/eta; stable: below 2/eta); confirmed if also RP (|median| <= "
+        "0.1 unstable, <= -0.9 stable), L (within 10 % of 2/eta), (5) (median error <= 0.05) and (6) (<= 0.1 "
+        "max(1, |E[RP]|)) hold on every run; refined otherwise")
+
+
+def judge(numbers: dict) -> Verdict:
+    """Verdict of §4-5, Theorem 2 and Remark 6 of the fourth paper (Ahn, Zhang, Sra) from the GD runs.
+
+    Parameters
+    ----------
+    numbers : dict
+        ``runs``: per run ``regime`` (``stable``/``unstable``), ``checks`` and ``claims`` (name -> bool; the
+        sharpness claims are named ``sharpness_*``).
+    """
+    runs = numbers["runs"]
+    if not all(all(r["checks"].values()) for r in runs):
+        return Verdict("inconclusive", RULE, "a quadrature or mean-gradient self-check failed")
+    if {r["regime"] for r in runs} != {"stable", "unstable"}:
+        return Verdict("inconclusive", RULE, "the step sizes do not cover both regimes")
+    missed = [f"{r.get('activation', '?')} eta={r.get('eta', float('nan')):g}: " +
+              ", ".join(k for k, v in r["claims"].items() if not v) for r in runs if not all(r["claims"].values())]
+    if not all(v for r in runs for k, v in r["claims"].items() if k.startswith("sharpness")):
+        return Verdict("refuted", RULE, "sharpness claims fail: " + "; ".join(missed))
+    if not missed:
+        return Verdict("confirmed", RULE, "every claim holds on every run")
+    return Verdict("refined", RULE, "sharpness claims hold; missed: " + "; ".join(missed))
+
+
 @case("uc-edge-of-stability",
       claim="Full-batch GD on neural networks: sharpness rises to and hovers near 2/eta; RP oscillates near 0 in the "
             "unstable regime and stays near -1 in the stable one; L(theta; eta grad f) saturates near 2/eta; (5) and "
             "(6) hold",
-      source=f"{SOURCE}, Sections 4-5, Theorem 2 (4), (5), (6), Remark 6, Experiments 3-8")
+      source=f"{SOURCE}, Sections 4-5, Theorem 2 (4), (5), (6), Remark 6, Experiments 3-8", paper=4,
+      where='§4-5, Theorem 2, eqs. (4)-(6), Remark 6, Experiments 3-8')
 def edge_of_stability(ctx: Context) -> dict:
     st = _eos_settings(ctx.quick)
     runs = [eos_run(a, e, st["steps"], st["every"], st["sgd_epochs"]) for a, e in st["runs"]]
-    claims, checks, approx = [], [], []
+    approx = []
     for r in runs:
         unstable = r["sharpness_max"] >= 0.9 * r["two_over_eta"]
         r["regime"] = "unstable" if unstable else "stable"
@@ -152,15 +189,10 @@ def edge_of_stability(ctx: Context) -> dict:
              "epoch_mean_gradient": r["sgd"]["mean_g_error"] <= 1e-12}
         r["claims"] = {key: bool(v) for key, v in {**c, **a}.items()}
         r["checks"] = {key: bool(v) for key, v in k.items()}
-        claims.append(all(v for key, v in c.items() if key.startswith("sharpness")))
         approx.append(all(a.values()) and all(c.values()))
-        checks.append(all(k.values()))
-    has_both = {r["regime"] for r in runs} == {"stable", "unstable"}
     missed = [f"{r['activation']} eta={r['eta']:g}: " + ", ".join(k for k, v in r["claims"].items() if not v)
               for r, a in zip(runs, approx) if not a]
-    _eos_figure(ctx, runs)
-    ok = all(claims) and has_both
-    verdict = ("confirmed" if all(approx) else "refined") if ok else "refuted"
+    ctx.save_figures(figures({"runs": runs}))
     numbers = {"settings": {k: v for k, v in st.items()}, "problem": "MLP 2-32-32-2 on spirals(64, 2 classes, seed 0), "
                "MSE, LeCun-normal init seed 0", "runs": runs}
     table = {"title": "Edge of stability: statistics over the second half of each run",
@@ -179,7 +211,7 @@ def edge_of_stability(ctx: Context) -> dict:
                            "of batch 16",
             "tolerance": "sharpness and L medians within 10% of 2/eta; |RP median| <= 0.1 (unstable), <= -0.9 "
                          "(stable); |RP-(4)| <= 1e-6; median |RP-(5)| <= 0.05; |E[RP]-(6)| <= 0.1 max(1,|E[RP]|)",
-            "verdict": verdict, "passed": bool(all(checks) and has_both),
+            **judge({"runs": runs}).fields(),
             "numbers": {**numbers, "approximations_missed": missed}, "tables": [table],
             "notes": "Statistics are over the second half of each run. The (6) comparison is at the last iterate; "
                      "its exact form (appendix C) is computed by quadrature beside it (rhs6_exact) and must agree "

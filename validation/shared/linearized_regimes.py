@@ -27,7 +27,6 @@ import numpy as np
 from workbench.solvers.cnn.images import smooth
 
 from workbench.validation.plots import pyplot
-from workbench.validation.registry import Context
 
 
 #: relative tolerance for "the linearization predicts the nonlinear onset"
@@ -51,8 +50,11 @@ def rel_error(pred: float, meas: float) -> float:
     return (pred - meas) / abs(meas)
 
 
-def bounds_figure(ctx: Context, name: str, title: str, rows: list[dict], keys: list[tuple[str, str]]) -> None:
-    """Each predicted bound's relative difference from the simulated onset per (n, w), with the tolerance band."""
+def bounds_figure(name: str, title: str, rows: list[dict], keys: list[tuple[str, str]]) -> tuple:
+    """Each predicted bound's relative difference from the simulated onset per (n, w), with the tolerance band.
+
+    Returns ``(name, Figure, caption)``; ``rows`` are the case's ``numbers["results"]``.
+    """
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.0, 3.8), layout="constrained")
@@ -67,7 +69,7 @@ def bounds_figure(ctx: Context, name: str, title: str, rows: list[dict], keys: l
     ax.set_ylabel("(predicted - simulated) / simulated  [%]")
     ax.set_title(title)
     fig.legend(loc="outside lower center", ncol=2, frameon=False)
-    ctx.save_figure(fig, name, caption=(
+    return (name, fig, (
         f"{title}: relative error of each prediction of the upper α bound against the simulated onset of "
         f"instability, in percent, per image size n and kernel w; grey band: the ±{100 * TOL_LIN:g}% tolerance "
         "of the verdict."))

@@ -1,0 +1,23 @@
+"""Case scheme-atlas (quick): every registered scheme's exact region against root sampling and simulation."""
+from __future__ import annotations
+
+import json
+
+from workbench.derivations.schemes import registry as reg
+from workbench.validation.cases import scheme_atlas as atlas
+from workbench.validation.registry import run_case
+
+
+def test_scheme_atlas_quick(tmp_path):
+    res = run_case("scheme-atlas", tmp_path, quick=True).to_dict()
+    n = res["numbers"]
+    assert res["verdict"] == "confirmed" and res["passed"], res["reason"]
+    assert res["paper"] == 0 and res["rule"]
+    assert n["disagreements"] == 0 and n["stated_error"] <= 1e-12
+    assert n["worst_simulated_rel"] <= n["rtol"] == 1e-2
+    # one row per registered scheme in the region table, one per hyperparameter setting in the bounds table
+    regions, bounds = res["tables"]
+    assert [r[0] for r in regions["rows"]] == list(reg.names())
+    assert [r[0] for r in bounds["rows"]] == [name for name in reg.names() for _ in atlas.SETTINGS[name]]
+    assert res["figures"] == ["scheme_atlas.png"] and (tmp_path / "scheme_atlas.png").stat().st_size > 1000
+    json.dumps(res, allow_nan=False)
