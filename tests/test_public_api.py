@@ -70,8 +70,8 @@ def test_train_to_frame_and_records():
 
 def test_bad_input_names_the_parameter(monkeypatch):
     obj = _quad()
-    with pytest.raises(ParameterError, match="scheme: unknown 'adam'"):
-        wb.max_stable_lr(obj, scheme="adam")
+    with pytest.raises(ParameterError, match="scheme: unknown 'lion'"):
+        wb.max_stable_lr(obj, scheme="lion")
     with pytest.raises(ParameterError, match="track: unknown tracker 'hessian'"):
         wb.train(obj, lr=0.01, steps=10, track=("loss", "hessian"))
     with pytest.raises(ParameterError, match="lr: must be finite and > 0"):
