@@ -29,11 +29,12 @@ _LAZY = {  # name -> module holding it, imported on first use (PEP 562) so ``imp
     "dal": "workbench.api.models", "from_jax": "workbench.api.models", "from_torch": "workbench.api.models",
     "max_stable_lr": "workbench.api.models", "modified_flow": "workbench.api.models",
     "principal_flow": "workbench.api.models", "sharpness": "workbench.api.models", "train": "workbench.api.models",
-    "load_image": "workbench.api.images",
+    "load_image": "workbench.api.images", "stability": "workbench.api.models", "scheme_of": "workbench.api.models",
+    "Monitor": "workbench.api.monitor",
 }
 
 __all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench",
-           "from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "principal_flow", "modified_flow",
+           "from_torch", "from_jax", "sharpness", "max_stable_lr", "stability", "scheme_of", "Monitor", "train", "principal_flow", "modified_flow",
            "dal", "plot"]
 
 

@@ -148,8 +148,8 @@ _TAU = Hyper("dampening", sp.Symbol("tau", nonnegative=True), 0.0, 0.0, 1.0,
              doc="dampening τ of the momentum buffer (torch.optim.SGD)")
 _B1 = Hyper("beta1", sp.Symbol("beta_1", nonnegative=True), 0.9, 0.0, 1.0,
             doc="EMA factor β₁ of the first moment", aliases=("b1",))
-_DECAY = Hyper("decay", sp.Symbol("c", nonnegative=True), 0.0, 0.0, 1.0,
-               doc="decoupled weight decay per step c = η·wd (AdamW): θ ← (1 − c)θ before the step")
+_DECAY = Hyper("decay", sp.Symbol("c", nonnegative=True), 0.0, 0.0, 2.0,
+               doc="decoupled weight decay per step c = η·wd (AdamW): θ ← (1 − c)θ before the step; |1 − c| < 1")
 _L2 = {"curvature_shift": "weight_decay"}
 
 

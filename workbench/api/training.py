@@ -162,7 +162,8 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     from workbench.solvers.dynamics.diagnostics import gd_directional_smoothness, relative_progress
     from workbench.solvers.linalg.hessian import top_eigenpairs
 
-    from workbench.api.models import _scheme, _theta
+    from workbench.api.arguments import scheme_name as _scheme
+    from workbench.api.arguments import theta_of as _theta
 
     name = _scheme(scheme)
     eta = check_positive("lr", lr)
