@@ -207,3 +207,56 @@ def test_param_groups_scale_the_step_and_frozen_parameters_drop_out():
     assert wb.max_stable_lr(obj, optimizer=opt) == pytest.approx(2 / lam, rel=1e-9)
     only_w = torch.optim.SGD([model.weight], lr=0.1)                        # the bias is not updated
     assert wb.max_stable_lr(obj, optimizer=only_w) == pytest.approx(2 / np.linalg.eigvalsh(H[:D, :D])[-1], rel=1e-9)
+
+
+def test_train_reproduces_a_torch_nesterov_run_step_by_step():
+    torch.manual_seed(3)
+    X = torch.randn(64, 3, dtype=torch.float64)
+    Y = torch.sin(X.sum(1, keepdim=True))
+    net = lambda: torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()  # noqa
+    torch.manual_seed(4)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)
+    obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)
+    run = wb.train(obj, optimizer=opt, steps=200, every=1, track=("loss",))
+    assert run.scheme == "nesterov-lookahead" and not run.diverged
+    ref = []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(X), Y)
+        ref.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    got = run.column("loss")
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    assert np.max(np.abs(got - ref)) < 1e-12 and ref[-1] < 0.5 * ref[0]
+    # the registry's "nesterov" records θₜ, not torch's look-ahead point: a different sequence
+    other = wb.train(obj, scheme="nesterov", lr=0.05, momentum=0.9, steps=20, every=1, track=("loss",))
+    assert np.max(np.abs(other.column("loss") - ref[:20])) > 1e-6
+
+
+def test_train_refuses_adaptive_optimizers_and_partial_ones():
+    X, Y = _data()
+    model = _model()
+    obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)
+    with pytest.raises(ParameterError, match="optimizer: Adam's preconditioner changes every step"):
+        wb.train(obj, optimizer=torch.optim.Adam(model.parameters()), steps=5)
+    with pytest.raises(ParameterError, match="optimizer: it does not update every trainable parameter"):
+        wb.train(obj, optimizer=torch.optim.SGD([model.weight], lr=0.1), steps=5)
+
+
+def test_a_short_run_whose_loss_decreased_is_not_diverged():
+    # 5 GD steps at 0.44x the stable rate on a classifier: the loss falls, the increments may still grow
+    torch.manual_seed(0)
+    X = torch.randn(100, 10, dtype=torch.float64)
+    y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3)).double()
+    obj = wb.from_torch(model, torch.nn.functional.cross_entropy, X, y)
+    eta = 0.44 * wb.max_stable_lr(obj)
+    run = wb.train(obj, lr=eta, steps=5, track=("loss",), every=10)
+    assert run.extra["loss_last"] < run.extra["loss_first"]
+    assert not run.diverged and run.reason == ""
+    X, Y = _data()
+    lin = wb.from_torch(_model(), torch.nn.functional.mse_loss, X, Y)       # a quadratic at 1.1x its edge
+    blown = wb.train(lin, lr=1.1 * wb.max_stable_lr(lin), steps=300, track=(), every=10)
+    assert blown.diverged and blown.reason in ("blowup", "nonfinite-loss", "growth")

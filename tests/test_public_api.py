@@ -127,3 +127,14 @@ def test_plots_return_figures_and_leave_the_backend_alone():
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
     with pytest.raises(ParameterError, match="run: sharpness was not tracked"):
         wb.plot.sharpness(wb.train(_quad(), lr=0.01, steps=5, track=("loss",)))
+
+
+def test_run_verdict_never_calls_a_decreasing_finite_loss_diverged():
+    from workbench.solvers.stepping.divergence import DivergenceCriterion, run_verdict
+
+    assert run_verdict([2.30, 2.1, 1.95, 1.83, 1.74], "growth") == ""
+    assert run_verdict([1.0, 1.1, 1.3, 2.0], "growth") == "growth"
+    assert run_verdict([1.0, 0.5, float("nan")], "") == "nonfinite-loss"
+    assert run_verdict([1.0, 0.5, 1e13], "") == "blowup"
+    assert run_verdict([1.0, 0.9], "nonfinite") == "nonfinite"
+    assert run_verdict([1.0, 50.0], "", DivergenceCriterion(loss_blowup=10.0)) == "blowup"

@@ -16,8 +16,12 @@ by double backward (Pearlmutter's R-operator through autograd: ∇(∇E·v)), as
 PyHessian. Measured 2.8× faster than ``torch.func.jvp`` over ``grad`` at 1218
 parameters (issue 15).
 
-The model is evaluated in whatever mode it is in: call ``model.eval()`` first if it
-has dropout or batch normalisation, or the loss is random / the running statistics move.
+The loss is always evaluated in eval mode on a copy of the model's buffers taken when the
+objective is built: a model left in train mode (dropout, batch normalisation) gives a
+deterministic loss, and nothing of the user's model changes — its parameters, buffers and
+``.training`` flags are the same after every call (the flags are set to eval for the
+duration of each evaluation and restored). :attr:`TorchObjective.train_mode_modules`
+names the dropout/normalisation modules that were in train mode.
 
 PyTorch is imported only when :func:`from_torch` is called (the ``torch`` extra:
 ``pip install 'stability-workbench[torch]'``).
@@ -50,6 +54,13 @@ def _tensors(torch: Any, obj: Any) -> list[Any]:
     if isinstance(obj, dict):
         return [t for o in obj.values() for t in _tensors(torch, o)]
     return []
+
+
+def _mode_dependent() -> tuple:
+    import torch
+
+    nn = torch.nn
+    return (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase, nn.AlphaDropout)
 
 
 class TorchObjective(BaseObjective):
@@ -87,6 +98,9 @@ class TorchObjective(BaseObjective):
         devices = sorted({str(p.device) for _, p in named})
         if len(devices) > 1:
             raise ParameterError(f"model: its parameters are on several devices {devices}; move it to one")
+        if p0.device.type == "meta":
+            raise ParameterError("model: its parameters are on the 'meta' device (shapes without data); materialize "
+                                 "it first (model.to_empty(device=...) and load its weights)")
         self._torch = torch
         self._func_ok = True
         self.xp = xp
@@ -104,9 +118,14 @@ class TorchObjective(BaseObjective):
         self.shapes = [tuple(p.shape) for _, p in named]
         self._numels = [int(p.numel()) for _, p in named]
         self.size = int(sum(self._numels))
+        self._buffer_copy = {n: b.detach().clone() for n, b in model.named_buffers()}
+        mode_dependent = _mode_dependent()
+        self.train_mode_modules = [n or type(model).__name__ for n, m in model.named_modules()
+                                   if m.training and isinstance(m, mode_dependent)]
         with torch.no_grad():
             self._theta0 = torch.cat([p.detach().reshape(-1) for _, p in named]).clone()
-            out = self._loss(self._theta0)
+        with torch.enable_grad():
+            out = self._loss(self._theta0.clone().requires_grad_(True))
         if not isinstance(out, torch.Tensor):
             raise ParameterError(f"loss_fn: returned {type(out).__name__}, expected a scalar tensor (a Python float "
                                  "has no gradient)")
@@ -115,6 +134,12 @@ class TorchObjective(BaseObjective):
                                  "(e.g. reduction='mean' or .sum())")
         if not out.dtype.is_floating_point:
             raise ParameterError(f"loss_fn: returned dtype {out.dtype}, expected a floating scalar")
+        if not bool(torch.isfinite(out.detach()).all()):
+            raise ParameterError(f"loss_fn: the loss at the model's parameters is {float(out.detach())}; the analysis "
+                                 "needs a finite loss")
+        if not out.requires_grad:
+            raise ParameterError("loss_fn: the loss has no gradient path to the model's parameters (detached, "
+                                 ".item(), or computed under torch.no_grad?); its Hessian would read as zero")
 
     # -- layout ------------------------------------------------------------------------
     @property
@@ -151,7 +176,14 @@ class TorchObjective(BaseObjective):
         from torch.func import functional_call
 
         params = {n: t.view(s) for n, t, s in zip(self.names, theta.split(self._numels), self.shapes)}
-        out = functional_call(self.model, params, self._inputs)
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            for m, _ in modes:                   # eval mode for this evaluation only, restored below
+                m.training = False
+            out = functional_call(self.model, {**self._buffer_copy, **params}, self._inputs)
+        finally:
+            for m, flag in modes:
+                m.training = flag
         return self.loss_fn(out, self.targets)
 
     def _value(self, theta: Any) -> float:
