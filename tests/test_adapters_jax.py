@@ -148,3 +148,14 @@ def test_edge_of_stability_run_settles_at_two_over_eta():
     assert len(second) >= 10 and np.all(np.abs(second / run.threshold - 1.0) <= 0.10)
     assert run.records[-1]["loss"] < 0.1 * run.records[0]["loss"]
     assert isinstance(run.theta, jax.Array) and run.theta.shape == (obj.size,)
+
+
+@pytest.mark.parametrize("loss, match", [
+    (lambda p, X, Y: jnp.mean((X @ jax.lax.stop_gradient(p["w"]) - Y) ** 2), "loss_fn: the loss has no gradient path"),
+    (lambda p, X, Y: jnp.mean((X @ p["w"] - Y) ** 2) * jnp.nan, "loss_fn: the loss at the given parameters is nan"),
+])
+def test_losses_without_gradient_or_finite_value_are_refused(loss, match):
+    X = jnp.ones((4, 3))
+    Y = jnp.zeros((4,))
+    with pytest.raises(ParameterError, match=match):
+        wb.from_jax(loss, {"w": jnp.ones(3)}, X, Y)

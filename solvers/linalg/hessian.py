@@ -250,7 +250,9 @@ def top_eigenpairs(obj: Any, theta: Any, k: int = 1, *, which: str = "largest", 
         V = xp.asarray(np.ascontiguousarray(vecs), dtype=dt)
         res = _residuals(obj, theta, vals, V)
         return Eigenpairs(vals, V, res, count[0] + k, True, "eigsh")
-    r = lanczos(lambda u: obj.hvp(theta, u), n, obj.xp, obj.dtype, k=k, which=which, tol=tol,
+    # an objective that can keep its gradient graph at θ (TorchObjective.hvp_operator) builds it once
+    op = obj.hvp_operator(theta) if hasattr(obj, "hvp_operator") else (lambda u: obj.hvp(theta, u))
+    r = lanczos(op, n, obj.xp, obj.dtype, k=k, which=which, tol=tol,
                 max_steps=max_steps, seed=seed, device=_device(theta))
     res = _residuals(obj, theta, r.values, r.vectors)
     return Eigenpairs(r.values, r.vectors, res, r.matvecs + k, r.converged, "lanczos")

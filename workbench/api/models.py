@@ -32,7 +32,7 @@ __all__ = ["from_torch", "from_jax", "sharpness", "max_stable_lr", "stability", 
            "TRACKERS", "principal_flow", "modified_flow", "dal"]
 
 
-def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any) -> Any:
+def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any = None) -> Any:
     """A PyTorch model's loss ``loss_fn(model(inputs), targets)`` as an Objective of its flat parameters.
 
     Value, exact gradient and exact Hessian-vector product (double backward), in the
@@ -47,8 +47,11 @@ def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targ
     loss_fn : callable (output, targets) -> scalar tensor
         E.g. ``torch.nn.functional.mse_loss`` (note: it divides by N·d, the workbench's
         MSE by 2N, so sharpness differs by the factor d/2).
-    inputs : tensor or tuple of tensors
-        On the model's device.
+    inputs : tensor or tuple of tensors, or an iterable of (inputs, targets) batches
+        On the model's device. An iterable of batches (a ``DataLoader``, read once) with
+        ``targets`` omitted gives the full-data loss, averaged exactly over the batches
+        (weights n_b/N, for a mean-reduced ``loss_fn``); for one batch's sharpness pass
+        that batch's tensors.
     targets : tensor (or anything ``loss_fn`` takes)
 
     Returns

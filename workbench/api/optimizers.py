@@ -246,18 +246,20 @@ def _diagonals(obj: Any, optimizer: Any, so: SchemeOf) -> tuple[Any, Any]:
 
 
 def _preconditioned_top(obj: Any, theta: Any, scale: Any, shift: Any, tol: float, which: str = "largest",
-                        start: Any = None) -> Any:
+                        start: Any = None, hvp: Any = None, check_every: int = 5) -> Any:
     """Extreme eigenpair of S = D^½(H + W)D^½ (D = diag(scale), W = diag(shift)), similar to D(H + W)."""
     from workbench.solvers.linalg.hessian import _device, lanczos
 
     d = scale.sqrt()
-    hvp = obj.hvp_operator(theta) if hasattr(obj, "hvp_operator") else (lambda u: obj.hvp(theta, u))
+    if hvp is None:
+        hvp = obj.hvp_operator(theta) if hasattr(obj, "hvp_operator") else (lambda u: obj.hvp(theta, u))
 
     def mv(u: Any) -> Any:
         w = d * u
         return d * (hvp(w) + shift * w)
 
-    return lanczos(mv, obj.size, obj.xp, obj.dtype, which=which, tol=tol, device=_device(theta), start=start)
+    return lanczos(mv, obj.size, obj.xp, obj.dtype, which=which, tol=tol, device=_device(theta), start=start,
+                   check_every=check_every)
 
 
 def _max_lr(so: SchemeOf, lam: float, lam_min: float | None = None) -> float:
