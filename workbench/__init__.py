@@ -14,6 +14,9 @@ On your own model (PyTorch or JAX; see the README, "Use it on your own model"):
 >>> obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)   # doctest: +SKIP
 >>> wb.sharpness(obj, k=3).values                                  # doctest: +SKIP
 >>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)        # doctest: +SKIP
+>>> wb.stability(obj, optimizer=opt)       # your torch.optim optimizer, as configured   # doctest: +SKIP
+>>> mon = wb.Monitor(model, loss_fn, opt, data=(X, Y), every=100)   # doctest: +SKIP
+>>> mon.step()                             # after each opt.step() in your own loop       # doctest: +SKIP
 >>> run = wb.train(obj, lr=0.1, steps=500, every=10)                # doctest: +SKIP
 >>> fig = wb.plot.sharpness(run)                                    # doctest: +SKIP
 >>> wb.principal_flow(obj, h=0.1, times=[0, 0.1, 0.2])              # doctest: +SKIP
