@@ -142,13 +142,75 @@ def _torch_group(opt: Any, kind: str, g: dict) -> GroupScheme:
 _TORCH_KINDS = ("SGD", "Adam", "AdamW", "RMSprop")
 
 
+_OPTAX = {"sgd": ("learning_rate", "momentum", "nesterov"), "add_decayed_weights": ("weight_decay",),
+          "adam": ("learning_rate", "b1", "b2", "eps"), "adamw": ("learning_rate", "b1", "b2", "eps", "weight_decay"),
+          "rmsprop": ("learning_rate", "decay", "eps", "momentum")}
+
+
+def _optax_chain(chain: Any) -> SchemeOf:
+    """An optax chain named as ``[(name, {kwargs}), ...]`` (optax's transformations hide their hyperparameters)."""
+    wd, main = 0.0, None
+    for item in chain:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], dict)):
+            raise ParameterError("optimizer: an optax chain is named as [(name, {keyword: value}), ...], e.g. "
+                                 "[('add_decayed_weights', {'weight_decay': 1e-4}), ('sgd', {'learning_rate': 0.1})]")
+        name, kw = item
+        if name not in _OPTAX:
+            raise ParameterError(f"optimizer: optax.{name} is not supported; supported: optax."
+                                 f"{', optax.'.join(_OPTAX)}")
+        unknown = sorted(set(kw) - set(_OPTAX[name]))
+        if unknown:
+            raise ParameterError(f"optimizer: optax.{name} has no keyword {unknown[0]!r} here; it takes "
+                                 f"{', '.join(_OPTAX[name])}")
+        if name == "add_decayed_weights":
+            if main is not None:
+                raise ParameterError("optimizer: add_decayed_weights after the optimizer is decoupled decay scaled "
+                                     "by -lr; name it before (L2) or use adamw")
+            wd += _num("weight_decay", kw.get("weight_decay", 0.0))
+        elif main is not None:
+            raise ParameterError(f"optimizer: the chain names two optimizers ({main[0]}, {name})")
+        else:
+            main = (name, kw)
+    if main is None:
+        raise ParameterError("optimizer: the chain names no optimizer (sgd, adam, adamw, rmsprop)")
+    name, kw = main
+    lr = _num("learning_rate", kw["learning_rate"]) if "learning_rate" in kw else None
+    if lr is None:
+        raise ParameterError(f"optimizer: optax.{name} needs learning_rate")
+    if name == "sgd":
+        mu = _num("momentum", kw.get("momentum") or 0.0)
+        if kw.get("nesterov", False):
+            return SchemeOf("optax", "sgd", (GroupScheme("nesterov-lookahead", lr, {"mu": mu, "weight_decay": wd}),))
+        if mu == 0.0 and wd == 0.0:
+            return SchemeOf("optax", "sgd", (GroupScheme("gd", lr, {}),))
+        if wd == 0.0:
+            return SchemeOf("optax", "sgd", (GroupScheme("heavy-ball", lr, {"mu": mu}),))
+        return SchemeOf("optax", "sgd", (GroupScheme("heavy-ball-dampened", lr,
+                                                     {"mu": mu, "dampening": 0.0, "weight_decay": wd}),))
+    if name in ("adam", "adamw"):
+        b1 = _num("b1", kw.get("b1", 0.9))
+        settings = {"beta1": b1, "beta2": _num("b2", kw.get("b2", 0.999)), "eps": _num("eps", kw.get("eps", 1e-8))}
+        dec = _num("weight_decay", kw.get("weight_decay", 1e-4 if name == "adamw" else 0.0))
+        return SchemeOf("optax", name, (GroupScheme("adam", lr, {"beta1": b1, "decay": lr * dec, "weight_decay": wd},
+                                                    decoupled=dec, preconditioner="adam", settings=settings),))
+    settings = {"alpha": _num("decay", kw.get("decay", 0.9)), "eps": _num("eps", kw.get("eps", 1e-8)),
+                "centered": False}
+    return SchemeOf("optax", "rmsprop", (GroupScheme("rmsprop", lr, {"mu": _num("momentum", kw.get("momentum") or 0.0),
+                                                                     "weight_decay": wd},
+                                                     preconditioner="rmsprop", settings=settings),))
+
+
 def scheme_of(optimizer: Any) -> SchemeOf:
     """The registered scheme and hyperparameters of a ``torch.optim`` optimizer, per param group.
 
     Parameters
     ----------
-    optimizer : torch.optim.SGD, Adam, AdamW or RMSprop
-        As configured (its ``param_groups``); the module docstring gives the mapping.
+    optimizer : torch.optim.SGD, Adam, AdamW or RMSprop, or an optax chain named as a list
+        As configured (its ``param_groups``); the module docstring gives the mapping. optax
+        transformations do not expose their hyperparameters, so an optax chain is named:
+        ``[("add_decayed_weights", {"weight_decay": 1e-4}), ("sgd", {"learning_rate": 0.1,
+        "momentum": 0.9, "nesterov": True})]`` (also ``adam``, ``adamw``, ``rmsprop``).
 
     Returns
     -------
@@ -166,6 +228,8 @@ def scheme_of(optimizer: Any) -> SchemeOf:
     >>> wb.scheme_of(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True))  # doctest: +SKIP
     SchemeOf(SGD -> nesterov-lookahead(mu=0.9, weight_decay=0), lr=0.1)
     """
+    if isinstance(optimizer, (list, tuple)):
+        return _optax_chain(optimizer)
     kind = type(optimizer).__name__
     mod = type(optimizer).__module__ or ""
     if not mod.startswith("torch.optim") or kind not in _TORCH_KINDS:
@@ -250,7 +314,7 @@ def _preconditioned_top(obj: Any, theta: Any, scale: Any, shift: Any, tol: float
     """Extreme eigenpair of S = D^½(H + W)D^½ (D = diag(scale), W = diag(shift)), similar to D(H + W)."""
     from workbench.solvers.linalg.hessian import _device, lanczos
 
-    d = scale.sqrt()
+    d = obj.xp.sqrt(scale)
     if hvp is None:
         hvp = obj.hvp_operator(theta) if hasattr(obj, "hvp_operator") else (lambda u: obj.hvp(theta, u))
 
@@ -292,7 +356,15 @@ def _max_lr(so: SchemeOf, lam: float, lam_min: float | None = None) -> float:
 def optimizer_max_stable_lr(obj: Any, theta: Any, optimizer: Any, tol: float = 1e-8) -> tuple[float, float, SchemeOf]:
     """``(max_lr, preconditioned sharpness, scheme)`` of the optimizer at θ; see :func:`stability`."""
     so = scheme_of(optimizer)
-    scale, shift = _diagonals(obj, optimizer, so)
+    if so.framework == "optax":
+        if so.groups[0].preconditioner:
+            raise ParameterError(f"optimizer: optax.{so.optimizer}'s preconditioner lives in its opt_state, which a "
+                                 "named chain does not carry; the frozen-preconditioner analysis needs it")
+        xp = obj.xp
+        scale = xp.ones((obj.size,), dtype=obj.dtype)
+        shift = so.groups[0].params.get("weight_decay", 0.0) * scale
+    else:
+        scale, shift = _diagonals(obj, optimizer, so)
     lam = float(_preconditioned_top(obj, theta, scale, shift, tol).values[0])
     return _max_lr(so, lam), lam, so
 
