@@ -148,3 +148,31 @@ def test_edge_of_stability_run_settles_at_two_over_eta():
     assert len(second) >= 10 and np.all(np.abs(second / run.threshold - 1.0) <= 0.10)
     assert run.records[-1]["loss"] < 0.1 * run.records[0]["loss"]
     assert isinstance(run.theta, jax.Array) and run.theta.shape == (obj.size,)
+
+
+@pytest.mark.parametrize("loss, match", [
+    (lambda p, X, Y: jnp.mean((X @ jax.lax.stop_gradient(p["w"]) - Y) ** 2), "loss_fn: the loss has no gradient path"),
+    (lambda p, X, Y: jnp.mean((X @ p["w"] - Y) ** 2) * jnp.nan, "loss_fn: the loss at the given parameters is nan"),
+])
+def test_losses_without_gradient_or_finite_value_are_refused(loss, match):
+    X = jnp.ones((4, 3))
+    Y = jnp.zeros((4,))
+    with pytest.raises(ParameterError, match=match):
+        wb.from_jax(loss, {"w": jnp.ones(3)}, X, Y)
+
+
+def test_a_named_optax_chain_is_a_registered_scheme_with_its_limit():
+    A = jnp.asarray(np.diag([4.0, 1.0]), dtype=jnp.float32)
+    obj = wb.from_jax(lambda p: 0.5 * p["w"] @ A @ p["w"], {"w": jnp.ones(2, dtype=jnp.float32)})
+    chain = [("add_decayed_weights", {"weight_decay": 0.01}),
+             ("sgd", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True})]
+    s = wb.scheme_of(chain)
+    assert (s.scheme, s.params, s.lr) == ("nesterov-lookahead", {"mu": 0.9, "weight_decay": 0.01}, 0.1)
+    assert wb.max_stable_lr(obj, optimizer=chain) == pytest.approx(2 * 1.9 / (2.8 * 4.01), rel=1e-5)
+    assert wb.scheme_of([("adamw", {"learning_rate": 1e-3})]).params["decay"] == pytest.approx(1e-7)
+    with pytest.raises(ParameterError, match="optimizer: optax.adam's preconditioner lives in its opt_state"):
+        wb.max_stable_lr(obj, optimizer=[("adam", {"learning_rate": 1e-3})])
+    with pytest.raises(ParameterError, match="optimizer: optax.lamb is not supported"):
+        wb.scheme_of([("lamb", {"learning_rate": 1e-3})])
+    with pytest.raises(ParameterError, match="optimizer: optax.sgd has no keyword 'beta'"):
+        wb.scheme_of([("sgd", {"learning_rate": 0.1, "beta": 0.9})])

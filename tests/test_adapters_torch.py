@@ -152,3 +152,33 @@ def test_edge_of_stability_run_settles_at_two_over_eta():
     second = s[run.column("step") >= 400]
     assert len(second) >= 10 and np.all(np.abs(second / run.threshold - 1.0) <= 0.10)
     assert run.records[-1]["loss"] < 0.05 * run.records[0]["loss"]
+
+
+def test_a_loader_gives_the_full_data_loss_and_hessian():
+    torch.manual_seed(0)
+    X, Y = torch.randn(60, 4, dtype=torch.float64), torch.randn(60, 1, dtype=torch.float64)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, Y), batch_size=16)  # 16, 16, 16, 12
+    full = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)
+    batched = wb.from_torch(model, torch.nn.functional.mse_loss, loader)
+    th = full.theta0
+    assert batched.value(th) == pytest.approx(full.value(th), rel=1e-13)
+    torch.testing.assert_close(batched.hessian(th), full.hessian(th), rtol=1e-11, atol=1e-13)
+    assert wb.sharpness(batched).value == pytest.approx(wb.sharpness(full).value, rel=1e-10)
+    with pytest.raises(ParameterError, match="targets: missing"):
+        wb.from_torch(model, torch.nn.functional.mse_loss, X)
+
+
+def test_hvp_operator_reuses_one_graph_and_equals_hvp():
+    torch.manual_seed(1)
+    X, Y = torch.randn(30, 4, dtype=torch.float64), torch.randn(30, 1, dtype=torch.float64)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)
+    th = obj.theta0 + 0.1
+    op = obj.hvp_operator(th)
+    for seed in range(3):
+        v = torch.randn(obj.size, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(op(v), obj.hvp(th, v), rtol=1e-13, atol=1e-14)
+    f, g = obj.value_and_gradient(th)
+    assert op.value == pytest.approx(f, rel=1e-14)
+    torch.testing.assert_close(op.gradient, g, rtol=1e-13, atol=1e-15)

@@ -44,7 +44,7 @@ def test_region_exact_values_and_plot(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["region", "adam"], "scheme: unknown 'adam'"),
+    (["region", "lion"], "scheme: unknown 'lion'"),
     (["region", "heavy-ball", "--param", "mu=1"], "mu: must lie in [0, 1)"),
     (["region", "qhm", "--param", "nu=1.5"], "nu: must lie in [0, 1]"),
     (["region", "qhm", "--param", "nu"], "param: expected NAME=VALUE"),
@@ -53,7 +53,7 @@ def test_region_exact_values_and_plot(capsys, tmp_path):
     (["region", "nesterov", "--param", "dt=0.1"], "dt: region takes the hyperparameters"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--scheme", "heavy-ball"], "dt: give the step"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--lr", "-1", "--scheme", "qhm"], "lr:"),
-    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--lr", "0.1", "--scheme", "adam"], "scheme: unknown"),
+    (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--lr", "0.1", "--scheme", "lion"], "scheme: unknown"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--lr", "0.1", "--scheme", "heavy-ball",
       "--param", "nu=0.5"], "nu: unknown hyperparameter of heavy-ball"),
 ])

@@ -110,4 +110,4 @@ def test_unknown_region_is_a_clear_error():
     with pytest.raises(ValueError, match="scheme: qhm has no closed-form region"):
         regions.z_interval("qhm", "exact")
     with pytest.raises(ValueError, match="scheme: unknown"):
-        regions.z_interval("adam", "exact")
+        regions.z_interval("lion", "exact")

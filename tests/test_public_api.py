@@ -70,8 +70,8 @@ def test_train_to_frame_and_records():
 
 def test_bad_input_names_the_parameter(monkeypatch):
     obj = _quad()
-    with pytest.raises(ParameterError, match="scheme: unknown 'adam'"):
-        wb.max_stable_lr(obj, scheme="adam")
+    with pytest.raises(ParameterError, match="scheme: unknown 'lion'"):
+        wb.max_stable_lr(obj, scheme="lion")
     with pytest.raises(ParameterError, match="track: unknown tracker 'hessian'"):
         wb.train(obj, lr=0.01, steps=10, track=("loss", "hessian"))
     with pytest.raises(ParameterError, match="lr: must be finite and > 0"):
@@ -127,3 +127,36 @@ def test_plots_return_figures_and_leave_the_backend_alone():
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
     with pytest.raises(ParameterError, match="run: sharpness was not tracked"):
         wb.plot.sharpness(wb.train(_quad(), lr=0.01, steps=5, track=("loss",)))
+
+
+def test_run_verdict_never_calls_a_decreasing_finite_loss_diverged():
+    from workbench.solvers.stepping.divergence import DivergenceCriterion, run_verdict
+
+    assert run_verdict([2.30, 2.1, 1.95, 1.83, 1.74], "growth") == ""
+    assert run_verdict([1.0, 1.1, 1.3, 2.0], "growth") == "growth"
+    assert run_verdict([1.0, 0.5, float("nan")], "") == "nonfinite-loss"
+    assert run_verdict([1.0, 0.5, 1e13], "") == "blowup"
+    assert run_verdict([1.0, 0.9], "nonfinite") == "nonfinite"
+    assert run_verdict([1.0, 50.0], "", DivergenceCriterion(loss_blowup=10.0)) == "blowup"
+
+
+def test_new_public_names():
+    for name in ("stability", "scheme_of", "Monitor"):
+        assert name in wb.__all__ and getattr(wb, name) is not None
+
+
+def test_sharpness_which_and_max_stable_lr_skips_lambda_min(monkeypatch):
+    obj = _quad((40.0, -3.0))
+    assert wb.sharpness(obj, which="smallest").value == pytest.approx(-3.0, rel=1e-12)
+    top, bottom = wb.sharpness(obj, which="both")
+    assert (top.value, bottom.value) == (pytest.approx(40.0, rel=1e-12), pytest.approx(-3.0, rel=1e-12))
+    with pytest.raises(ParameterError, match="which: expected 'largest', 'smallest' or 'both'"):
+        wb.sharpness(obj, which="top")
+    import workbench.solvers.linalg.hessian as hess
+
+    calls = []
+    real = hess.top_eigenpairs
+    monkeypatch.setattr(hess, "top_eigenpairs", lambda *a, **kw: calls.append(kw.get("which")) or real(*a, **kw))
+    # negative curvature does not enter the limit (it grows for every eta): lambda_min is not computed
+    assert wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.5) == pytest.approx(3 / 40, rel=1e-10)
+    assert calls == ["largest"]

@@ -44,7 +44,7 @@ def test_nesterov_bad_input(params, match):
 
 
 @pytest.mark.parametrize("scheme, lr, params, match", [
-    ("adam", 0.1, {}, "scheme: unknown 'adam'"), ("heavy-ball", 0.1, {"mu": 1.0}, "mu: must lie in \\[0, 1\\)"),
+    ("lion", 0.1, {}, "scheme: unknown 'lion'"), ("heavy-ball", 0.1, {"mu": 1.0}, "mu: must lie in \\[0, 1\\)"),
     ("qhm", 0.1, {"nu": 1.5}, "nu: must lie in \\[0, 1\\]"), ("qhm", -0.1, {}, "lr: must be > 0"),
     ("aggmo", 0.1, {"K": 2.5}, "K: must lie an integer"), ("heavy-ball", None, {}, "lr: the learning rate"),
     ("gd", 0.1, {"mu": 0.5}, "mu: unknown hyperparameter of gd"), ("heavy-ball", 0.1, {"dt": 1.0}, "dt: unknown"),
@@ -106,6 +106,18 @@ def _reference_step(name, hyper, lr, grad, theta, buffers):
         g = grad(theta)
         vs = [(1 - a ** i) * buffers.get(i, 0 * theta) - g for i in range(K)]
         return theta + lr / K * sum(vs), dict(enumerate(vs))
+    if name in ("heavy-ball-dampened", "rmsprop"):       # torch.optim.SGD / RMSprop with P = I
+        g = grad(theta) + hyper["weight_decay"] * theta
+        b = hyper["mu"] * buffers.get("b", 0 * theta) + (1 - hyper.get("dampening", 0.0)) * g
+        return theta - lr * b, {"b": b}
+    if name == "nesterov-lookahead":                     # torch.optim.SGD(nesterov=True)
+        g = grad(theta) + hyper["weight_decay"] * theta
+        b = hyper["mu"] * buffers.get("b", 0 * theta) + g
+        return theta - lr * (g + hyper["mu"] * b), {"b": b}
+    if name == "adam":                                   # frozen P = I
+        g = grad(theta) + hyper["weight_decay"] * theta
+        m = hyper["beta1"] * buffers.get("m", 0 * theta) + (1 - hyper["beta1"]) * g
+        return (1 - hyper["decay"]) * theta - lr * m, {"m": m}
     raise AssertionError(name)
 
 
@@ -192,7 +204,7 @@ def test_compute_bounds_nesterov_contract():
     with pytest.raises(ParameterError, match="momentum: unknown hyperparameter of gd"):
         compute_bounds(checkerboard(32), 6, 1e-3, momentum=0.9)
     with pytest.raises(ParameterError, match="scheme: unknown"):
-        compute_bounds(checkerboard(32), 6, 1e-3, scheme="adam")
+        compute_bounds(checkerboard(32), 6, 1e-3, scheme="lion")
 
 
 def test_nonlinear_nesterov_converges_inside_and_diverges_outside():

@@ -15,6 +15,9 @@ On your own model (PyTorch or JAX; see the README, "Use it on your own model"):
 >>> obj = wb.from_torch(model, torch.nn.functional.mse_loss, X, Y)   # doctest: +SKIP
 >>> wb.sharpness(obj, k=3).values                                  # doctest: +SKIP
 >>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)        # doctest: +SKIP
+>>> wb.stability(obj, optimizer=opt)       # your torch.optim optimizer, as configured   # doctest: +SKIP
+>>> mon = wb.Monitor(model, loss_fn, opt, data=(X, Y), every=100)   # doctest: +SKIP
+>>> mon.step()                             # after each opt.step() in your own loop       # doctest: +SKIP
 >>> run = wb.train(obj, lr=0.1, steps=500, every=10)                # doctest: +SKIP
 >>> fig = wb.plot.sharpness(run)                                    # doctest: +SKIP
 >>> wb.principal_flow(obj, h=0.1, times=[0, 0.1, 0.2])              # doctest: +SKIP
@@ -30,11 +33,12 @@ _LAZY = {  # name -> module holding it, imported on first use (PEP 562) so ``imp
     "dal": "workbench.api.models", "from_jax": "workbench.api.models", "from_torch": "workbench.api.models",
     "max_stable_lr": "workbench.api.models", "modified_flow": "workbench.api.models",
     "principal_flow": "workbench.api.models", "sharpness": "workbench.api.models", "train": "workbench.api.models",
-    "load_image": "workbench.api.images",
+    "load_image": "workbench.api.images", "stability": "workbench.api.models", "scheme_of": "workbench.api.models",
+    "Monitor": "workbench.api.monitor",
 }
 
 __all__ = ["__version__", "load_image", "derive", "bounds", "validate", "bench",
-           "from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "principal_flow", "modified_flow",
+           "from_torch", "from_jax", "sharpness", "max_stable_lr", "stability", "scheme_of", "Monitor", "train", "principal_flow", "modified_flow",
            "dal", "plot"]
 
 

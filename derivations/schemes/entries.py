@@ -135,3 +135,83 @@ register(Optimizer(
     record=_aggmo,
     update="v_i' = β_i v_i − ∇f(θ),  θ' = θ + (η/K) Σ_i v_i',  β_i = 1 − a^(i−1)",
 ))
+
+# -- the schemes of the training loops people run (torch.optim, optax) ----------------------
+# Weight decay. L2 ("coupled") decay adds wd·θ to the gradient, i.e. it is gradient descent on
+# f + (wd/2)‖θ‖²: the scheme sees the curvature H + wd·I. The record says so in
+# ``extra["curvature_shift"]`` (the hyperparameter that shifts H), which the analysis and the
+# stepper read; A, B, C stay those of the scheme on H. Decoupled decay (AdamW) multiplies θ by
+# 1 − η·wd outside the preconditioned step: it enters A as ``decay`` = η·wd (the per-step factor).
+_WD = Hyper("weight_decay", sp.Symbol("w_d", nonnegative=True), 0.0, 0.0, _INF,
+            doc="L2 weight decay wd: the gradient is ∇f(θ) + wd·θ (curvature H + wd·I)")
+_TAU = Hyper("dampening", sp.Symbol("tau", nonnegative=True), 0.0, 0.0, 1.0,
+             doc="dampening τ of the momentum buffer (torch.optim.SGD)")
+_B1 = Hyper("beta1", sp.Symbol("beta_1", nonnegative=True), 0.9, 0.0, 1.0,
+            doc="EMA factor β₁ of the first moment", aliases=("b1",))
+_DECAY = Hyper("decay", sp.Symbol("c", nonnegative=True), 0.0, 0.0, 2.0,
+               doc="decoupled weight decay per step c = η·wd (AdamW): θ ← (1 − c)θ before the step; |1 − c| < 1")
+_L2 = {"curvature_shift": "weight_decay"}
+
+
+def _dampened(v: dict) -> tuple:
+    m, tau = v["mu"], v["dampening"]
+    # b' = μ b + (1 − τ) g;  θ' = θ − η b';  u = η b
+    return _M([[1, -m], [0, m]]), _M([1 - tau, -(1 - tau)]), _M([[1, 0]]), ("theta", "buffer")
+
+
+register(Optimizer(
+    name="heavy-ball-dampened",
+    title="momentum SGD with dampening and L2 weight decay (torch.optim.SGD without Nesterov)",
+    citation="PyTorch documentation, torch.optim.SGD (the Sutskever et al. 2013 form of Polyak's heavy ball: "
+             "ICML 2013, eq. (1)-(2)); L2 decay as the gradient of (wd/2)‖θ‖²",
+    hypers=(_MU, _TAU, _WD),
+    record=_dampened,
+    update="b' = μb + (1 − τ)(∇f(θ) + wd·θ),  θ' = θ − η b'",
+    extra=dict(_L2),
+))
+
+
+register(Optimizer(
+    name="nesterov-lookahead",
+    title="Nesterov momentum as torch.optim.SGD(nesterov=True) stores it (the look-ahead point)",
+    citation="I. Sutskever, J. Martens, G. Dahl, G. Hinton, On the importance of initialization and momentum "
+             "in deep learning, ICML 2013, eq. (3)-(4), in the variables of PyTorch's torch.optim.SGD",
+    hypers=(_MU, _WD),
+    record=lambda v: (_M([[1, -v["mu"] ** 2], [0, v["mu"]]]), _M([1 + v["mu"], -1]), _M([[1, 0]]),
+                      ("theta", "buffer")),
+    update="b' = μb + ∇f(θ) + wd·θ,  θ' = θ − η(∇f(θ) + wd·θ + μ b')   (θ is the look-ahead point V)",
+    extra=dict(_L2),
+))
+
+
+def _adam(v: dict) -> tuple:
+    b1, c = v["beta1"], v["decay"]
+    # frozen preconditioner P: in the coordinates of P^{-1}(H + wd I), u = η P^{-1} m:
+    # u' = β₁u + η(1 − β₁)g,  θ' = (1 − c)θ − u'
+    return _M([[1 - c, -b1], [0, b1]]), _M([1 - b1, -(1 - b1)]), _M([[1, 0]]), ("theta", "buffer")
+
+
+register(Optimizer(
+    name="adam",
+    title="Adam / AdamW on the frozen-preconditioner linearization",
+    citation="D. P. Kingma, J. Ba, Adam, ICLR 2015; I. Loshchilov, F. Hutter, Decoupled Weight Decay "
+             "Regularization, ICLR 2019 (AdamW); frozen preconditioner and threshold (2 + 2β₁)/((1 − β₁)η) on "
+             "λ₁(P⁻¹H), P = (1 − β₁ᵗ)·diag(√v̂ + ε): J. Cohen et al., Adaptive Gradient Methods at the Edge of "
+             "Stability, arXiv 2207.14484, section 2",
+    hypers=(_B1, _DECAY, _WD),
+    record=_adam,
+    update="m' = β₁m + (1 − β₁)(∇f(θ) + wd·θ),  θ' = (1 − c)θ − η P⁻¹ m'   (h = η·λ(P⁻¹(H + wd I)))",
+    extra={**_L2, "preconditioner": "P = (1 − β₁ᵗ)·diag(√(v/(1 − β₂ᵗ)) + ε), frozen at the optimizer's step t"},
+))
+
+register(Optimizer(
+    name="rmsprop",
+    title="RMSprop (with optional heavy-ball momentum) on the frozen-preconditioner linearization",
+    citation="T. Tieleman, G. Hinton, Lecture 6.5 RMSprop, COURSERA: Neural Networks for Machine Learning, 2012; "
+             "PyTorch documentation, torch.optim.RMSprop; frozen-preconditioner analysis as in J. Cohen et al., "
+             "arXiv 2207.14484, section 2",
+    hypers=(Hyper("mu", mu, 0.0, 0.0, 1.0, doc="momentum μ of the preconditioned step", aliases=("momentum",)), _WD),
+    record=_heavy_ball,
+    update="b' = μb + P⁻¹(∇f(θ) + wd·θ),  θ' = θ − η b'   (P = diag(√v + ε), centered: √(v − ḡ²) + ε)",
+    extra={**_L2, "preconditioner": "P = diag(√v + ε) (centered: √(v − ḡ²) + ε), frozen"},
+))

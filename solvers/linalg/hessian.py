@@ -84,6 +84,7 @@ def lanczos(
     seed: int = 0,
     check_every: int = 5,
     device: Any = None,
+    start: Any = None,
 ) -> Eigenpairs:
     """k extreme eigenpairs of a symmetric n×n operator by Lanczos (array API).
 
@@ -107,6 +108,8 @@ def lanczos(
         Seed of the random start vector.
     device : optional
         Device to allocate on (``array_api_compat.device(theta)``; None: the default).
+    start : array, optional
+        Start vector (a warm start, e.g. the previous top eigenvector); default random.
 
     Returns
     -------
@@ -133,7 +136,7 @@ def lanczos(
         raise ParameterError(f"max_steps: must be >= k={k}, got {max_steps}")
     tol = dtype_tol(xp, dtype, tol)
     for st in krylov_checkpoints(matvec, n, xp, dtype, max_steps=m_max, seed=seed, check_every=check_every,
-                                 first_check=k, device=device):
+                                 first_check=k, device=device, start=start):
         order = np.argsort(-st.theta) if which == "largest" else np.argsort(st.theta)
         idx = order[:k]
         res = st.residuals(idx)
@@ -247,7 +250,9 @@ def top_eigenpairs(obj: Any, theta: Any, k: int = 1, *, which: str = "largest", 
         V = xp.asarray(np.ascontiguousarray(vecs), dtype=dt)
         res = _residuals(obj, theta, vals, V)
         return Eigenpairs(vals, V, res, count[0] + k, True, "eigsh")
-    r = lanczos(lambda u: obj.hvp(theta, u), n, obj.xp, obj.dtype, k=k, which=which, tol=tol,
+    # an objective that can keep its gradient graph at θ (TorchObjective.hvp_operator) builds it once
+    op = obj.hvp_operator(theta) if hasattr(obj, "hvp_operator") else (lambda u: obj.hvp(theta, u))
+    r = lanczos(op, n, obj.xp, obj.dtype, k=k, which=which, tol=tol,
                 max_steps=max_steps, seed=seed, device=_device(theta))
     res = _residuals(obj, theta, r.values, r.vectors)
     return Eigenpairs(r.values, r.vectors, res, r.matvecs + k, r.converged, "lanczos")

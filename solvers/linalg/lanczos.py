@@ -91,6 +91,7 @@ def krylov_checkpoints(
     check_every: int = 5,
     first_check: int = 1,
     device: Any = None,
+    start: Any = None,
 ) -> Iterator[KrylovState]:
     """Run Lanczos on a symmetric n×n operator; yield a :class:`KrylovState` at checkpoints.
 
@@ -107,6 +108,9 @@ def krylov_checkpoints(
         and always at the last step.
     device : optional
         Where to allocate (``array_api_compat.device`` of θ); None is the backend's default.
+    start : array, optional
+        Start vector (e.g. the previous top eigenvector, to warm-start a tracked
+        sharpness); default a random one from ``seed``.
 
     Notes
     -----
@@ -114,8 +118,10 @@ def krylov_checkpoints(
     converges early never allocates ``max_steps · n`` numbers. A breakdown is
     β ≤ 1e-13 · (largest α or β so far) · √n.
     """
-    rng = np.random.default_rng(seed)
-    v = xp.asarray(rng.standard_normal(n), dtype=dtype, device=device)
+    if start is None:
+        v = xp.asarray(np.random.default_rng(seed).standard_normal(n), dtype=dtype, device=device)
+    else:
+        v = xp.reshape(xp.asarray(start, dtype=dtype, device=device), (n,))
     v = v / xp.linalg.vector_norm(v)
     mutable = inplace_ok(xp)
     cap = min(max_steps, 32)

@@ -61,7 +61,7 @@ import numpy as np
 from workbench.solvers.core.checks import ParameterError
 
 __all__ = ["DivergenceCriterion", "RunResult", "KINDS", "LOSS_KINDS", "classify", "loss_limit", "loss_verdict",
-           "step_flags"]
+           "step_flags", "run_verdict"]
 
 #: the kinds a diverged member is labelled with ("" for a member that did not diverge)
 KINDS = ("nonfinite", "blowup", "growth")
@@ -183,3 +183,34 @@ def classify(inc: np.ndarray, norms: np.ndarray, nonfinite: np.ndarray, blown: n
     growth = np.where(early, np.nan, growth)
     reason = ["nonfinite" if a else "blowup" if b else "growth" if g else "" for a, b, g in zip(nonfinite, blown, grow)]
     return diverged, reason, growth, conv & ~early
+
+
+def run_verdict(losses: Any, reason: str, crit: DivergenceCriterion | None = None) -> str:
+    """The classification of a recorded run from the losses its stepper computed and its increment kind.
+
+    ``losses`` are f at the points where the stepper took its gradients (one per step, the
+    value the gradient call computed: no extra forward pass), ``reason`` the increment
+    classification of :func:`classify` (one member). The run is
+
+    * ``reason`` when it is ``nonfinite`` or ``blowup`` (an iterate went non-finite or an
+      increment blew up: found by the stepper before any loss could say otherwise);
+    * ``nonfinite-loss`` / ``blowup`` when a loss is non-finite or above :func:`loss_limit`;
+    * ``""`` (not diverged) when the losses stayed finite and the last is not above the
+      first: a run whose loss decreased has not diverged, whatever its increments did at
+      the end (a nonlinear run at the edge of stability oscillates and can pass the
+      growth test of :func:`classify`, which is exact for linear iterations only);
+    * else ``reason`` (``growth`` or ``""``).
+    """
+    crit = crit or DivergenceCriterion()
+    if reason in ("nonfinite", "blowup"):
+        return reason
+    f = np.asarray(list(losses), dtype=np.float64).reshape(-1)
+    if f.size == 0:
+        return reason
+    for v in f:
+        kind = loss_verdict(float(v), loss_limit(f[0], crit)) if math.isfinite(f[0]) else "nonfinite-loss"
+        if kind:
+            return kind
+    if f[-1] <= f[0]:
+        return ""
+    return reason

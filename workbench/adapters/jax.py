@@ -101,6 +101,15 @@ class JaxObjective(BaseObjective):
         self._g = jax.jit(grad)
         self._jhvp = jax.jit(lambda th, v, *d: jax.jvp(lambda t: grad(t, *d), (th,), (v,))[1])
         self._jhess = jax.jit(jax.hessian(f))
+        val, g0 = self._vg(flat, *data)
+        if not bool(jnp.isfinite(val)):
+            raise ParameterError(f"loss_fn: the loss at the given parameters is {float(val)}; the analysis needs a "
+                                 "finite loss")
+        if not bool(jnp.any(g0 != 0)):
+            probe = jnp.asarray(np.random.default_rng(0).standard_normal(self.size), dtype=self.dtype)
+            if not bool(jnp.any(self._jhvp(flat, probe, *data) != 0)):
+                raise ParameterError("loss_fn: the loss has no gradient path to the parameters (its gradient and "
+                                     "Hessian are zero: jax.lax.stop_gradient?); there is nothing to analyse")
 
     @property
     def theta0(self) -> Any:

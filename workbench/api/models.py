@@ -23,13 +23,16 @@ from typing import Any, Callable, Sequence
 
 from workbench.solvers.core.checks import ParameterError
 
+from workbench.api.arguments import check_obj as _check_obj
+from workbench.api.arguments import scheme_name as _scheme
+from workbench.api.arguments import theta_of as _theta
 from workbench.api.training import TRACKERS, TrainRun, train
 
-__all__ = ["from_torch", "from_jax", "sharpness", "max_stable_lr", "train", "TrainRun", "TRACKERS",
-           "principal_flow", "modified_flow", "dal"]
+__all__ = ["from_torch", "from_jax", "sharpness", "max_stable_lr", "stability", "scheme_of", "train", "TrainRun",
+           "TRACKERS", "principal_flow", "modified_flow", "dal"]
 
 
-def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any) -> Any:
+def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any = None) -> Any:
     """A PyTorch model's loss ``loss_fn(model(inputs), targets)`` as an Objective of its flat parameters.
 
     Value, exact gradient and exact Hessian-vector product (double backward), in the
@@ -44,8 +47,11 @@ def from_torch(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targ
     loss_fn : callable (output, targets) -> scalar tensor
         E.g. ``torch.nn.functional.mse_loss`` (note: it divides by N·d, the workbench's
         MSE by 2N, so sharpness differs by the factor d/2).
-    inputs : tensor or tuple of tensors
-        On the model's device.
+    inputs : tensor or tuple of tensors, or an iterable of (inputs, targets) batches
+        On the model's device. An iterable of batches (a ``DataLoader``, read once) with
+        ``targets`` omitted gives the full-data loss, averaged exactly over the batches
+        (weights n_b/N, for a mean-reduced ``loss_fn``); for one batch's sharpness pass
+        that batch's tensors.
     targets : tensor (or anything ``loss_fn`` takes)
 
     Returns
@@ -94,27 +100,9 @@ def from_jax(loss_fn: Callable[..., Any], params: Any, *data: Any) -> Any:
     return _from_jax(loss_fn, params, *data)
 
 
-def _check_obj(obj: Any) -> Any:
-    for attr in ("size", "xp", "dtype", "gradient", "hvp"):
-        if not hasattr(obj, attr):
-            raise ParameterError(f"obj: expected an objective (wb.from_torch, wb.from_jax or a workbench.solvers.core.objectives "
-                                 f"Objective), got {type(obj).__name__} without {attr!r}")
-    return obj
-
-
-def _theta(obj: Any, theta: Any) -> Any:
-    """θ checked against the objective (length, dtype, device, finite); None → its starting point."""
-    _check_obj(obj)
-    if theta is None:
-        theta = obj.theta0 if hasattr(obj, "theta0") else obj.initial()
-    if hasattr(obj, "_vector"):
-        return obj.as_vector("theta", theta)
-    return theta
-
-
-def sharpness(obj: Any, theta: Any = None, k: int = 1, *, tol: float = 1e-8, method: str = "auto",
-              seed: int = 0) -> Any:
-    """The k largest Hessian eigenpairs at θ (the sharpness λ_max and its neighbours).
+def sharpness(obj: Any, theta: Any = None, k: int = 1, *, which: str = "largest", tol: float = 1e-8,
+              method: str = "auto", seed: int = 0) -> Any:
+    """The k largest (or smallest) Hessian eigenpairs at θ (the sharpness λ_max and its neighbours).
 
     Lanczos (or ARPACK on NumPy, a dense ``eigh`` for ≤ 64 parameters) on exact
     Hessian-vector products, on the objective's own arrays and device.
@@ -126,44 +114,52 @@ def sharpness(obj: Any, theta: Any = None, k: int = 1, *, tol: float = 1e-8, met
         Default ``obj.theta0``.
     k : int
         Number of pairs.
+    which : {"largest", "smallest", "both"}
+        End of the spectrum; ``"both"`` returns ``(largest, smallest)``.
     tol : float
         Relative residual tolerance (float32: at least 1e-5).
     method : {"auto", "lanczos", "eigsh", "dense"}
 
     Returns
     -------
-    workbench.solvers.linalg.hessian.Eigenpairs
-        ``.values`` (NumPy, largest first), ``.vectors`` (n×k on the objective's backend),
-        ``.residuals`` (‖Hu − λu‖, a bound on each eigenvalue's error), ``.value`` = λ_max.
+    workbench.solvers.linalg.hessian.Eigenpairs (a pair of them for ``which="both"``)
+        ``.values`` (NumPy, from the wanted end inwards), ``.vectors`` (n×k on the
+        objective's backend), ``.residuals`` (‖Hu − λu‖, a bound on each eigenvalue's
+        error), ``.value`` = the extreme eigenvalue.
 
     Examples
     --------
     >>> r = wb.sharpness(obj, k=3)                                        # doctest: +SKIP
     >>> r.values, r.residuals                                             # doctest: +SKIP
+    >>> top, bottom = wb.sharpness(obj, which="both")                     # doctest: +SKIP
     """
     from workbench.solvers.linalg.hessian import top_eigenpairs
 
+    if which not in ("largest", "smallest", "both"):
+        raise ParameterError(f"which: expected 'largest', 'smallest' or 'both', got {which!r}")
     th = _theta(obj, theta)
-    return top_eigenpairs(obj, th, k, which="largest", method=method, tol=tol, seed=seed)
+    if which == "both":
+        return (top_eigenpairs(obj, th, k, which="largest", method=method, tol=tol, seed=seed),
+                top_eigenpairs(obj, th, k, which="smallest", method=method, tol=tol, seed=seed))
+    return top_eigenpairs(obj, th, k, which=which, method=method, tol=tol, seed=seed)
 
 
-def _scheme(scheme: Any) -> str:
-    from workbench.derivations.schemes.registry import canonical, names
+def max_stable_lr(obj: Any, theta: Any = None, scheme: str | None = None, *, optimizer: Any = None,
+                  tol: float = 1e-6, **hyperparameters: float) -> float:
+    """The largest learning rate η at which ``scheme`` (or your ``optimizer``) is linearly stable at θ.
 
-    try:
-        return canonical(scheme)
-    except ValueError:
-        raise ParameterError(f"scheme: unknown {scheme!r}; registered: {', '.join(names())}") from None
+    The Hessian's largest eigenvalue λ_max at θ (Lanczos on exact HVPs), then the scheme's
+    exact stability region in h = ηλ (:func:`workbench.solvers.stepping.optimizers.max_stable_lr`):
+    η < h_upper/λ_max. Directions of negative curvature grow for every η > 0 and do not
+    enter the value; λ_min is computed only for a region with a positive lower end
+    (none of the registered schemes has one). At a minimum of a quadratic this is
+    2/λ_max for GD and 2(1 + μ)/λ_max for heavy-ball with momentum μ.
 
-
-def max_stable_lr(obj: Any, theta: Any = None, scheme: str = "gd", *, tol: float = 1e-6,
-                  **hyperparameters: float) -> float:
-    """The largest learning rate η at which ``scheme`` is linearly stable at θ.
-
-    The Hessian's extreme eigenvalues λ_min, λ_max at θ (Lanczos on exact HVPs), then
-    the scheme's exact stability region in h = ηλ (:func:`workbench.solvers.stepping.optimizers.max_stable_lr`):
-    every h = ηλ, λ ∈ [λ_min, λ_max], must lie in it. At a minimum of a quadratic this
-    is 2/λ_max for GD and 2(1 + μ)/λ_max for heavy-ball with momentum μ.
+    With ``optimizer=`` (a ``torch.optim`` SGD, Adam, AdamW or RMSprop on the objective's
+    model) the scheme and hyperparameters are the optimizer's (:func:`scheme_of`), the
+    Hessian is the one it sees (L2 decay added, preconditioned by Adam's/RMSprop's current
+    state: Cohen et al., arXiv 2207.14484, section 2) and the value is its (first param
+    group's) learning rate limit; see :func:`stability`.
 
     Parameters
     ----------
@@ -171,10 +167,12 @@ def max_stable_lr(obj: Any, theta: Any = None, scheme: str = "gd", *, tol: float
     theta : array, optional
         Default ``obj.theta0``.
     scheme : str
-        A registered scheme (``workbench.derivations.schemes.registry.names()``: "gd", "heavy-ball",
-        "nesterov", …).
+        A registered scheme (``workbench.derivations.schemes.registry.names()``: "gd",
+        "heavy-ball", "nesterov", …; default "gd").
+    optimizer : torch.optim.Optimizer, optional
+        Instead of ``scheme`` and its hyperparameters.
     tol : float
-        Relative tolerance of the two eigenvalues.
+        Relative tolerance of the eigenvalue.
     **hyperparameters
         The scheme's own (e.g. ``momentum=0.9``).
 
@@ -185,15 +183,65 @@ def max_stable_lr(obj: Any, theta: Any = None, scheme: str = "gd", *, tol: float
     Examples
     --------
     >>> wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9)          # doctest: +SKIP
+    >>> wb.max_stable_lr(obj, optimizer=torch.optim.Adam(model.parameters()))  # after a step  # doctest: +SKIP
     """
     from workbench.solvers.stepping import optimizers
     from workbench.solvers.linalg.hessian import top_eigenpairs
 
-    name = _scheme(scheme)
     th = _theta(obj, theta)
+    if optimizer is not None:
+        if scheme is not None or hyperparameters:
+            raise ParameterError("optimizer: give either optimizer= or scheme= with its hyperparameters, not both")
+        from workbench.api.optimizers import optimizer_max_stable_lr
+
+        return optimizer_max_stable_lr(obj, th, optimizer, tol)[0]
+    name = _scheme("gd" if scheme is None else scheme)
+    region = optimizers.h_interval(optimizers.resolve(name, 1.0, dict(hyperparameters)))
     lam_max = top_eigenpairs(obj, th, 1, which="largest", tol=tol).value
-    lam_min = top_eigenpairs(obj, th, 1, which="smallest", tol=tol).value
+    lam_min = lam_max
+    if region.lower > 0:
+        lam_min = min(top_eigenpairs(obj, th, 1, which="smallest", tol=tol).value, lam_max)
     return float(optimizers.max_stable_lr(lam_min, lam_max, name, **hyperparameters))
+
+
+def stability(obj: Any, theta: Any = None, *, optimizer: Any, tol: float = 1e-8) -> Any:
+    """Is your optimizer, as configured and in its current state, linearly stable at θ?
+
+    Parameters
+    ----------
+    obj : TorchObjective
+        ``wb.from_torch`` of the model the optimizer trains.
+    theta : array, optional
+        Default ``obj.theta0`` (the model's parameters when the objective was built).
+    optimizer : torch.optim.SGD, Adam, AdamW or RMSprop
+
+    Returns
+    -------
+    workbench.api.optimizers.Stability
+        ``.lr`` (the optimizer's current lr), ``.max_lr``, ``.margin`` = lr/max_lr,
+        ``.sharpness`` (preconditioned for Adam/RMSprop, P = (1 − β₁ᵗ)·diag(√v̂ + ε) from the
+        optimizer's state: Cohen et al., arXiv 2207.14484, section 2), ``.threshold``,
+        ``.scheme``, ``.params``; its repr is one line.
+
+    Examples
+    --------
+    >>> wb.stability(obj, optimizer=opt)                                  # doctest: +SKIP
+    Stability(Adam as adam(beta1=0.9, decay=0, weight_decay=0): lr=0.001, max_lr=0.0113, margin=0.088 stable, ...)
+    """
+    from workbench.api.optimizers import stability as _stability
+
+    return _stability(obj, _theta(obj, theta), optimizer, tol)
+
+
+def scheme_of(optimizer: Any) -> Any:
+    """The registered scheme and hyperparameters of a ``torch.optim`` optimizer, per param group.
+
+    See :func:`workbench.api.optimizers.scheme_of` (SGD with momentum, dampening, nesterov
+    and weight decay; Adam, AdamW, RMSprop; ``maximize`` and ``amsgrad`` refused).
+    """
+    from workbench.api.optimizers import scheme_of as _scheme_of
+
+    return _scheme_of(optimizer)
 
 
 def _flow_problem(obj: Any) -> Any:

@@ -36,8 +36,9 @@ def sharpness(run: Any, ax: Any = None, *, smoothness: bool = True) -> Any:
 
     Parameters
     ----------
-    run : workbench.api.models.TrainRun
-        From ``wb.train(..., track=(…, "sharpness"))``.
+    run : workbench.api.models.TrainRun or workbench.api.monitor.Monitor
+        From ``wb.train(..., track=(…, "sharpness"))``, or a ``wb.Monitor`` of your own loop
+        (its sharpness is the one the optimizer sees, against its threshold at each record).
     ax : matplotlib Axes, optional
     smoothness : bool
         Also draw the directional smoothness L(θₜ; η∇E) where it was tracked.
@@ -47,14 +48,19 @@ def sharpness(run: Any, ax: Any = None, *, smoothness: bool = True) -> Any:
     matplotlib.figure.Figure
     """
     if "sharpness" not in getattr(run, "track", ()):
-        raise ParameterError("run: sharpness was not tracked; pass track=(..., 'sharpness') to wb.train")
+        raise ParameterError("run: sharpness was not tracked; pass track=(..., 'sharpness') to wb.train or wb.Monitor")
     fig, ax = _axes(ax)
     steps = run.column("step")
     ax.plot(steps, run.column("sharpness"), lw=1.5, label="sharpness λ_max")
     if smoothness and "directional_smoothness" in run.track:
         ax.plot(steps, run.column("directional_smoothness"), lw=0.8, alpha=0.7,
                 label="directional smoothness L(θ; η∇E)")
-    ax.axhline(run.threshold, color="k", ls="--", lw=1.0, label=f"{_threshold_label(run)} = {run.threshold:.4g}")
+    records = getattr(run, "records", None)
+    if records and "threshold" in records[0]:              # a Monitor: the limit moves with the optimizer's lr
+        ax.step(steps, run.column("threshold"), where="post", color="k", ls="--", lw=1.0,
+                label=f"{_threshold_label(run)} (at each record's lr)")
+    else:
+        ax.axhline(run.threshold, color="k", ls="--", lw=1.0, label=f"{_threshold_label(run)} = {run.threshold:.4g}")
     ax.set_xlabel("step")
     ax.set_ylabel("curvature")
     title = f"{run.scheme}, η = {run.lr:g}"

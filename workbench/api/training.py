@@ -36,9 +36,10 @@ class TrainRun:
     steps_done : int
     diverged : bool
     reason : str
-        "" or how it diverged (:mod:`workbench.solvers.stepping.divergence`): "nonfinite" (a NaN/inf iterate),
-        "blowup" (an increment 1e8 times the first), "growth" (increments still growing over
-        the last 10% of the run and the loss, if tracked, ending above its start).
+        "" or how it diverged (:func:`workbench.solvers.stepping.divergence.run_verdict`): "nonfinite"
+        (a NaN/inf iterate), "blowup" (an increment 1e8 times the first, or the loss 1e12 times
+        its start), "nonfinite-loss", "growth" (increments still growing over the last 10% of
+        the run and the loss ending above its start).
     threshold : float
         The sharpness above which the scheme is linearly unstable at this η:
         h_upper/η (2/η for GD, 2(1 + μ)/η for heavy-ball).
@@ -102,18 +103,47 @@ def _check_int(name: str, v: Any, lo: int) -> int:
     return int(v)
 
 
-def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: int,
+def _from_optimizer(obj: Any, optimizer: Any) -> tuple[str, float, dict]:
+    """``(scheme, lr, hyperparameters)`` of a torch.optim optimizer that :func:`train` can step."""
+    from workbench.api.optimizers import _slices, scheme_of
+
+    so = scheme_of(optimizer)
+    g0 = so.groups[0]
+    if g0.preconditioner:
+        raise ParameterError(f"optimizer: {so.optimizer}'s preconditioner changes every step, so wb.train cannot "
+                             "reproduce it with a linear scheme; use wb.stability / wb.Monitor in your own loop")
+    if any(g.lr != g0.lr or g.params != g0.params for g in so.groups):
+        raise ParameterError("optimizer: its param groups differ in lr or weight decay; wb.train steps one scheme "
+                             "with one lr (use one param group)")
+    where = _slices(obj)
+    covered = {id(p) for g in so.groups for p in g.tensors}
+    if set(where) - covered:
+        raise ParameterError("optimizer: it does not update every trainable parameter of the objective's model; "
+                             "wb.train steps them all")
+    return so.scheme, so.lr, dict(g0.params)
+
+
+def train(obj: Any, theta: Any = None, scheme: str | None = None, *, lr: float | None = None,
+          steps: int, optimizer: Any = None,
           track: Sequence[str] = ("loss", "sharpness", "relative_progress", "directional_smoothness"),
           every: int = 10, criterion: Any = None, sharpness_tol: float = 1e-6,
           **hyperparameters: float) -> TrainRun:
-    """Run a registered scheme on the objective, recording ``track`` every ``every`` steps.
+    """Run a registered scheme (or your optimizer's) on the objective, recording ``track`` every ``every`` steps.
 
-    The stepping is :func:`workbench.solvers.stepping.stepper.run` (the same scheme records the stability
-    analysis uses); divergence is detected on purpose and classified (``run.reason``).
+    The stepping is :func:`workbench.solvers.stepping.stepper.run` (the same scheme records the
+    stability analysis uses). The recorded sequence θₜ is the first component of the
+    scheme's state: for ``optimizer=torch.optim.SGD(nesterov=True)`` (scheme
+    ``nesterov-lookahead``) that is the point torch stores, the look-ahead point
+    Vₜ = θₜ + μ(θₜ − θₜ₋₁) of the classical form, so a torch run is reproduced step by step;
+    the registry's ``nesterov`` records θₜ itself. L2 weight decay (``weight_decay``) is
+    added to the gradient, as torch does. The run's divergence classification is
+    :func:`workbench.solvers.stepping.divergence.run_verdict` of the losses the stepper's
+    gradient calls computed (no second forward pass): a run whose loss decreased and
+    stayed finite is never labelled diverged.
 
     Trackers (each a column of ``run.records``), at θₜ:
 
-    ``loss``                    E(θₜ)
+    ``loss``                    E(θₜ) (the stepper's own value where the gradient is taken at θₜ)
     ``grad_norm``               ‖∇E(θₜ)‖
     ``sharpness``               λ_max(∇²E(θₜ)) (Lanczos on exact HVPs; the costly one)
     ``relative_progress``       RP(θₜ) = [E(θₜ − η∇E) − E(θₜ)]/(η‖∇E‖²) (fourth paper, Def. 1)
@@ -125,11 +155,14 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     theta : array, optional
         Start (default ``obj.theta0``).
     scheme : str
-        A registered scheme ("gd", "heavy-ball", "nesterov", …).
+        A registered scheme ("gd", "heavy-ball", "nesterov", …; default "gd").
     lr : float
-        Learning rate η > 0.
+        Learning rate η > 0 (with ``optimizer=``: default the optimizer's).
     steps : int
         Number of updates (≥ 2).
+    optimizer : torch.optim.SGD, optional
+        Instead of ``scheme`` and its hyperparameters (:func:`workbench.api.optimizers.scheme_of`);
+        read, never stepped. Adam/RMSprop are refused (their preconditioner moves).
     track : sequence of str
     every : int
         Record at steps t with t % every == 0 (default 10: the sharpness costs a Lanczos
@@ -150,6 +183,8 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     Examples
     --------
     >>> run = wb.train(obj, lr=0.05, steps=500, every=10)                 # doctest: +SKIP
+    >>> run = wb.train(obj, optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True),
+    ...                steps=200, every=1, track=("loss",))               # doctest: +SKIP
     >>> run.to_frame().tail()                                             # doctest: +SKIP
     """
     from array_api_compat import is_jax_namespace
@@ -157,35 +192,52 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     from workbench.solvers.stepping import optimizers
 
     from workbench.solvers.stepping import stepper
+    from workbench.solvers.stepping.divergence import DivergenceCriterion, run_verdict
     from workbench.solvers.core.backend import to_numpy
     from workbench.solvers.core.checks import check_positive
     from workbench.solvers.dynamics.diagnostics import gd_directional_smoothness, relative_progress
     from workbench.solvers.linalg.hessian import top_eigenpairs
 
-    from workbench.api.models import _scheme, _theta
+    from workbench.api.arguments import scheme_name as _scheme
+    from workbench.api.arguments import theta_of as _theta
 
-    name = _scheme(scheme)
+    th0 = _theta(obj, theta)
+    if optimizer is not None:
+        if scheme is not None or hyperparameters:
+            raise ParameterError("optimizer: give either optimizer= or scheme= with its hyperparameters, not both")
+        scheme, opt_lr, hyperparameters = _from_optimizer(obj, optimizer)
+        lr = opt_lr if lr is None else lr
+    if lr is None:
+        raise ParameterError("lr: the learning rate is required (or optimizer=)")
+    name = _scheme("gd" if scheme is None else scheme)
     eta = check_positive("lr", lr)
     steps = _check_int("steps", steps, 2)
     every = _check_int("every", every, 1)
     tracked = _check_track(track)
-    th0 = _theta(obj, theta)
     res = optimizers.resolve(name, eta, dict(hyperparameters))  # ParameterError for a bad hyperparameter
     threshold = float(optimizers.h_interval(res).upper) / eta
+    shift_name = res.optimizer.extra.get("curvature_shift", "")
+    wd = float(res.hyper.get(shift_name, 0.0)) if shift_name else 0.0   # L2 decay: ∇f + wd·x
     at_theta = res.C.shape[0] >= 1 and res.C[0] == 1.0 and not res.C[1:].any()  # g is taken at θ itself
     xp = obj.xp
-    raw_grad = getattr(obj, "_gradient", obj.gradient)  # unchecked: a diverging iterate is the stepper's to classify
+    # unchecked: a diverging iterate is the stepper's to classify
+    raw_vg = getattr(obj, "_value_and_gradient", obj.value_and_gradient)
     # The stepper writes its per-step records in place, allocated on the default device; JAX
     # arrays are immutable and an accelerator's arrays live elsewhere, so those objectives are
     # stepped on a NumPy copy of θ (gradients still computed by the framework, on its device).
     dev = getattr(obj, "device", None)
     bridge = is_jax_namespace(xp) or (dev is not None and str(dev).split(":")[0] != "cpu")
+    losses: list[float] = []   # f at each gradient point, as the gradient call computed it
 
     def to_obj(x: Any) -> Any:
         return xp.asarray(x, dtype=obj.dtype, device=dev) if bridge else x
 
     def gradient(xb: Any) -> Any:
-        g = raw_grad(to_obj(xb[0, ...]))
+        x = to_obj(xb[0, ...])
+        f, g = raw_vg(x)
+        losses.append(float(f))
+        if wd:
+            g = g + wd * x
         g = xp.reshape(g, (1, obj.size)) if not bridge else to_numpy(g).reshape(1, obj.size)
         return g
 
@@ -194,14 +246,15 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
         th = to_obj(thb[0, ...])
         if not bool(xp.all(xp.isfinite(th))):
             return {k: math.nan for k in tracked}
-        g0 = to_obj(gb[0, ...]) if at_theta else None
-        f0 = math.nan
-        if any(k in tracked for k in ("loss", "relative_progress")):
-            if g0 is None:
-                f0, g0 = obj.value_and_gradient(th)
-            else:
-                f0 = obj.value(th)
-        elif g0 is None and any(k in tracked for k in ("grad_norm", "directional_smoothness")):
+        g0, f0 = None, math.nan
+        if at_theta:
+            f0 = losses[-1]
+            g0 = to_obj(gb[0, ...])
+            if wd:
+                g0 = g0 - wd * th                     # the loss's own gradient
+        elif any(k in tracked for k in ("loss", "relative_progress")):
+            f0, g0 = obj.value_and_gradient(th)
+        elif any(k in tracked for k in ("grad_norm", "directional_smoothness")):
             g0 = obj.gradient(th)
         if "loss" in tracked:
             row["loss"] = float(f0)
@@ -218,17 +271,10 @@ def train(obj: Any, theta: Any = None, scheme: str = "gd", *, lr: float, steps: 
     start = to_numpy(th0).reshape(1, obj.size) if bridge else xp.reshape(th0, (1, obj.size))
     out = stepper.run(res, gradient, start, eta, steps, criterion=criterion,
                       observe=observe if tracked else None, every=every)
-    reason = str(out.reason[0])
-    extra = {"increment_growth": float(out.growth[0])}
-    if reason == "growth":
-        # The stepper's growth test (increments still growing over the last 10%) is exact for
-        # linear iterations; a nonlinear run at the edge of stability oscillates and can pass it
-        # without diverging. It counts here only if the loss also ended above where it started.
-        losses = [r.get("loss", math.nan) for r in out.records]
-        if len(losses) >= 2 and math.isfinite(losses[0]) and math.isfinite(losses[-1]) \
-                and losses[-1] <= losses[0]:
-            extra["note"] = "increments grew over the last window but the loss decreased: not counted as divergence"
-            reason = ""
+    increments = str(out.reason[0])
+    reason = run_verdict(losses, increments, criterion or DivergenceCriterion())
+    extra = {"increment_growth": float(out.growth[0]), "increment_reason": increments,
+             "loss_first": losses[0] if losses else math.nan, "loss_last": losses[-1] if losses else math.nan}
     theta_end = to_obj(out.theta[0, ...])
     return TrainRun(name, eta, dict(res.hyper), steps, list(out.records), theta_end,
                     int(out.extra.get("steps_done", steps)), bool(reason), reason, threshold, tracked, extra)
