@@ -318,6 +318,10 @@ def compute_bounds(
     ``exact_rtol`` is the relative tolerance of each exact α bound (:func:`exact_bounds`).
     """
     res = resolve_scheme(scheme, dt, lr, params, momentum, damping)
+    shift = res.optimizer.extra.get("curvature_shift", "")
+    if shift and float(res.hyper.get(shift, 0.0)) != 0.0:   # never silently ignored
+        raise ParameterError(f"{shift}: the one-layer CNN's weight decay is α itself, and these are bounds on α; "
+                             f"give {shift}=0 (a decay w shifts both bounds by -w)")
     a, beta = check_finite("a", a), check_positive("beta", beta)
     check_mode(mode)
     methods = tuple(default_methods(res) if methods is None else methods)
