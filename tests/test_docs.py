@@ -3,6 +3,7 @@ the CLI reference is generated from the parsers; no page describes how the proje
 from __future__ import annotations
 
 import doctest
+import math
 import re
 from pathlib import Path
 
@@ -74,3 +75,19 @@ def test_mkdocs_config_lists_every_page():
     config = (ROOT / "mkdocs.yml").read_text()
     for page in (ROOT / "docs").rglob("*.md"):
         assert page.relative_to(ROOT / "docs").as_posix() in config, page
+
+
+def test_readme_own_model_example_runs(capsys):
+    """The README's PyTorch example (a ``python`` block: torch is an extra) runs as printed."""
+    pytest.importorskip("torch")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("**Your own model.**", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)  # our own README text, not user input
+    printed = capsys.readouterr().out
+    assert printed.startswith("Stability(") or "max_lr" in printed or "margin" in printed, printed
+    mon = ns["mon"]
+    assert [r["step"] for r in mon.records] == [100, 200, 300, 400, 500]
+    assert all(math.isfinite(r["sharpness"]) and r["sharpness"] > 0 for r in mon.records)
+    assert ns["fig"].axes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.validation.registry import list_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -18,12 +17,12 @@ def _tool():
 
 def test_verdict_table_matches_validate_list():
     tool = _tool()
-    assert tool.check(README, list_cases()) == []
+    assert tool.check(README, tool.case_ids()) == []
 
 
 def test_table_check_catches_a_missing_case_and_a_wrong_verdict():
     tool = _tool()
-    ids = list_cases()
+    ids = tool.case_ids()
     assert any("missing" in p for p in tool.check(README, ids + ["new-case"]))
     first = tool.readme_rows(README)[0]
     other = "refuted" if first[2] != "refuted" else "confirmed"

@@ -310,8 +310,11 @@ def test_dalp_inconclusive_when_the_rate_differs_from_the_formula():
     assert dal_p_tradeoff.judge(_dalp([_GOOD, _GOOD], lr_shift=1e-6)).verdict == "inconclusive"
 
 
-def test_kendall_helpers_agree_and_see_order():
+def test_kendall_tau_sees_order_ties_and_nan():
+    from workbench.validation.verdict import kendall_tau
+
     x = [1.0, 2.0, 3.0, 4.0]
-    assert dal_p_tradeoff._kendall(x, [4.0, 3.0, 2.0, 1.0]) == -1.0
-    assert uc_remark3_step_size_speed._kendall(x, [1.0, 3.0, 2.0, 4.0]) == pytest.approx(2 / 3)
-    assert math.isclose(dal_p_tradeoff._kendall(x, [1.0, 3.0, 2.0, 4.0]), 2 / 3)
+    assert kendall_tau(x, [4.0, 3.0, 2.0, 1.0]) == -1.0
+    assert kendall_tau(x, [1.0, 3.0, 2.0, 4.0]) == pytest.approx(2 / 3)
+    assert kendall_tau(x, [1.0, 1.0, 1.0, 1.0]) == 0.0
+    assert math.isnan(kendall_tau(x, [1.0, float("nan"), 2.0, 3.0]))

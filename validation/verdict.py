@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["VERDICTS", "ON_THE_PAPER", "Verdict", "mean_interval"]
+__all__ = ["VERDICTS", "ON_THE_PAPER", "Verdict", "kendall_tau", "mean_interval"]
 
 #: every verdict, in the order reports list them
 VERDICTS = ("confirmed", "refined", "refuted", "not reproduced", "inconclusive")
@@ -93,3 +93,18 @@ def mean_interval(samples: Sequence[float], level: float = 0.95) -> tuple[float,
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
     t = _T975[n - 2] if n - 1 <= len(_T975) else 1.960
     return m, t * sd / math.sqrt(n)
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's rank correlation τ_a of two sequences (tied pairs count 0; a NaN gives NaN).
+
+    +1 when y rises with x in every pair, −1 when it falls in every pair: the effect size of
+    a monotone claim ("larger step sizes train faster") before an interval over seeds.
+    """
+    import numpy as np
+
+    n = len(x)
+    if n != len(y) or n < 2:
+        raise ValueError(f"x, y: need two sequences of one length >= 2, got {n} and {len(y)}")
+    s = sum(np.sign(x[j] - x[i]) * np.sign(y[j] - y[i]) for i in range(n) for j in range(i + 1, n))
+    return float(s / (n * (n - 1) / 2))

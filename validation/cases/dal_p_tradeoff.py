@@ -26,7 +26,7 @@ from workbench.solvers.nets.networks import NetworkObjective, mlp
 
 from workbench.validation.plots import figure
 from workbench.validation.registry import Context, case
-from workbench.validation.verdict import Verdict, mean_interval
+from workbench.validation.verdict import Verdict, kendall_tau, mean_interval
 
 CLAIMS = {"drift": -1, "increases": -1, "test_loss": 1}  # sign of the claimed tau(p, metric)
 RULE = ("per seed: Kendall tau between p and (a) the mean drift (h_t^2/2)||H grad E||, (b) the number of loss "
@@ -36,12 +36,6 @@ RULE = ("per seed: Kendall tau between p and (a) the mean drift (h_t^2/2)||H gra
         "refuted if the interval of (a) or (b) lies entirely on the side opposite to the claim; confirmed if all "
         "three lie on the claimed side; not reproduced otherwise, naming the ones not significant and a test-loss "
         "effect opposite to the claim (generalisation depends on the setting, which differs from the paper's)")
-
-
-def _kendall(x: list[float], y: list[float]) -> float:
-    n = len(x)
-    s = sum(np.sign(x[j] - x[i]) * np.sign(y[j] - y[i]) for i in range(n) for j in range(i + 1, n))
-    return float(s / (n * (n - 1) / 2))
 
 
 def measure(quick: bool) -> dict:
@@ -89,7 +83,7 @@ def taus(numbers: dict) -> dict[str, list[float]]:
         for k in CLAIMS:
             use = [r for r in rs if k != "test_loss" or r["test_loss"] is not None]
             if len(use) >= 3:
-                out[k].append(_kendall([r["p"] for r in use], [_metric(r, k, numbers["steps"]) for r in use]))
+                out[k].append(kendall_tau([r["p"] for r in use], [_metric(r, k, numbers["steps"]) for r in use]))
     return out
 
 

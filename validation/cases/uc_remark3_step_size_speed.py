@@ -24,7 +24,7 @@ from workbench.solvers.linalg.hessian import sharpness
 from workbench.validation.plots import figure
 from workbench.validation.registry import Context, case
 from workbench.validation.shared.unstable_convergence import eos_problem
-from workbench.validation.verdict import Verdict, mean_interval
+from workbench.validation.verdict import Verdict, kendall_tau, mean_interval
 
 RULE = ("per seed: Kendall tau between eta and steps-to-threshold over the step sizes that did not diverge "
         "(-1: every larger step is faster); mean and 95% t-interval over seeds. Inconclusive if the loss "
@@ -33,16 +33,6 @@ RULE = ("per seed: Kendall tau between eta and steps-to-threshold over the step 
         "the interval contains 0; refuted if the interval lies above 0; confirmed if it lies below 0 and in every "
         "seed the largest converging step is the fastest; refined if it lies below 0 but in some seed a smaller "
         "step is strictly faster than the largest converging one (the speed-up stops before divergence)")
-
-
-def _kendall(x: list[float], y: list[float]) -> float:
-    """Kendall's tau-a of two sequences (ties count 0)."""
-    n = len(x)
-    s = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            s += np.sign(x[j] - x[i]) * np.sign(y[j] - y[i])
-    return float(s / (n * (n - 1) / 2))
 
 
 def measure(quick: bool) -> dict:
@@ -87,7 +77,7 @@ def judge(numbers: dict) -> Verdict:
             continue
         first_div.append(min(r["eta"] for r in div))
         steps = [budget + 1 if r["steps_to_threshold"] is None else r["steps_to_threshold"] for r in ok]
-        taus.append(_kendall([r["eta"] for r in ok], steps))
+        taus.append(kendall_tau([r["eta"] for r in ok], steps))
         if min(steps) < steps[-1]:
             saturated.append(f"seed {seed}: eta = {ok[steps.index(min(steps))]['eta']:.3g} needs {min(steps)} steps, "
                              f"the largest converging eta = {ok[-1]['eta']:.3g} needs {steps[-1]}")

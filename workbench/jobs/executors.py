@@ -181,9 +181,7 @@ def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point:
                         if rec is not None:
                             on_done(rec)
             except KeyboardInterrupt:
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    if hasattr(proc, "is_alive") and proc.is_alive():
-                        proc.terminate()
+                terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         except BaseException:
@@ -335,3 +333,14 @@ def run_dask(todo: Todo, target: str, out: str, on_done: OnDone, run_point: Call
     finally:
         _close(client)
         _close(cluster)
+
+
+def terminate_workers(pool: Any) -> None:
+    """Terminate the worker processes of a ``ProcessPoolExecutor`` (a second Ctrl-C: stop waiting).
+
+    ``concurrent.futures`` has no public call for this; its private ``_processes`` map is read
+    here, in this one place, and a pool without it is left to ``shutdown``.
+    """
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if hasattr(proc, "is_alive") and proc.is_alive():
+            proc.terminate()

@@ -274,9 +274,9 @@ def _run_parallel(todo: list[str], out: str, quick: bool, workers: int,
         try:
             collect(list(futures))
         except KeyboardInterrupt:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                if proc.is_alive():
-                    proc.terminate()
+            from workbench.jobs.executors import terminate_workers
+
+            terminate_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     except BaseException:
