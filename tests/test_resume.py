@@ -23,7 +23,7 @@ import pytest
 import workbench as wb
 from workbench.solvers.core.checks import ParameterError
 from workbench.cli.app import main
-from workbench.jobs.executors import load_point
+from workbench.jobs.sweep import load_point
 from workbench.jobs.validate import ValidationRun, case_file
 from workbench.jobs.sweep import run_sweep
 
@@ -172,7 +172,8 @@ def test_dead_pool_worker_is_retried_then_recorded_failed(tmp_path):
 
     pts = expand_grid("spin", {"x": ["1", "2", "3", "4"], "work": ["5"], "size": ["4"]})
     recs: list = []
-    run_processes([(point_id("spin", p), p) for p in pts], "spin", str(tmp_path), recs.append, _killer_point, 2)
+    run_processes([(point_id("spin", p), p) for p in pts], "spin", str(tmp_path), recs.append, _killer_point, 2,
+                  load_point=load_point)
     status = {r["params"]["x"]: r["status"] for r in recs}
     assert status == {1.0: "ok", 2.0: "failed", 3.0: "ok", 4.0: "ok"} and len(recs) == 4
     failed = [r for r in recs if r["status"] == "failed"][0]

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from workbench.cli.formatting import HelpFormatter
 from workbench.solvers.core.checks import ParameterError, parse_number
 
 from workbench.cli.schemes import parse_params  # noqa: F401  (re-exported: the bounds options use it)
@@ -37,19 +38,6 @@ PROG = "workbench"
 
 class UsageError(Exception):
     """A command-line usage error (raised instead of argparse's print-and-exit)."""
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and epilogs as written; every option's default appended to its help
-    (unless the help states it, or there is none: a flag or an unset option)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if ("default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings
-                or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
-            return text
-        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -158,7 +158,7 @@ def cmd_region(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Add ``schemes`` and ``region`` to the ``workbench`` subparsers."""
-    from workbench.cli.app import HelpFormatter
+    from workbench.cli.formatting import HelpFormatter
 
     s = sub.add_parser("schemes", help="list the registered optimizers (name, hyperparameters, citation)",
                        description="List the optimizers of the registry: each one's update rule, its "

@@ -29,35 +29,12 @@ from typing import Any, Callable, Iterator
 
 from workbench.solvers.core.checks import ParameterError
 
-__all__ = ["run_local", "run_processes", "run_dask", "load_point", "failed_record", "sigterm_as_interrupt"]
+__all__ = ["run_local", "run_processes", "run_dask", "failed_record", "sigterm_as_interrupt", "terminate_workers"]
 
 Todo = list[tuple[str, dict]]
 OnDone = Callable[[dict], None]
-
-
-def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | None:
-    """The finished record ``out/points/<pid>.json``, or None when absent, corrupt or not ``ok``.
-
-    A file holding ``null``, ``[]``, a record of another id or target, one whose
-    ``params`` do not hash to its id, or one missing ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
-    """
-    from workbench.jobs.sweep import point_id
-
-    f = Path(out) / "points" / f"{pid}.json"
-    try:
-        rec = json.loads(f.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    if (not isinstance(rec, dict) or rec.get("id") != pid or rec.get("status") != "ok"
-            or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("result"), dict)
-            or (target is not None and rec.get("target") != target)):
-        return None
-    try:  # a record whose params do not hash to its id would list one point twice and lose another
-        if point_id(str(rec.get("target")), rec["params"]) != pid:
-            return None
-    except (TypeError, ValueError):
-        return None
-    return rec
+#: ``load_point(out, pid, target)``: a point's finished record on disk, or None (the sweep's, passed in)
+LoadPoint = Callable[[str, str, str], "dict | None"]
 
 
 @contextlib.contextmanager
@@ -123,7 +100,7 @@ def _worker_init(parent: int) -> None:
 
 
 def run_processes(todo: Todo, target: str, out: str, on_done: OnDone, run_point: Callable, workers: int,
-                  attempts: int = 3) -> None:
+                  attempts: int = 3, *, load_point: LoadPoint) -> None:
     """A spawn-started process pool with at most ``workers`` points in flight (so Ctrl-C waits only
     for the running ones). A dead worker breaks the pool: the points in flight are charged one
     attempt and go first, each running alone, to a fresh pool, then the points not yet
@@ -282,7 +259,7 @@ def _close(obj: Any) -> None:
 
 
 def run_dask(todo: Todo, target: str, out: str, on_done: OnDone, run_point: Callable, workers: int,
-             scheduler: str | None, timeout: float) -> None:
+             scheduler: str | None, timeout: float, *, load_point: LoadPoint) -> None:
     """Dask distributed: each point a task (2 retries on a lost worker); a lost scheduler
     cancels the futures, and each is recorded as failed unless its file is on disk."""
     from distributed import as_completed

@@ -300,6 +300,29 @@ def _alarm(seconds: float | None) -> Iterator[bool]:
         signal.signal(signal.SIGALRM, old)
 
 
+def load_point(out: str | Path, pid: str, target: str | None = None) -> dict | None:
+    """The finished record ``out/points/<pid>.json``, or None when absent, corrupt or not ``ok``.
+
+    A file holding ``null``, ``[]``, a record of another id or target, one whose
+    ``params`` do not hash to its id, or one missing ``params``/``result`` counts as absent: the point is recomputed and the file replaced.
+    """
+    f = Path(out) / "points" / f"{pid}.json"
+    try:
+        rec = json.loads(f.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if (not isinstance(rec, dict) or rec.get("id") != pid or rec.get("status") != "ok"
+            or not isinstance(rec.get("params"), dict) or not isinstance(rec.get("result"), dict)
+            or (target is not None and rec.get("target") != target)):
+        return None
+    try:  # a record whose params do not hash to its id would list one point twice and lose another
+        if point_id(str(rec.get("target")), rec["params"]) != pid:
+            return None
+    except (TypeError, ValueError):
+        return None
+    return rec
+
+
 def run_point(target: str, params: dict, out_dir: str, point_timeout: float | None = None) -> dict:
     """Compute one point and write ``out_dir/points/<id>.json`` atomically; returns the record.
 
@@ -328,7 +351,6 @@ def _load_done(out_dir: Path, target: str) -> dict[str, dict]:
     """Finished records in ``out_dir/points``; stale temporary files of the workbench's own pattern are
     removed, corrupt files and records whose params do not hash to their id ignored (their points are
     recomputed and the files replaced)."""
-    from workbench.jobs.executors import load_point
 
     done: dict[str, dict] = {}
     points_dir = out_dir / "points"
@@ -524,16 +546,17 @@ def run_sweep(
             elif executor == "local":
                 ex.run_local(todo, target, str(out_dir), on_done, runner)
             elif executor == "processes":
-                ex.run_processes(todo, target, str(out_dir), on_done, runner, n_workers)
+                ex.run_processes(todo, target, str(out_dir), on_done, runner, n_workers, load_point=load_point)
             else:
-                ex.run_dask(todo, target, str(out_dir), on_done, runner, n_workers, scheduler, timeout)
+                ex.run_dask(todo, target, str(out_dir), on_done, runner, n_workers, scheduler, timeout,
+                           load_point=load_point)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             bar.close()
         wall = time.perf_counter() - t0
         for i, _ in todo:  # finished by a worker whose answer never reached us (Ctrl-C, a lost scheduler)
-            if recs.get(i, {}).get("status") != "ok" and (rec := ex.load_point(out_dir, i, target)) is not None:
+            if recs.get(i, {}).get("status") != "ok" and (rec := load_point(out_dir, i, target)) is not None:
                 recs[i] = rec
         by_id = {**done, **recs}
         records = [by_id.get(i) or {"id": i, "target": target, "params": p, "status": "pending"}
