@@ -114,10 +114,15 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 220) -> Path:
         FigureCanvasAgg(fig)
     path = Path(path)
     out = {}
+    import matplotlib
+
     for fmt in ("png", "svg"):
         buf = io.BytesIO()
         kw = {"metadata": {"Date": None}} if fmt == "svg" else {}
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", **kw)
+        # a fixed salt: SVG element ids are otherwise random, and a report re-rendered from its
+        # results.json (``workbench report DIR``) must come out byte-identical
+        with matplotlib.rc_context({"svg.hashsalt": "stability-workbench"}):
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", **kw)
         out[fmt] = buf.getvalue()
     import sys
 
