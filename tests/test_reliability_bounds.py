@@ -23,8 +23,11 @@ TOP = 1 - 1e-3
 def configs(draw):
     name = draw(st.sampled_from(SCHEMES))
     params = {}
-    for p in reg.get(name).hypers:
-        if p.integer:
+    opt = reg.get(name)
+    for p in opt.hypers:
+        if p.name == opt.extra.get("curvature_shift"):
+            params[p.name] = 0.0        # L2 weight decay: for the CNN it is alpha itself (refused when nonzero)
+        elif p.integer:
             params[p.name] = draw(st.integers(int(p.lower), min(int(p.upper), 4)))
         else:
             hi = min(p.upper, TOP)

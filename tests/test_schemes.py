@@ -140,6 +140,11 @@ def test_degenerate_images_get_finite_kernels_and_agreeing_bounds():
         r = compute_bounds(img, 4, dt=1e-3, steps=200, seeded=False)
         assert r["exact"]["alpha_lower"] == pytest.approx(0.0, abs=1e-9)
         assert r["exact"]["alpha_upper"] == pytest.approx(2e3, rel=1e-12)
-        for k_ in ("lower", "upper"):
-            got, want = r["simulated"][f"alpha_{k_}"], r["exact"][f"alpha_{k_}"]
-            assert abs(got - want) <= 1e-3 * max(abs(want), 1.0) + 1e-9, (k_, got, want)
+        sim = r["simulated"]
+        got, want = sim["alpha_upper"], r["exact"]["alpha_upper"]
+        assert abs(got - want) <= 1e-3 * abs(want), ("upper", got, want)
+        # the lower edge is alpha = 0 exactly: 200 steps at dt = 1e-3 resolve it to 1/(dt*steps) = 5, and
+        # the result says so instead of a bracket narrower than the horizon can resolve
+        assert sim["zero_scale"] == pytest.approx(5.0)
+        assert abs(sim["alpha_lower"]) <= sim["zero_scale"]
+        assert any("alpha_lower" in n and "finite horizon" in n for n in sim["notes"])
