@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from workbench.solvers.core.checks import ParameterError, check_int, parse_number
+from workbench.solvers.core.checks import ParameterError, check_finite, check_int, parse_number
 from workbench.validation.files import atomic_write_text
 
 __all__ = ["TARGETS", "EXECUTORS", "Target", "SweepResult", "SweepInterrupted", "parse_grid", "expand_grid",
@@ -70,13 +70,7 @@ def _as_float(name: str, v: Any) -> float:
         return parse_number(f"grid: {name}", v)
     if isinstance(v, bool):
         raise ParameterError(f"grid: {name}: expected a number, got {v!r}")
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ParameterError(f"grid: {name}: expected a number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise ParameterError(f"grid: {name}: must be finite, got {v!r}")
-    return f
+    return check_finite(f"grid: {name}", v)
 
 
 def _as_word(name: str, v: Any) -> str:
