@@ -69,7 +69,10 @@ def _steps(steps: Any) -> int:
 
 
 def _norms(xp: Any, x: Any) -> Any:
+    """‖xᵢ‖ per member (the modulus for a complex state: a flow integrated in ℂᴰ, third paper §3.1)."""
     flat = xp.reshape(x, (x.shape[0], -1))
+    if xp.isdtype(flat.dtype, "complex floating"):
+        flat = xp.abs(flat)
     return xp.sqrt(xp.sum(flat * flat, axis=1))
 
 
