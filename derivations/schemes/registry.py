@@ -36,7 +36,7 @@ import sympy as sp
 from workbench.derivations.steps import Derivation, Step
 from workbench.derivations.von_neumann import eta, h, mu, schur_cohn_conditions, solve_bound, xi
 
-__all__ = ["Hyper", "Parametrization", "Optimizer", "register", "get", "names", "canonical",
+__all__ = ["Hyper", "Parametrization", "Optimizer", "LAPLACIAN", "register", "get", "names", "canonical",
            "polynomial", "closed_region", "describe", "derivation"]
 
 
@@ -137,12 +137,25 @@ class Optimizer:
     def matrices(self, values: dict[str, Any] | None = None) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple]:
         """``(A, B, C, kinds)`` with symbols, or at the given values."""
         vals = self.symbols({k: v for k, v in (values or {}).items() if self._is_int(k)})
+        if self.extra.get("operator"):                 # on one Fourier mode the Laplacian L acts as −κ
+            vals["L"] = -self.hyper(self.extra["operator"]).symbol
         A, B, C, kinds = self.record(vals)
         if values:
             subs = {self.hyper(k).symbol: sp.nsimplify(v) if isinstance(v, sp.Basic) else _exact(v)
                     for k, v in values.items() if not self._is_int(k)}
             A, B, C = A.subs(subs), B.subs(subs), C.subs(subs)
         return A, B, C, kinds
+
+    def operator_matrices(self) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple]:
+        """``(A, B, C, kinds)`` with the record's linear operator as the symbol :data:`LAPLACIAN`.
+
+        For a record whose coefficients involve the discrete Laplacian (``extra["operator"]`` names
+        the hyperparameter κ of a Fourier mode, on which L acts as −κ; second paper (5)):
+        A = A₀ + A₁L + A₂L², …; :meth:`matrices` (and so the analysis) takes them on one mode.
+        """
+        if not self.extra.get("operator"):
+            raise ValueError(f"scheme: {self.name} has no operator coefficients")
+        return self.record({**self.symbols(), "L": LAPLACIAN})
 
     def _is_int(self, name: str) -> bool:
         return any(p.name == name and p.integer for p in self.hypers)
@@ -155,6 +168,10 @@ class Optimizer:
 
     def _repr_latex_(self) -> str:
         return "$" + polynomial_latex(self) + "$"
+
+
+#: the discrete Laplacian (second paper (5)) as it appears in a record's coefficients (:meth:`Optimizer.operator_matrices`)
+LAPLACIAN = sp.Symbol("L")
 
 
 def _exact(v: float) -> sp.Rational:
