@@ -107,6 +107,7 @@ register(Optimizer(
     hypers=(_NU, _BQ),
     record=_qhm,
     update="m' = βm + (1 − β)∇f(θ),  θ' = θ − η[(1 − ν)∇f(θ) + ν m']",
+    extra={"solve_on_ranges": True},        # the region 0 < h < 2(1 + β)/(1 + β − 2βν) needs β < 1, ν ≤ 1
 ))
 
 _K = Hyper("K", sp.Symbol("K", positive=True, integer=True), 3, 1, 8, upper_open=False,

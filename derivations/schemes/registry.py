@@ -260,6 +260,24 @@ def _split(region: sp.Basic, var: sp.Symbol) -> tuple[list, list, list]:
     return lows, highs, side
 
 
+def _solve_on_ranges(opt: Optimizer, poly: sp.Poly) -> tuple[list, list]:
+    """The Schur–Cohn conditions solved for h with each bounded hyperparameter p ∈ (lo, hi) written
+    p = lo + (hi − lo)·t/(1 + t), t > 0, so SymPy knows the signs the ranges imply (QHM: 1 − β > 0,
+    1 + β − 2βν > 0); lower bounds ≤ 0 for every t are dropped, the rest mapped back to p.
+    Opted into by ``extra["solve_on_ranges"]``; ``ValueError`` when SymPy still cannot isolate h.
+    """
+    fwd, back = {}, {}
+    for p in opt.hypers:
+        if p.lower > float("-inf") and p.upper < float("inf") and p.lower < p.upper:
+            t = sp.Symbol(f"t_{p.name}", positive=True)
+            lo, hi = sp.nsimplify(p.lower), sp.nsimplify(p.upper)
+            fwd[p.symbol], back[t] = lo + (hi - lo) * t / (1 + t), (p.symbol - lo) / (hi - p.symbol)
+    mapped = sp.Poly(sp.together(poly.as_expr().subs(fwd)), xi)
+    lows, highs, _ = _split(solve_bound(schur_cohn_conditions(mapped), h), h)
+    lows = [v for v in lows if not (v == 0 or sp.simplify(v).is_nonpositive)] or [sp.Integer(0)]
+    return [sp.simplify(v.subs(back)) for v in lows], [sp.simplify(v.subs(back)) for v in highs]
+
+
 @lru_cache(maxsize=None)
 def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     """``(h_lower, h_upper)`` in the hyperparameter symbols, or ``None`` if SymPy cannot reduce it.
@@ -279,7 +297,12 @@ def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     try:
         lows, highs, _ = _split(solve_bound(schur_cohn_conditions(poly), h), h)
     except ValueError:
-        return None
+        if not opt.extra.get("solve_on_ranges"):
+            return None
+        try:
+            lows, highs = _solve_on_ranges(opt, poly)
+        except ValueError:
+            return None
     if not lows or not highs:
         return None
     lows = [sp.simplify(v) for v in lows if not _inactive_low(sp.simplify(v), opt)] or [sp.Integer(0)]
