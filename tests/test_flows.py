@@ -114,7 +114,7 @@ def test_non_smooth_symbolic_objective_is_refused():
 def test_rk4_update_on_the_stepper_is_classical_rk4():
     """RK4 on the one stepper: θ̇ = cθ gives the RK4 amplification R(c dt)ⁿ, real and complex; a
     tracker's Stop ends it, and a non-finite iterate is reported by the stepper."""
-    from workbench.solvers.dynamics.flows import rk4_run
+    from workbench.solvers.dynamics.rk4 import rk4_run
     from workbench.solvers.stepping.tracking import Stop
 
     for c in (-3.0, 0.5 + 2.0j):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.solvers.dynamics.flows import rk4_run
+from workbench.solvers.dynamics.rk4 import rk4_run
 from workbench.solvers.linalg.hessian import top_eigenpairs
 from workbench.solvers.stepping.divergence import DivergenceCriterion
 from workbench.solvers.stepping.tracking import Stop, run_tracked
