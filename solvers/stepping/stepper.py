@@ -44,7 +44,10 @@ class Update(Protocol):
     ``start(theta0)`` gives the state (θ first), ``point(state)`` where the gradient is
     taken, ``step(state, x, g, eta)`` the next state; ``lr`` the default learning rate.
     An update may also have ``halt(n, x, g) -> mask``: members to freeze before step n's
-    update, counted as ``nonfinite`` (e.g. a non-finite loss computed with the gradient).
+    update, counted as ``nonfinite`` (e.g. a non-finite loss computed with the gradient),
+    and ``C = (1.0,)`` when ``point(state)`` is θ itself (as a record with C = [1]): then
+    :func:`~workbench.solvers.stepping.tracking.run_tracked` lets its trackers see θₙ before
+    the force is computed (:class:`workbench.solvers.dynamics.rk4.RK4`).
     """
 
     lr: float
