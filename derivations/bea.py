@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy as sp
 
@@ -51,7 +51,7 @@ __all__ = [
     "bea_1d", "modified_field_1d", "principal_part_1d", "flow_map_1d",
     "bea_nd", "principal_part_nd", "third_contraction",
     "alpha_ngf", "alpha_igr", "alpha_pf", "alpha_pf_series", "bea_alpha_series",
-    "pf_field_1d", "pf_plus_field_1d", "pf_jacobian_1d", "jacobian_eigenvalue",
+    "pf_field_1d", "pf_plus_field_1d", "pf_jacobian_1d", "JACOBIAN_EIGENVALUES", "jacobian_eigenvalue",
     "pf_regime", "pf_quadratic_component", "remark31_component",
     "ngf_drift_1d", "derivation",
 ]
@@ -328,20 +328,24 @@ def pf_jacobian_1d() -> sp.Expr:
     return sp.simplify(d.subs(dsym(1), 0).subs(dsym(2), lam))
 
 
+#: The Jacobian eigenvalue at a critical point, α(hλ)·λ with Table 1's α, written out by flow (§3.2, A.4.1)
+JACOBIAN_EIGENVALUES: dict[str, Callable[[Any, Any], sp.Expr]] = {
+    "ngf": lambda hv, lv: -lv,
+    "igr": lambda hv, lv: -lv - hv / 2 * lv ** 2,
+    "pf": lambda hv, lv: sp.log(1 - hv * lv) / hv,
+}
+
+
 def jacobian_eigenvalue(flow: str, hv: Any = h, lv: Any = lam) -> sp.Expr:
     """Eigenvalue of a flow's Jacobian at a critical point for Hessian eigenvalue λ (§3.2, A.4.1).
 
     ``flow`` is ``"ngf"`` (−λ), ``"igr"`` (−λ − (h/2)λ²; the paper prints h²/2) or
-    ``"pf"`` (log(1 − hλ)/h, (16)).
+    ``"pf"`` (log(1 − hλ)/h, (16)): a row of :data:`JACOBIAN_EIGENVALUES`.
     """
     _check_h(hv)
-    if flow == "ngf":
-        return -lv
-    if flow == "igr":
-        return -lv - hv / 2 * lv ** 2
-    if flow == "pf":
-        return sp.log(1 - hv * lv) / hv
-    raise ValueError(f"flow: expected 'ngf', 'igr' or 'pf', got {flow!r}")
+    if flow not in JACOBIAN_EIGENVALUES:
+        raise ValueError(f"flow: expected one of {', '.join(map(repr, JACOBIAN_EIGENVALUES))}, got {flow!r}")
+    return JACOBIAN_EIGENVALUES[flow](hv, lv)
 
 
 def pf_regime(hv: float, lv: float) -> dict[str, Any]:

@@ -114,3 +114,14 @@ def test_text_is_never_parsed():
     x = _sp.Symbol("x")
     with pytest.raises(ValueError, match="E: expected a SymPy expression"):
         _bea.bea_nd("x**2", (x,), 2)
+
+
+def test_jacobian_table_is_table1_alpha_times_lambda():
+    """Each row of JACOBIAN_EIGENVALUES equals α(hλ)·λ with Table 1's α (the flows' linearization at a minimum)."""
+    from workbench.derivations.bea import JACOBIAN_EIGENVALUES, alpha_igr, alpha_ngf, alpha_pf, h, jacobian_eigenvalue, lam
+    alphas = {"ngf": alpha_ngf, "igr": alpha_igr, "pf": alpha_pf}
+    assert set(JACOBIAN_EIGENVALUES) == set(alphas)
+    for flow, a in alphas.items():
+        assert sp.simplify(jacobian_eigenvalue(flow) - a(h * lam) * lam) == 0, flow
+    with pytest.raises(ValueError, match="flow"):
+        jacobian_eigenvalue("third")

@@ -190,3 +190,55 @@ def test_split_update_is_algorithm_1_on_the_block_and_nesterov_elsewhere(rng):
     assert np.array_equal(r.theta[0], th)
     assert np.array_equal(upd.current[1][0, off:off + nk], np.reshape(opt_k.v, -1))
     assert float(np.abs(r.theta[0, off:off + nk] - th0[off:off + nk]).max()) > 1e-3   # it moved
+
+
+@pytest.mark.parametrize("boundary", ["neumann", "periodic"])
+def test_algorithm1_step_is_the_registered_record(boundary):
+    """The one step of Algorithm 1 equals the registry's ``diffusion-nesterov`` record s' = A s − ηB g with its
+    coefficients (polynomials in the Laplacian L) applied as the discrete Laplacian (5) — the analysed and the
+    stepped scheme are one; and on one Fourier mode the record's polynomial is the paper scheme's (4)
+    joint polynomial (workbench.derivations.diffusion.joint_polynomial) with m = γ − βκ."""
+    import sympy as sp
+
+    from workbench.derivations import diffusion as dd
+    from workbench.derivations.schemes.registry import LAPLACIAN, get, polynomial
+    from workbench.solvers.dynamics.diffusion import algorithm1_step, laplacian
+
+    gamma, beta, eta = 0.8, 0.15, 0.07
+    A, B, C, kinds = get("diffusion-nesterov").operator_matrices()
+    assert kinds == ("theta", "buffer")
+    syms = {sp.Symbol("gamma", nonnegative=True): gamma, sp.Symbol("beta", nonnegative=True): beta}
+    lap = lambda x: laplacian(x, (0, 1), boundary)  # noqa: E731
+
+    def apply(entry, x):
+        coeffs = sp.Poly(sp.expand(entry.subs(syms)), LAPLACIAN).all_coeffs()[::-1]   # c0 + c1 L + c2 L² ...
+        out, power = 0.0 * x, x
+        for c in coeffs:
+            out = out + float(c) * power
+            power = lap(power)
+        return out
+
+    rng = np.random.default_rng(3)
+    th, v, g = (rng.standard_normal((6, 5)) for _ in range(3))
+    th1, v1, _ = algorithm1_step(th, v, lap(v), g, eta, gamma, beta, lap)
+    s = [th, eta * v]                                      # the record's buffer is u = ηv
+    new = [sum(apply(A[i, j], s[j]) for j in range(2)) - eta * apply(B[i], g) for i in range(2)]
+    assert np.allclose(new[0], th1, rtol=0, atol=1e-12) and np.allclose(new[1], eta * v1, rtol=0, atol=1e-12)
+    assert not np.allclose(th1, algorithm1_step(th, v, lap(v), g, eta, gamma, 0.0, lap)[0])   # β matters
+
+    mode = polynomial(get("diffusion-nesterov")).as_expr()
+    k = sp.Symbol("kappa", nonnegative=True)
+    b_of_m = (sp.Symbol("gamma", nonnegative=True) - dd.m) / k
+    assert sp.expand(mode.subs(sp.Symbol("beta", nonnegative=True), b_of_m) - dd.joint_polynomial().as_expr()) == 0
+
+
+def test_diffusion_nesterov_region_is_the_cfl_at_small_h():
+    """`workbench region diffusion-nesterov`: per mode the nesterov region with μ = γ − βκ, empty once
+    γ − βκ ≤ −1 (the CFL (11): β ≤ (1 + γ)/κ)."""
+    from workbench.solvers.stepping.optimizers import h_interval
+
+    r = h_interval("diffusion-nesterov", gamma=0.9, beta=0.1, kappa=4.0)
+    m = 0.9 - 0.4
+    assert abs(r.upper - 2 * (1 + m) / (1 + 2 * m)) < 1e-9 and r.lower == 0
+    assert not h_interval("diffusion-nesterov", gamma=0.9, beta=0.99 * 1.9 / 4, kappa=4.0).empty
+    assert h_interval("diffusion-nesterov", gamma=0.9, beta=1.01 * 1.9 / 4, kappa=4.0).empty

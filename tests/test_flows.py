@@ -109,3 +109,37 @@ def test_non_smooth_symbolic_objective_is_refused():
         FlowProblem.from_symbolic(relu)
     tanh = symobj.mlp_loss([1, 2, 1], "tanh", [[0.5], [-1.0]], [[1.0], [0.0]])
     assert FlowProblem.from_symbolic(tanh).size == 7
+
+
+def test_rk4_update_on_the_stepper_is_classical_rk4():
+    """RK4 on the one stepper: θ̇ = cθ gives the RK4 amplification R(c dt)ⁿ, real and complex; a
+    tracker's Stop ends it, and a non-finite iterate is reported by the stepper."""
+    from workbench.solvers.dynamics.rk4 import rk4_run
+    from workbench.solvers.stepping.tracking import Stop
+
+    for c in (-3.0, 0.5 + 2.0j):
+        seen = []
+
+        class Keep:
+            def start(self, v): return None
+            def handle(self, n, v): seen.append(complex(v.theta[0]))
+            def finish(self, r): return None
+
+        dt, n = 0.1, 12
+        out = rk4_run(lambda y: c * y, np.array([1.0 + 0j if isinstance(c, complex) else 1.0]), [dt] * n, [Keep()])
+        z = c * dt
+        R = 1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24
+        assert out.steps_done == n and not out.divergence
+        assert np.allclose(seen, [R ** k for k in range(n + 1)], rtol=1e-14, atol=0)
+
+    class Cap:
+        def start(self, v): return None
+        def handle(self, n, v):
+            if abs(v.theta[0]) > 10:
+                raise Stop("cap")
+        def finish(self, r): return None
+
+    out = rk4_run(lambda y: 5.0 * y, np.array([1.0]), [0.1] * 50, [Cap()])
+    assert out.stopped == "cap" and 0 < out.steps_done < 50
+    out = rk4_run(lambda y: y * np.inf, np.array([1.0]), [0.1] * 5, [])
+    assert out.divergence == "nonfinite-iterate"

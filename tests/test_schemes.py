@@ -148,3 +148,24 @@ def test_degenerate_images_get_finite_kernels_and_agreeing_bounds():
         assert sim["zero_scale"] == pytest.approx(5.0)
         assert abs(sim["alpha_lower"]) <= sim["zero_scale"]
         assert any("alpha_lower" in n and "finite horizon" in n for n in sim["notes"])
+
+
+def test_qhm_closed_region_is_derived_and_matches_the_numeric_edge():
+    """QHM's region comes out of the registry in closed form, 0 < h < 2(1 + β)/(1 + β − 2βν) (SymPy, on the
+    hyperparameters' ranges), and equals the numeric unit-circle-crossing edge at 60 settings."""
+    import numpy as np
+    import sympy as sp
+
+    from workbench.derivations.schemes import registry as reg
+    from workbench.solvers.stepping.optimizers import _matrices, _numeric_interval
+
+    lo, hi = reg.closed_region("qhm")
+    nu, beta = reg.get("qhm").hyper("nu").symbol, reg.get("qhm").hyper("beta").symbol
+    assert lo == 0 and sp.simplify(hi - 2 * (1 + beta) / (1 + beta - 2 * beta * nu)) == 0
+    rng = np.random.default_rng(5)
+    settings = [(1.0, 0.999), (0.0, 0.5), (0.7, 0.0)] + [(float(rng.uniform(0, 1)), float(rng.uniform(0, 0.999)))
+                                                          for _ in range(57)]
+    for n, b in settings:
+        num_lo, num_hi = _numeric_interval(*_matrices("qhm", (("beta", b), ("nu", n))))
+        closed = 2 * (1 + b) / (1 + b - 2 * b * n)
+        assert abs(num_hi - closed) <= 1e-9 * closed and abs(num_lo) <= 1e-12, (n, b, num_hi, closed)

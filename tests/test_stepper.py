@@ -118,6 +118,11 @@ def _reference_step(name, hyper, lr, grad, theta, buffers):
         g = grad(theta) + hyper["weight_decay"] * theta
         m = hyper["beta1"] * buffers.get("m", 0 * theta) + (1 - hyper["beta1"]) * g
         return (1 - hyper["decay"]) * theta - lr * m, {"m": m}
+    if name == "diffusion-nesterov":                     # Algorithm 1 (6)-(7) on one Fourier mode: ∇² acts as −κ
+        g = grad(theta)
+        v = buffers.get("v", 0 * theta)
+        v = (hyper["gamma"] * v + g) - hyper["beta"] * hyper["kappa"] * v
+        return theta - lr * ((g + hyper["gamma"] * v) - hyper["beta"] * hyper["kappa"] * v), {"v": v}
     raise AssertionError(name)
 
 

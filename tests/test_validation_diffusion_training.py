@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import workbench.validation.cases.diffusion_cnn_joint_region as CR
+import workbench.solvers.dynamics.diffusion_runs as DR
 import workbench.validation.cases.diffusion_training as DT
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.dynamics.diffusion import (
@@ -68,12 +69,12 @@ def test_scaled_diffusion_bad_input(kw):
 
 @pytest.fixture(scope="module")
 def prob():
-    return DT.make_problem(n_train=48, n_test=90)
+    return DR.make_problem(n_train=48, n_test=90)
 
 
 def test_evaluate_matches_network_objective(prob):
     th = prob["net"].init(7)
-    tl, te, acc = DT._evaluate(prob, th)
+    tl, te, acc = DR.evaluate(prob, th)
     assert math.isclose(te, prob["test"].value(th), rel_tol=1e-12)
     assert math.isclose(tl, prob["train"].value(th), rel_tol=1e-12)
     pred = np.argmax(np.asarray(prob["net"].forward(th, prob["X_test"])), axis=1)
@@ -81,11 +82,11 @@ def test_evaluate_matches_network_objective(prob):
 
 
 def test_beta0_split_equals_inline_nesterov_bit_for_bit(prob):
-    r0 = DT.train_run(prob, 0.1, 0.9, 0.0, (2, 3), 2, seed=1)
-    ref = DT.train_run(prob, 0.1, 0.9, 0.0, (2, 3), 2, seed=1, reference=True)
+    r0 = DR.train_run(prob, 0.1, 0.9, 0.0, (2, 3), 2, seed=1)
+    ref = DR.train_run(prob, 0.1, 0.9, 0.0, (2, 3), 2, seed=1, reference=True)
     assert np.array_equal(r0["theta"], ref["theta"]) and r0["train_loss"] == ref["train_loss"]
     # diffusion changes the trajectory (the comparison can fail)
-    r1 = DT.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 2, seed=1)
+    r1 = DR.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 2, seed=1)
     assert not np.array_equal(r1["theta"], ref["theta"])
     assert not r0["diverged"] and r0["steps"] == 2 * (48 // 16) and len(r0["train_loss"]) == 3
     assert r0["train_loss"][-1] < r0["train_loss"][0]               # it trains
@@ -96,28 +97,28 @@ def test_cfl_violation_blows_up_at_the_predicted_rate(prob, axes):
     gamma, n = 0.9, len(axes)
     beta = 2 * beta_max(gamma, n)
     kap = kappa_max(prob["kernel_slice"][1], axes, "neumann")
-    r = DT.train_run(prob, 0.1, gamma, beta, axes, 30, seed=0)
+    r = DR.train_run(prob, 0.1, gamma, beta, axes, 30, seed=0)
     assert r["diverged"] and "theta" in r["reason"]
     pred = abs(gamma - beta * kap)
     assert abs(DT.growth_check(r["v_norm"], pred) - pred) <= 0.01 * pred
     assert abs(r["rayleigh"] - kap) <= 0.01 * kap
     # at beta_max (11) the same run stays bounded
-    assert not DT.train_run(prob, 0.1, gamma, beta / 2, axes, 8, seed=0)["diverged"]
+    assert not DR.train_run(prob, 0.1, gamma, beta / 2, axes, 8, seed=0)["diverged"]
 
 
 def test_train_run_bad_input(prob):
     with pytest.raises(ParameterError, match="beta"):
-        DT.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 1, seed=0, reference=True)
+        DR.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 1, seed=0, reference=True)
     with pytest.raises(ParameterError, match="axes"):
-        DT.train_run(prob, 0.1, 0.9, 0.1, (4,), 1, seed=0)
+        DR.train_run(prob, 0.1, 0.9, 0.1, (4,), 1, seed=0)
     with pytest.raises(ParameterError, match="batch"):
-        DT.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 1, seed=0, batch=0)
+        DR.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 1, seed=0, batch=0)
     with pytest.raises(ParameterError, match="epochs"):
-        DT.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 0, seed=0)
+        DR.train_run(prob, 0.1, 0.9, 0.1, (2, 3), 0, seed=0)
     with pytest.raises(ParameterError, match="beta"):
-        DT.train_run(prob, 0.1, 0.9, -0.1, (2, 3), 1, seed=0)
+        DR.train_run(prob, 0.1, 0.9, -0.1, (2, 3), 1, seed=0)
     with pytest.raises(ParameterError, match="n_train"):
-        DT.make_problem(n_train=0)
+        DR.make_problem(n_train=0)
 
 
 def test_paired_t_test():

@@ -17,8 +17,8 @@ from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.cnn.correlation import CnnOperator
 from workbench.solvers.cnn.images import smooth
 from workbench.solvers.core.lambdify import lambdify
-from workbench.solvers.cnn.onset import (bisect_onset, data_hessian, equilibrium, local_stability, rank_one_operator,
-                           swish_derivatives)
+from workbench.solvers.cnn.model import swish_derivatives
+from workbench.solvers.cnn.onset import bisect_onset, data_hessian, equilibrium, local_stability, rank_one_operator
 from workbench.solvers.cnn.schemes import nonlinear_gradient
 from workbench.validation.registry import list_cases, run_case
 
@@ -35,7 +35,8 @@ def test_swish_derivatives_match_sympy():
         with np.errstate(over="ignore"):   # the SymPy forms use exp(-βu); compare where they are finite
             ref1, ref2 = np.asarray(r1(u, beta)), np.asarray(r2(u, beta))
         ok = np.isfinite(ref1) & np.isfinite(ref2)
-        got1, got2 = swish_derivatives(u, beta)
+        _, r, got1, got2 = swish_derivatives(np, u, beta)
+        np.testing.assert_array_equal(r, u * swish_derivatives(np, u, beta, second=False)[0])
         np.testing.assert_allclose(got1[ok], ref1[ok], rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(got2[ok], ref2[ok], rtol=1e-12, atol=1e-14)
 

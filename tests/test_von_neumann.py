@@ -289,3 +289,21 @@ def test_nesterov_derivation_steps():
     assert "(45)" in der.latex() and "tag{43}" in der.latex()
     dct = der.to_dict()
     assert json.loads(json.dumps(dct)) == dct
+
+
+@pytest.mark.parametrize("name, scheme", [
+    ("gd", lambda: forward_euler_scheme(symbol=h / eta)),
+    ("central-difference", lambda: central_difference_momentum_scheme(mu, eta, h / eta)),
+    ("nesterov", lambda: nesterov_semi_implicit_scheme(mu, eta, h / eta)),
+])
+def test_paper_recurrences_are_the_registered_records(name, scheme):
+    """The first paper's recurrences as written here ((21), (39)-(40), (37)-(38)) and the registry's records of
+    gd, central-difference and nesterov have one characteristic polynomial in h = ηz: not two definitions."""
+    from workbench.derivations.schemes.registry import get, polynomial
+
+    sch = scheme()
+    if name == "gd":                                            # forward Euler is written with Δt as the step
+        sch = Scheme(sch.levels, tuple(e.subs(dt, eta) for e in sch.equations), sch.symbol, sch.eliminate)
+    rec = polynomial(get(name)).as_expr()                      # the registry's μ is this module's mu
+    assert sp.expand(sch.polynomial.as_expr() - rec) == 0
+    assert sp.expand(sch.polynomial.as_expr().subs(h, h + 1) - rec) != 0           # the comparison can fail

@@ -107,6 +107,7 @@ register(Optimizer(
     hypers=(_NU, _BQ),
     record=_qhm,
     update="m' = βm + (1 − β)∇f(θ),  θ' = θ − η[(1 − ν)∇f(θ) + ν m']",
+    extra={"solve_on_ranges": True},        # the region 0 < h < 2(1 + β)/(1 + β − 2βν) needs β < 1, ν ≤ 1
 ))
 
 _K = Hyper("K", sp.Symbol("K", positive=True, integer=True), 3, 1, 8, upper_open=False,
@@ -214,4 +215,36 @@ register(Optimizer(
     record=_heavy_ball,
     update="b' = μb + P⁻¹(∇f(θ) + wd·θ),  θ' = θ − η b'   (P = diag(√v + ε), centered: √(v − ḡ²) + ε)",
     extra={**_L2, "preconditioner": "P = diag(√v + ε) (centered: √(v − ḡ²) + ε), frozen"},
+))
+
+# -- the second paper's Algorithm 1: a record whose coefficients involve the Laplacian ----------------
+# v' = γv + ∇J(θ) + β∇²v (6),  θ' = θ − η[∇J(θ) + γv' + β∇²v'] (7).  With M = γ + βL (L the discrete
+# Laplacian (5)) and the buffer u = ηv: u' = Mu + η∇J,  θ' = θ − M²u − η(1 + M)∇J — the Nesterov look-ahead
+# record with μ replaced by the operator M.  On a Fourier mode L acts as −κ (κ = Σ_k 2(1 − cos ω_kΔx)/Δx²
+# ∈ [0, κ_max], κ_max = 4N/Δx² periodic, < 4N/Δx² Neumann), so the analysis sees M = γ − βκ.
+_GAMMA = Hyper("gamma", sp.Symbol("gamma", nonnegative=True), 0.9, 0.0, 1.0, doc="momentum γ of (6)-(7)",
+               aliases=("momentum", "mu"))
+_BETA_D = Hyper("beta", sp.Symbol("beta", nonnegative=True), 0.1, 0.0, _INF,
+                doc="diffusion β of the velocity, (6)-(7); stable for every mode iff β < (1 + γ)/κ_max as h → 0 (11)")
+_KAPPA = Hyper("kappa", sp.Symbol("kappa", nonnegative=True), 4.0, 0.0, _INF,
+               doc="the Fourier mode analysed: the Laplacian (5) acts on it as −κ, κ ∈ [0, κ_max] "
+                   "(κ_max = 4N for Δx = 1, periodic, even sizes)")
+
+
+def _diffusion_nesterov(v: dict) -> tuple:
+    M = v["gamma"] + v["beta"] * v["L"]
+    return _M([[1, -M ** 2], [0, M]]), _M([1 + M, -1]), _M([[1, 0]]), ("theta", "buffer")
+
+
+register(Optimizer(
+    name="diffusion-nesterov",
+    title="SGD-Nesterov with diffusion of the velocity (Algorithm 1; coefficients in the Laplacian L)",
+    citation="Sun, Lao, Sundaramoorthi, Yezzi, Accelerated PDEs for Construction and Theoretical Analysis of an "
+             "SGD Extension, eqs. (6)-(7) and Algorithm 1 (lines 6-8); Laplacian (5); CFL (10)-(11), Theorem 2",
+    hypers=(_GAMMA, _BETA_D, _KAPPA),
+    record=_diffusion_nesterov,
+    update="v' = γv + ∇J(θ) + β∇²v,  θ' = θ − η[∇J(θ) + γv' + β∇²v']   (M = γ + βL, L = ∇² (5); a mode: L = −κ)",
+    extra={"operator": "kappa",
+           "cfl": "h → 0: the velocity mode γ − βκ must satisfy |γ − βκ| ≤ 1, i.e. β ≤ (1 + γ)/κ_max (11), "
+                  "b·Δt ≤ Δx²/(2N) (10)"},
 ))

@@ -36,7 +36,7 @@ import sympy as sp
 from workbench.derivations.steps import Derivation, Step
 from workbench.derivations.von_neumann import eta, h, mu, schur_cohn_conditions, solve_bound, xi
 
-__all__ = ["Hyper", "Parametrization", "Optimizer", "register", "get", "names", "canonical",
+__all__ = ["Hyper", "Parametrization", "Optimizer", "LAPLACIAN", "register", "get", "names", "canonical",
            "polynomial", "closed_region", "describe", "derivation"]
 
 
@@ -137,12 +137,25 @@ class Optimizer:
     def matrices(self, values: dict[str, Any] | None = None) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple]:
         """``(A, B, C, kinds)`` with symbols, or at the given values."""
         vals = self.symbols({k: v for k, v in (values or {}).items() if self._is_int(k)})
+        if self.extra.get("operator"):                 # on one Fourier mode the Laplacian L acts as −κ
+            vals["L"] = -self.hyper(self.extra["operator"]).symbol
         A, B, C, kinds = self.record(vals)
         if values:
             subs = {self.hyper(k).symbol: sp.nsimplify(v) if isinstance(v, sp.Basic) else _exact(v)
                     for k, v in values.items() if not self._is_int(k)}
             A, B, C = A.subs(subs), B.subs(subs), C.subs(subs)
         return A, B, C, kinds
+
+    def operator_matrices(self) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple]:
+        """``(A, B, C, kinds)`` with the record's linear operator as the symbol :data:`LAPLACIAN`.
+
+        For a record whose coefficients involve the discrete Laplacian (``extra["operator"]`` names
+        the hyperparameter κ of a Fourier mode, on which L acts as −κ; second paper (5)):
+        A = A₀ + A₁L + A₂L², …; :meth:`matrices` (and so the analysis) takes them on one mode.
+        """
+        if not self.extra.get("operator"):
+            raise ValueError(f"scheme: {self.name} has no operator coefficients")
+        return self.record({**self.symbols(), "L": LAPLACIAN})
 
     def _is_int(self, name: str) -> bool:
         return any(p.name == name and p.integer for p in self.hypers)
@@ -155,6 +168,10 @@ class Optimizer:
 
     def _repr_latex_(self) -> str:
         return "$" + polynomial_latex(self) + "$"
+
+
+#: the discrete Laplacian (second paper (5)) as it appears in a record's coefficients (:meth:`Optimizer.operator_matrices`)
+LAPLACIAN = sp.Symbol("L")
 
 
 def _exact(v: float) -> sp.Rational:
@@ -243,6 +260,24 @@ def _split(region: sp.Basic, var: sp.Symbol) -> tuple[list, list, list]:
     return lows, highs, side
 
 
+def _solve_on_ranges(opt: Optimizer, poly: sp.Poly) -> tuple[list, list]:
+    """The Schur–Cohn conditions solved for h with each bounded hyperparameter p ∈ (lo, hi) written
+    p = lo + (hi − lo)·t/(1 + t), t > 0, so SymPy knows the signs the ranges imply (QHM: 1 − β > 0,
+    1 + β − 2βν > 0); lower bounds ≤ 0 for every t are dropped, the rest mapped back to p.
+    Opted into by ``extra["solve_on_ranges"]``; ``ValueError`` when SymPy still cannot isolate h.
+    """
+    fwd, back = {}, {}
+    for p in opt.hypers:
+        if p.lower > float("-inf") and p.upper < float("inf") and p.lower < p.upper:
+            t = sp.Symbol(f"t_{p.name}", positive=True)
+            lo, hi = sp.nsimplify(p.lower), sp.nsimplify(p.upper)
+            fwd[p.symbol], back[t] = lo + (hi - lo) * t / (1 + t), (p.symbol - lo) / (hi - p.symbol)
+    mapped = sp.Poly(sp.together(poly.as_expr().subs(fwd)), xi)
+    lows, highs, _ = _split(solve_bound(schur_cohn_conditions(mapped), h), h)
+    lows = [v for v in lows if not (v == 0 or sp.simplify(v).is_nonpositive)] or [sp.Integer(0)]
+    return [sp.simplify(v.subs(back)) for v in lows], [sp.simplify(v.subs(back)) for v in highs]
+
+
 @lru_cache(maxsize=None)
 def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     """``(h_lower, h_upper)`` in the hyperparameter symbols, or ``None`` if SymPy cannot reduce it.
@@ -262,7 +297,12 @@ def closed_region(name: str) -> tuple[sp.Expr, sp.Expr] | None:
     try:
         lows, highs, _ = _split(solve_bound(schur_cohn_conditions(poly), h), h)
     except ValueError:
-        return None
+        if not opt.extra.get("solve_on_ranges"):
+            return None
+        try:
+            lows, highs = _solve_on_ranges(opt, poly)
+        except ValueError:
+            return None
     if not lows or not highs:
         return None
     lows = [sp.simplify(v) for v in lows if not _inactive_low(sp.simplify(v), opt)] or [sp.Integer(0)]

@@ -39,6 +39,7 @@ from scipy.linalg import eigh_tridiagonal
 from workbench.solvers.core.backend import namespace_of, to_numpy
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.model import cross_entropy, sigmoid, swish_derivatives
 from workbench.solvers.cnn.schemes import nonlinear_gradient
 
 __all__ = [
@@ -48,25 +49,7 @@ __all__ = [
     "hessian_dense",
     "batched_lanczos_extremes",
     "step_spectral_radius",
-    "swish_derivatives",
 ]
-
-
-def _sigmoid(xp: Any, t: Any) -> Any:
-    return 0.5 * (1.0 + xp.tanh(0.5 * t))  # as workbench.solvers.cnn.schemes: bit-identical gradient
-
-
-def swish_derivatives(xp: Any, u: Any, beta: float) -> tuple[Any, Any, Any, Any]:
-    """(σ(βu), r(u), r′(u), r″(u)) for the Swish r(u) = u σ(βu), written with σ = σ(βu).
-
-    r′ is eq. (15) in the form of :func:`workbench.solvers.cnn.schemes.nonlinear_gradient` (same
-    operations, so the gradient built from it is bit-identical); r″ = βσ(1−σ)(2 + βu(1−2σ)).
-    """
-    sg = _sigmoid(xp, beta * u)
-    r = u * sg
-    r1 = sg + beta * u * sg * (1.0 - sg)
-    r2 = beta * sg * (1.0 - sg) * (2.0 + beta * u * (1.0 - 2.0 * sg))
-    return sg, r, r1, r2
 
 
 def _batch(K: Any) -> tuple[Any, bool]:
@@ -108,15 +91,14 @@ class LocalCurvature:
         gsum = xp.sum(xp.sum(r, axis=-1), axis=-1)
         t = gsum - self.b
         self.t = t
-        self.yhat = _sigmoid(xp, t)
+        self.yhat = sigmoid(xp, t)
         self.coeff = xp.reshape(self.yhat - self.y, (-1, 1, 1))
         self.g = op.backproject(r1)  # P* r'(u): the data direction
         e = xp.exp(-xp.abs(t))
         self.curv = xp.reshape(e / ((1.0 + e) * (1.0 + e)), (-1, 1, 1))  # ŷ(1 − ŷ), accurate
         self._loss = None
         if need_loss:
-            ce = self.y * _softplus(xp, -t) + (1.0 - self.y) * _softplus(xp, t)
-            self._loss = ce + 0.5 * xp.reshape(self.alphas, (-1,)) * xp.sum(xp.sum(K * K, axis=-1), axis=-1)
+            self._loss = cross_entropy(xp, t, self.y) + 0.5 * xp.reshape(self.alphas, (-1,)) * xp.sum(xp.sum(K * K, axis=-1), axis=-1)
 
     @property
     def gradient(self) -> Any:
@@ -135,10 +117,6 @@ class LocalCurvature:
         pv = op.response(V)
         gv = xp.reshape(xp.sum(xp.sum(self.g * V, axis=-1), axis=-1), (-1, 1, 1))
         return self.alphas * V + self.coeff * op.backproject(self.r2 * pv) + (self.curv * gv) * self.g
-
-
-def _softplus(xp: Any, t: Any) -> Any:
-    return xp.maximum(t, xp.zeros_like(t)) + xp.log1p(xp.exp(-xp.abs(t)))
 
 
 def hvp(op: CnnOperator, K: Any, V: Any, alphas: Any, beta: float = 1.0, b: float = 0.0, y: float = 1.0) -> Any:

@@ -41,6 +41,7 @@ import numpy as np
 from workbench.solvers.core.backend import quiet_overflow, to_numpy
 from workbench.solvers.core.checks import ParameterError, check_finite, check_positive
 from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.model import sigmoid, swish_derivatives
 from workbench.solvers.stepping import stepper
 from workbench.solvers.stepping.bisect import stable_interval
 from workbench.solvers.stepping.divergence import DivergenceCriterion, RunResult
@@ -48,7 +49,7 @@ from workbench.solvers.cnn.schemes import check_model, nonlinear_gradient
 
 __all__ = [
     "LOCAL_CRITERION", "Equilibrium", "equilibrium", "local_stability", "bisect_onset", "nonlinear_onset",
-    "swish_derivatives", "data_hessian", "activation_stats", "rank_one_operator", "hessian_onset",
+    "data_hessian", "activation_stats", "rank_one_operator", "hessian_onset",
 ]
 
 
@@ -269,22 +270,6 @@ def nonlinear_onset(
 
 
 # -- host references -------------------------------------------------------------------
-def _sig(t: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * t))
-
-
-def swish_derivatives(u: Any, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(r'(u), r''(u))`` of Swish (14) in overflow-free form (first paper, D.2, eqs. (15)-(16)).
-
-    With ``σ = σ(βu)``: ``r' = σ + βuσ(1 - σ)``, ``r'' = βσ(1 - σ)(2 + βu(1 - 2σ))``
-    (the corrected (16); checked against SymPy in the tests).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    sg = _sig(beta * u)
-    q = sg * (1.0 - sg)
-    return sg + beta * u * q, beta * q * (2.0 + beta * u * (1.0 - 2.0 * sg))
-
-
 def data_hessian(op: CnnOperator, K: Any, beta: float = 1.0, b: float = 0.0, y: float = 1.0) -> np.ndarray:
     """Dense Hessian of the data term ``ℓ(y, s(g(K)))`` at one w×w kernel (host float64).
 
@@ -299,10 +284,9 @@ def data_hessian(op: CnnOperator, K: Any, beta: float = 1.0, b: float = 0.0, y: 
         raise ParameterError(f"K: expected {op.w}x{op.w} entries, got {k.size}")
     P = op.patches_dense()
     uu = P @ k
-    r1, r2 = swish_derivatives(uu, beta)
-    r0 = uu * _sig(beta * uu)
+    _, r0, r1, r2 = swish_derivatives(np, uu, beta)
     g = float(np.sum(r0))
-    yh = float(_sig(np.asarray(g - b)))
+    yh = float(sigmoid(np, np.asarray(g - b)))
     grad_g = P.T @ r1
     return yh * (1.0 - yh) * np.outer(grad_g, grad_g) + (yh - y) * (P.T * r2) @ P
 
@@ -313,9 +297,9 @@ def activation_stats(op: CnnOperator, K: Any, beta: float = 1.0, b: float = 0.0)
     b = check_finite("b", b)
     k = to_numpy(K).astype(np.float64).reshape(-1)
     uu = op.patches_dense() @ k
-    r1, _ = swish_derivatives(uu, beta)
-    g = float(np.sum(uu * _sig(beta * uu)))
-    yh = float(_sig(np.asarray(g - b)))
+    _, r0, r1 = swish_derivatives(np, uu, beta, second=False)
+    g = float(np.sum(r0))
+    yh = float(sigmoid(np, np.asarray(g - b)))
     return {"u_min": float(uu.min()), "u_max": float(uu.max()), "beta_u_min": float(beta * uu.min()),
             "max_abs_rprime_minus_1": float(np.max(np.abs(r1 - 1.0))),
             "max_abs_rprime_minus_half": float(np.max(np.abs(r1 - 0.5))),

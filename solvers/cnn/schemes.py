@@ -26,6 +26,7 @@ from workbench.solvers.stepping import stepper
 from workbench.solvers.core.backend import to_numpy
 from workbench.solvers.core.checks import ParameterError, check_finite, check_positive
 from workbench.solvers.cnn.correlation import CnnOperator
+from workbench.solvers.cnn.model import cross_entropy, sigmoid, swish_derivatives
 from workbench.solvers.stepping.divergence import DivergenceCriterion, RunResult
 from workbench.solvers.stepping.optimizers import Resolved, resolve
 
@@ -93,15 +94,6 @@ def linear_step(op: CnnOperator, K: Any, alphas: Any, dt: float, a: float, beta:
     return K - dt * linear_force(op, K, alphas, a, beta)
 
 
-def _sigmoid(xp: Any, t: Any) -> Any:
-    # 1/(1+e^{-t}) without overflow for any t
-    return 0.5 * (1.0 + xp.tanh(0.5 * t))
-
-
-def _softplus(xp: Any, t: Any) -> Any:
-    return xp.maximum(t, xp.zeros_like(t)) + xp.log1p(xp.exp(-xp.abs(t)))
-
-
 def nonlinear_gradient(op: CnnOperator, K: Any, alphas: Any, beta: float, b: float, y: float) -> tuple[Any, Any]:
     """∇_K L of the windowed one-layer CNN, eq. (11) restricted to the window (13).
 
@@ -110,11 +102,9 @@ def nonlinear_gradient(op: CnnOperator, K: Any, alphas: Any, beta: float, b: flo
     """
     xp = op.xp
     u = op.response(K)
-    sg = _sigmoid(xp, beta * u)
-    r = u * sg
-    r1 = sg + beta * u * sg * (1.0 - sg)  # eq. (15) written with σ(βu)
+    _, r, r1 = swish_derivatives(xp, u, beta, second=False)   # r′: eq. (15) written with σ(βu)
     gsum = xp.sum(xp.sum(r, axis=-1), axis=-1)
-    yhat = _sigmoid(xp, gsum - b)
+    yhat = sigmoid(xp, gsum - b)
     coeff = xp.reshape(yhat - y, (-1,) + (1,) * (K.ndim - 1)) if K.ndim > 2 else yhat - y
     return coeff * op.backproject(r1) + alphas * K, yhat
 
@@ -123,9 +113,8 @@ def nonlinear_loss(op: CnnOperator, K: Any, alphas: Any, beta: float, b: float, 
     """The loss (2): cross-entropy ℓ(y, ŷ) + (α/2)‖K‖², per batch member (stable log-sigmoid)."""
     xp = op.xp
     u = op.response(K)
-    gsum = xp.sum(xp.sum(u * _sigmoid(xp, beta * u), axis=-1), axis=-1)
-    t = gsum - b
-    ce = y * _softplus(xp, -t) + (1.0 - y) * _softplus(xp, t)
+    gsum = xp.sum(xp.sum(u * sigmoid(xp, beta * u), axis=-1), axis=-1)
+    ce = cross_entropy(xp, gsum - b, y)
     al = xp.reshape(alphas, (-1,)) if K.ndim > 2 else alphas
     return ce + 0.5 * al * xp.sum(xp.sum(K * K, axis=-1), axis=-1)
 

@@ -30,6 +30,7 @@ from array_api_compat import array_namespace
 from workbench.solvers.core.checks import ParameterError, check_positive
 
 __all__ = [
+    "algorithm1_step",
     "DiffusionUpdate",
     "SplitDiffusionUpdate",
     "BOUNDARIES",
@@ -232,6 +233,27 @@ def scaled_diffusion(eta: float, momentum: float, factor: float, n_dims: int = 1
             "beta_max": beta_max(p["momentum"], n_dims, kappa), "lowered": True}
 
 
+def algorithm1_step(theta: Any, v: Any, L: Any, g: Any, eta: Any, momentum: float, beta: Any,
+                    lap: Callable[[Any], Any]) -> tuple[Any, Any, Any]:
+    """Lines 6-8 of Algorithm 1 (second paper, (6)-(7)): ``(θ^{n+1}, v^{n+1}, L^{n+1})`` from ``(θ^n, v^n, L^n = ∇²v^n)``.
+
+    ``v^{n+1} = (γv^n + g) + βL^n``, ``L^{n+1} = lap(v^{n+1})``, ``θ^{n+1} = θ^n − η[(g + γv^{n+1}) + βL^{n+1}]``:
+    the registered scheme ``diffusion-nesterov`` (:mod:`workbench.derivations.schemes.entries`: u = ηv,
+    u' = Mu + ηg, θ' = θ − M²u − η(1 + M)g with M = γ + β∇²; tests/test_diffusion_solver.py checks this step
+    against that record), with one Laplacian per step (``L^{n+1}`` is kept for the next).  The only
+    implementation of the step: :class:`DiffusionNesterov`, :class:`DiffusionUpdate` and
+    :class:`SplitDiffusionUpdate` call it.  With β the float 0 no Laplacian is computed and it is
+    PyTorch's SGD(nesterov=True) (14), operation for operation (``L`` is passed through).
+    ``beta`` may be an array (one β per member, broadcast against θ).
+    """
+    if isinstance(beta, float) and beta == 0.0:
+        v = momentum * v + g
+        return theta - eta * (g + momentum * v), v, L
+    v = (momentum * v + g) + beta * L
+    L = lap(v)
+    return theta - eta * ((g + momentum * v) + beta * L), v, L
+
+
 class DiffusionNesterov:
     """Algorithm 1 (second paper): SGD-Nesterov with diffusion of the velocity, (6)-(7).
 
@@ -276,15 +298,11 @@ class DiffusionNesterov:
         if self.v is None:
             check_axes(self.axes, theta.ndim)
             self.v = xp.zeros_like(theta)
-        g, mu, lr = grad, self.momentum, self.lr
-        if self.beta == 0.0:                       # PyTorch SGD(nesterov=True), operation for operation
-            self.v = mu * self.v + g
-            return theta - lr * (g + mu * self.v)
-        if self.L is None:
+        if self.beta != 0.0 and self.L is None:
             self.L = self._lap(self.v)
-        self.v = (mu * self.v + g) + self.beta * self.L
-        self.L = self._lap(self.v)
-        return theta - lr * ((g + mu * self.v) + self.beta * self.L)
+        theta, self.v, self.L = algorithm1_step(theta, self.v, self.L, grad, self.lr, self.momentum, self.beta,
+                                                self._lap)
+        return theta
 
 
 class DiffusionUpdate:
@@ -322,11 +340,12 @@ class DiffusionUpdate:
     def point(self, state: list) -> Any:
         return state[0]
 
+    def _lap(self, v: Any) -> Any:
+        return laplacian(v, self._axes, self.boundary, self.dx)
+
     def step(self, state: list, x: Any, g: Any, eta: Any) -> list:
         th, v, L = state
-        v = (self.momentum * v + g) + self._b * L
-        L = laplacian(v, self._axes, self.boundary, self.dx)
-        return [th - eta * ((g + self.momentum * v) + self._b * L), v, L]
+        return list(algorithm1_step(th, v, L, g, eta, self.momentum, self._b, self._lap))
 
     def to_dict(self) -> dict:
         return {"scheme": "diffusion-nesterov", "momentum": self.momentum, "boundary": self.boundary}
@@ -354,6 +373,9 @@ class SplitDiffusionUpdate:
         self.lr = float(lr)
         self.current: list | None = None
 
+    def _lap(self, vk: Any) -> Any:
+        return laplacian(vk, tuple(ax + 1 for ax in self.axes), self.boundary, self.dx)
+
     def block(self, x: Any) -> Any:
         """The block of a batch (B, P) as (B, *shape)."""
         return x[:, self.offset:self.offset + self.size] if x.ndim == 2 else x
@@ -371,15 +393,12 @@ class SplitDiffusionUpdate:
         xp = array_namespace(x)
         th, v, L = state
         mu = self.momentum
-        v1 = mu * v + g                                    # (14) everywhere; the block is replaced below
-        th1 = th - eta * (g + mu * v1)
+        th1, v1, _ = algorithm1_step(th, v, L, g, eta, mu, 0.0, self._lap)   # (14) everywhere; the block below
         if self.beta != 0.0:
             B, a, b = th.shape[0], self.offset, self.offset + self.size
             full = (B,) + self.shape
-            vk, gk = xp.reshape(v[:, a:b], full), xp.reshape(g[:, a:b], full)
-            vk = (mu * vk + gk) + self.beta * L
-            L = laplacian(vk, tuple(ax + 1 for ax in self.axes), self.boundary, self.dx)
-            thk = xp.reshape(th[:, a:b], full) - eta * ((gk + mu * vk) + self.beta * L)
+            thk, vk, L = algorithm1_step(xp.reshape(th[:, a:b], full), xp.reshape(v[:, a:b], full), L,
+                                         xp.reshape(g[:, a:b], full), eta, mu, self.beta, self._lap)
             v1 = xp.concat([v1[:, :a], xp.reshape(vk, (B, -1)), v1[:, b:]], axis=1)
             th1 = xp.concat([th1[:, :a], xp.reshape(thk, (B, -1)), th1[:, b:]], axis=1)
         self.current = [th1, v1, L]

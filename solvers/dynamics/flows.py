@@ -50,6 +50,7 @@ from workbench.solvers.core.backend import to_numpy
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.stepping.divergence import DivergenceCriterion
 from workbench.solvers.stepping.tracking import Stop, run_tracked
+from workbench.solvers.dynamics.rk4 import rk4_samples
 from workbench.solvers.dynamics.dal import dal_learning_rate  # DAL (18)-(19) lives in workbench.solvers.dynamics.dal; kept importable here
 
 __all__ = [
@@ -399,31 +400,6 @@ class _Budget(Exception):
     pass
 
 
-def _rk4(f: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, ts: np.ndarray, substeps: float, hv: float,
-         blowup: float) -> tuple[np.ndarray, np.ndarray, bool, int]:
-    """Classical RK4 with step h/``substeps`` (shortened to land on each sample time)."""
-    ys, y, t, nfev = [y0.copy()], y0.copy(), 0.0, 0
-    out_t = [0.0] if ts[0] == 0 else []
-    if ts[0] != 0:
-        ys = []
-    for target in ts[ts > 0]:
-        n = max(1, int(math.ceil((target - t) * substeps / hv - 1e-9)))
-        dt = (target - t) / n
-        for _ in range(n):
-            k1 = f(y)
-            k2 = f(y + dt / 2 * k1)
-            k3 = f(y + dt / 2 * k2)
-            k4 = f(y + dt * k3)
-            y = y + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            nfev += 4
-            if not np.all(np.isfinite(y)) or float(np.linalg.norm(y)) > blowup:
-                return np.array(out_t), np.array(ys), True, nfev
-        t = float(target)
-        out_t.append(t)
-        ys.append(y.copy())
-    return np.array(out_t), np.array(ys), False, nfev
-
-
 def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Sequence[float], *,
               rtol: float = 1e-13, atol: float = 1e-14, blowup: float = 1e8, method: str = "DOP853",
               substeps: float = 100, max_nfev: int = 200_000) -> FlowResult:
@@ -458,7 +434,7 @@ def integrate(problem: FlowProblem, flow: str, h: float, theta0: Any, times: Seq
     if method == "rk4":
         if not (float(substeps) >= 1):
             raise ParameterError(f"substeps: must be >= 1, got {substeps}")
-        tt, yy, div, nfev = _rk4(f, y0, ts, float(substeps), hv, blowup)
+        tt, yy, div, nfev = rk4_samples(f, y0, ts, float(substeps), hv, blowup)
         return FlowResult(flow, hv, tt, yy.reshape(len(tt), problem.size), div, nfev, "rk4")
     if method != "DOP853":
         raise ParameterError(f"method: expected 'DOP853' or 'rk4', got {method!r}")

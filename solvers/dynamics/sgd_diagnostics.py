@@ -227,6 +227,14 @@ class _SGDRecorders:
         return None
 
 
+#: the divergence of an SGD run in words, by :data:`~workbench.solvers.stepping.divergence.LOSS_KINDS` kind
+_REASONS: dict[str, Callable[[int, list, float], str]] = {
+    "nonfinite-iterate": lambda done, losses, limit: f"non-finite iterate at step {done + 1}",
+    "nonfinite-loss": lambda done, losses, limit: f"non-finite loss at step {done}",
+    "blowup": lambda done, losses, limit: f"loss {losses[-1]:.3g} beyond {limit:.3g} at step {done}",
+}
+
+
 def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
             recorders: Sequence[Recorder] = (), *, seed: int = 0,
             batch_gradient: Callable[[Any, np.ndarray], Any] | None = None,
@@ -302,13 +310,6 @@ def run_sgd(obj: Any, theta0: Any, eta: float, batch_size: int, epochs: int = 1,
     run = run_tracked(obj, "gd", theta, eta, [hist, watch, hist.recording()], crit, steps=last,
                       force=lambda v: batch_gradient(v.theta, batches[v.step]))
     kind, done, losses = run.divergence, run.steps_done, hist.losses
-    if kind == "nonfinite-iterate":
-        reason = f"non-finite iterate at step {done + 1}"
-    elif kind == "nonfinite-loss":
-        reason = f"non-finite loss at step {done}"
-    elif kind == "blowup":
-        reason = f"loss {losses[-1]:.3g} beyond {watch.limit:.3g} at step {done}"
-    else:
-        reason = ""
+    reason = _REASONS[kind](done, losses, watch.limit) if kind else ""
     return SGDRun(np.asarray(losses), np.asarray(hist.loss_steps), run.theta, done, bool(kind), kind, reason,
                   list(recorders), B, int(seed), np.asarray(hist.path) if keep_path else None)

@@ -44,7 +44,10 @@ class Update(Protocol):
     ``start(theta0)`` gives the state (θ first), ``point(state)`` where the gradient is
     taken, ``step(state, x, g, eta)`` the next state; ``lr`` the default learning rate.
     An update may also have ``halt(n, x, g) -> mask``: members to freeze before step n's
-    update, counted as ``nonfinite`` (e.g. a non-finite loss computed with the gradient).
+    update, counted as ``nonfinite`` (e.g. a non-finite loss computed with the gradient),
+    and ``C = (1.0,)`` when ``point(state)`` is θ itself (as a record with C = [1]): then
+    :func:`~workbench.solvers.stepping.tracking.run_tracked` lets its trackers see θₙ before
+    the force is computed (:class:`workbench.solvers.dynamics.rk4.RK4`).
     """
 
     lr: float
@@ -69,7 +72,10 @@ def _steps(steps: Any) -> int:
 
 
 def _norms(xp: Any, x: Any) -> Any:
+    """‖xᵢ‖ per member (the modulus for a complex state: a flow integrated in ℂᴰ, third paper §3.1)."""
     flat = xp.reshape(x, (x.shape[0], -1))
+    if xp.isdtype(flat.dtype, "complex floating"):
+        flat = xp.abs(flat)
     return xp.sqrt(xp.sum(flat * flat, axis=1))
 
 

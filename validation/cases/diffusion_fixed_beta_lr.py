@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.solvers.dynamics.diffusion import SplitDiffusionUpdate, beta_max
-from workbench.solvers.nets.datasets import image_blobs
-from workbench.solvers.nets.networks import NetworkObjective, small_cnn
-from workbench.solvers.stepping import stepper
-from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.dynamics.diffusion import beta_max
+from workbench.solvers.dynamics.diffusion_runs import make_problem, train_run
 
 from workbench.validation.plots import figure
 from workbench.validation.registry import Context, case
@@ -41,49 +38,17 @@ RULE = ("per trial: gain(lr) = test accuracy with beta_max minus without (paired
         "significant; refuted if the interval lies below 0; not reproduced if it contains 0")
 
 
-def make_problem(n_test: int, n_train: int = 96, seed: int = 3) -> dict:
-    """``diffusion-training``'s data and network: 3 classes of 1×8×8 ``image_blobs`` (noise 3), one draw
-    split in order; one conv layer (8 filters, 3×3, valid), tanh, dense to 3 logits; cross-entropy."""
-    ds = image_blobs(n_train + n_test, (1, 8, 8), 3, 3.0, seed=seed)
-    net = small_cnn((1, 8, 8), (8,), 3, (), 3, "tanh")
-    (off, shape), _ = net.slices[0]
-    return {"net": net, "train": NetworkObjective(net, ds.X[:n_train], ds.Y[:n_train], "ce"),
-            "X_test": ds.X[n_train:], "labels_test": np.asarray(ds.labels[n_train:]),
-            "test": NetworkObjective(net, ds.X[n_train:], ds.Y[n_train:], "ce"),
-            "kernel": (int(off), tuple(int(v) for v in shape)), "n_train": n_train}
-
-
 def train(prob: dict, eta: float, momentum: float, beta: float, epochs: int, seed: int, batch: int = 16) -> dict:
     """Algorithm 1 on the conv kernel (Laplacian along :data:`AXES`), SGD-Nesterov (14) elsewhere.
 
-    Seeded initialisation and mini-batch order (shared by the runs of a trial). A run diverges when
-    ‖θ‖ passes 1e6·‖θ⁰‖ or a floating-point error occurs. Returns the final test accuracy and loss.
+    :func:`workbench.solvers.dynamics.diffusion_runs.train_run` (seeded initialisation and mini-batch
+    order, shared by the runs of a trial; diverged once ‖θ‖ passes 1e6·‖θ⁰‖ or on a floating-point
+    error), without the per-epoch evaluations. Returns the final test accuracy and loss.
     """
-    off, shape = prob["kernel"]
-    theta = np.asarray(prob["net"].init(seed), dtype=np.float64)
-    n, nb = prob["n_train"], prob["n_train"] // batch
-    rng = np.random.default_rng(seed + 1000)
-    perms = [rng.permutation(n) for _ in range(epochs)]
-    upd = SplitDiffusionUpdate(momentum, beta, off, shape, AXES)
-    failed = [False]
-
-    def force(x: np.ndarray, k: int) -> np.ndarray:
-        idx = perms[k // nb][(k % nb) * batch:(k % nb + 1) * batch]
-        try:
-            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-                return prob["train"].subset(idx).gradient(x[0])[None]
-        except FloatingPointError:
-            failed[0] = True
-            return np.full_like(x, np.nan)
-
-    crit = DivergenceCriterion(blowup=1e6 * float(np.linalg.norm(theta)))
-    with np.errstate(over="ignore", invalid="ignore"):
-        res = stepper.run(upd, force, theta[None], eta, epochs * nb, criterion=crit, indexed=True)
-    th = np.asarray(res.theta[0])
-    diverged = bool(failed[0] or res.reason[0] in ("nonfinite", "blowup") or not np.all(np.isfinite(th))
-                    or float(np.linalg.norm(th)) > crit.blowup)
-    if diverged:
+    r = train_run(prob, eta, momentum, beta, AXES, epochs, seed, batch, evaluate_epochs=False)
+    if r["diverged"]:
         return {"diverged": True, "test_acc": 0.0, "test_loss": None}
+    th = r["theta"]
     out = np.asarray(prob["net"].forward(th, prob["X_test"]))
     return {"diverged": False, "test_acc": float(np.mean(np.argmax(out, axis=1) == prob["labels_test"])),
             "test_loss": float(prob["test"].value(th))}
@@ -93,7 +58,7 @@ def measure(quick: bool) -> dict:
     """Paired trainings with β = 0 and β = β_max at each learning rate."""
     lrs = (0.2, 0.01) if quick else (0.2, 0.1, 0.01)
     trials, epochs = (3, 6) if quick else (6, 15)
-    prob = make_problem(n_test=300 if quick else 600)
+    prob = make_problem(n_train=96, n_test=300 if quick else 600)
     bm = beta_max(MOMENTUM, len(AXES))
     runs = []
     for lr in lrs:

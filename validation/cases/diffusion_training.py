@@ -39,23 +39,11 @@ Rayleigh quotient ``−⟨v, ∇²v⟩/⟨v, v⟩`` (→ κ_max when that mode d
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from workbench.solvers.core.checks import ParameterError
-from workbench.solvers.stepping.divergence import DivergenceCriterion
-from workbench.solvers.nets.datasets import image_blobs
-from workbench.solvers.stepping import stepper
-from workbench.solvers.dynamics.diffusion import (
-    SplitDiffusionUpdate,
-    beta_max,
-    kappa_max,
-    laplacian,
-    pde_params,
-    scaled_diffusion,
-)
-from workbench.solvers.nets.networks import Network, NetworkObjective, small_cnn
+from workbench.solvers.dynamics.diffusion import beta_max, kappa_max, pde_params, scaled_diffusion
+from workbench.solvers.dynamics.diffusion_runs import make_problem, train_run
 
 from workbench.validation.plots import pyplot
 from workbench.validation.registry import Context, case
@@ -65,177 +53,12 @@ __all__ = [
     "CRITERION",
     "DIRECTIONS",
     "growth_check",
-    "make_problem",
-    "train_run",
 ]
 
 CRITERION = ("diverged if ||theta^n|| > 1e6 ||theta^0|| or a floating-point overflow / invalid operation occurs "
              "(the run stops there); otherwise bounded")
 DIRECTIONS: dict[str, tuple[int, ...]] = {"conv spatial": (2, 3), "conv output": (0,)}
-BLOWUP = 1e6
 SHARP = (0.9, 1.4)      # factors of the exact limit (1+gamma)/kappa_max: expected bounded, diverged
-
-
-def make_problem(n_train: int = 96, n_test: int = 600, noise: float = 3.0, filters: int = 8, kernel: int = 3,
-                 size: int = 8, seed: int = 3) -> dict[str, Any]:
-    """Data, network and objectives of the demonstration (NumPy, float64).
-
-    One :func:`~workbench.solvers.nets.datasets.image_blobs` draw of ``n_train + n_test`` images (the class
-    prototypes depend on the seed, so train and test must come from one draw), split in order.
-    """
-    for name, v, lo in (("n_train", n_train, 1), ("n_test", n_test, 1), ("filters", filters, 1),
-                        ("kernel", kernel, 1), ("size", size, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ParameterError(f"{name}: expected an integer >= {lo}, got {v!r}")
-    ds = image_blobs(n_train + n_test, (1, size, size), 3, noise, seed=seed)
-    net = small_cnn((1, size, size), (filters,), kernel, (), 3, "tanh")
-    Xtr, Ytr, Xte, Yte = ds.X[:n_train], ds.Y[:n_train], ds.X[n_train:], ds.Y[n_train:]
-    (off, shape), _ = net.slices[0]
-    return {"net": net, "X": Xtr, "Y": Ytr, "X_test": Xte, "Y_test": Yte, "labels_test": ds.labels[n_train:],
-            "train": NetworkObjective(net, Xtr, Ytr, "ce"), "test": NetworkObjective(net, Xte, Yte, "ce"),
-            "kernel_slice": (int(off), tuple(int(s) for s in shape)), "dataset": ds.name}
-
-
-def _evaluate(prob: dict[str, Any], theta: np.ndarray) -> tuple[float, float, float]:
-    """(full-batch train loss, test loss, test accuracy); one forward pass over the test set.
-
-    The test cross-entropy ``mean(logsumexp(f) − y·f)`` is computed from the same logits as the
-    accuracy (it equals ``prob["test"].value(theta)``; tested).
-    """
-    net: Network = prob["net"]
-    out = np.asarray(net.forward(theta, prob["X_test"]))
-    m = np.max(out, axis=1, keepdims=True)
-    lse = np.log(np.sum(np.exp(out - m), axis=1)) + m[:, 0]
-    test_loss = float(np.mean(lse - np.sum(prob["Y_test"] * out, axis=1)))
-    acc = float(np.mean(np.argmax(out, axis=1) == prob["labels_test"]))
-    return prob["train"].value(theta), test_loss, acc
-
-
-def train_run(prob: dict[str, Any], eta: float, momentum: float, beta: float, axes: tuple[int, ...],
-              epochs: int, seed: int, batch: int = 16, reference: bool = False) -> dict[str, Any]:
-    """Train with Algorithm 1 on the conv kernel and SGD-Nesterov (14) elsewhere.
-
-    Parameters
-    ----------
-    prob : dict
-        From :func:`make_problem`.
-    eta, momentum, beta : float
-        η, γ and β of (6)-(7) (β acts on the conv kernel's velocity only).
-    axes : tuple of int
-        Axes of the kernel ``(filters, channels, k, k)`` the Laplacian (5) acts on.
-    epochs, seed, batch : int
-        Epochs; seed of the initialization and of the batch order; mini-batch size.
-    reference : bool
-        Ignore the split and update the whole flat θ by an independent, inline PyTorch-form
-        Nesterov (14) (``beta`` must be 0): the slow reference of the β = 0 path.
-
-    Returns
-    -------
-    dict
-        ``train_loss``, ``test_loss``, ``test_acc`` per epoch (index 0 = initialization),
-        ``diverged``, ``reason``, ``steps``, ``v_norm`` (‖v_conv‖ per step), ``rayleigh``
-        (−⟨v,∇²v⟩/⟨v,v⟩ of the last kernel velocity), ``theta`` (final parameters).
-    """
-    if reference and beta != 0:
-        raise ParameterError("beta: the reference path is plain SGD-Nesterov; it needs beta = 0")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ParameterError(f"epochs: expected an integer >= 1, got {epochs!r}")
-    net: Network = prob["net"]
-    X = prob["X"]
-    n = int(X.shape[0])
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= n:
-        raise ParameterError(f"batch: expected an integer in [1, {n}], got {batch!r}")
-    off, shape = prob["kernel_slice"]
-    nk = int(np.prod(shape))
-    theta = np.asarray(net.init(seed), dtype=np.float64)
-    norm0 = float(np.linalg.norm(theta))
-    upd = _PyTorchNesterov(momentum) if reference else SplitDiffusionUpdate(momentum, beta, off, shape, axes)
-    rng = np.random.default_rng(seed + 1000)
-    nb = n // batch
-    perms = [rng.permutation(n) for _ in range(epochs)]
-    out: dict[str, Any] = {"train_loss": [], "test_loss": [], "test_acc": [], "v_norm": [], "diverged": False,
-                           "reason": "", "steps": 0}
-    raising = dict(over="raise", invalid="raise", divide="raise", under="ignore")
-
-    def record(th: np.ndarray) -> None:
-        tl, te, acc = _evaluate(prob, th)
-        out["train_loss"].append(tl)
-        out["test_loss"].append(te)
-        out["test_acc"].append(acc)
-
-    def fail(exc: FloatingPointError) -> None:
-        out["diverged"], out["reason"] = True, f"floating-point error: {exc}"
-
-    def force(x: np.ndarray, k: int) -> np.ndarray:
-        perm = perms[k // nb]
-        idx = perm[(k % nb) * batch:(k % nb + 1) * batch]
-        try:
-            with np.errstate(**raising):
-                return prob["train"].subset(idx).gradient(x[0])[None]
-        except FloatingPointError as exc:             # the run stops here: a non-finite step ends it
-            fail(exc)
-            return np.full_like(x, np.nan)
-
-    def arrive(k: int, th: np.ndarray) -> bool:
-        """θ after k steps: the kernel velocity, the blow-up bound, the epoch's evaluation; False to stop."""
-        try:
-            with np.errstate(**raising):
-                out["steps"] = k
-                out["v_norm"].append(float(np.linalg.norm(upd.current[1][0, off:off + nk])))
-                if not float(np.linalg.norm(th)) <= BLOWUP * norm0:
-                    out["diverged"], out["reason"] = True, f"||theta|| > {BLOWUP:g} ||theta^0||"
-                    return False
-                if k % nb == 0:
-                    record(th)
-        except FloatingPointError as exc:
-            fail(exc)
-            return False
-        return True
-
-    def observe(k: int, th: np.ndarray, _g: np.ndarray) -> dict | None:
-        if k and not arrive(k, th[0]):
-            return {"stop": out["reason"]}
-        return None
-
-    with np.errstate(**raising):
-        record(theta)
-    res = stepper.run(upd, force, theta[None], eta, epochs * nb, criterion=DivergenceCriterion(blowup=math.inf),
-                      observe=observe, indexed=True)
-    theta = res.theta[0]
-    if res.reason[0] == "nonfinite" and not out["diverged"]:
-        out["diverged"], out["reason"] = True, "floating-point error: non-finite update"
-    elif not res.extra["stopped"] and not out["diverged"]:
-        arrive(epochs * nb, theta)
-    if not out["diverged"] or "floating" not in out["reason"]:
-        vk = np.reshape(res.state[1][0, off:off + nk], shape)
-        out["rayleigh"] = float(-np.sum(vk * laplacian(vk, axes, "neumann")) / np.sum(vk * vk))
-    out["theta"] = theta
-    return out
-
-
-class _PyTorchNesterov:
-    """The slow reference of the β = 0 path: PyTorch's SGD(nesterov=True), (14), inline on the flat vector."""
-
-    lr = 1.0
-
-    def __init__(self, momentum: float) -> None:
-        self.momentum = momentum
-        self.current: list = []
-
-    def start(self, theta0: np.ndarray) -> list:
-        self.current = [theta0, np.zeros_like(theta0)]
-        return self.current
-
-    def point(self, state: list) -> np.ndarray:
-        return state[0]
-
-    def step(self, state: list, x: np.ndarray, g: np.ndarray, eta: float) -> list:
-        v = self.momentum * state[1] + g
-        self.current = [state[0] - eta * (g + self.momentum * v), v]
-        return self.current
-
-    def to_dict(self) -> dict:
-        return {"scheme": "pytorch-nesterov"}
 
 
 def growth_check(v_norm: list[float], predicted: float, last: int = 3) -> float:

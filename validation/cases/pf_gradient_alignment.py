@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
 
 from workbench.solvers.dynamics.flows import alpha
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.tracking import Stop, run_tracked
 from workbench.solvers.linalg.hessian import top_eigenpairs
 
 from workbench.validation.plots import figure
@@ -35,35 +39,59 @@ RULE = ("per run (seed, h): error_f = median_t |prediction_f - measured| / media
         "refuted if it lies above 0; not reproduced if it contains 0 (no significant difference)")
 
 
+class _Alignment:
+    """Tracker of :func:`_run`: at θₙ the top eigenpair (λ₀, u₀) and g = ∇E(θₙ) (the force); at θₙ₊₁ the
+    measured ∇E(θₙ₊₁)ᵀu₀ beside the flows' predictions from (λ₀, gᵀu₀); stops once the loss blows up."""
+
+    def __init__(self, obj: Any, h: float, loss0: float, steps: int) -> None:
+        self.obj, self.h, self.loss0, self.steps = obj, h, loss0, steps
+        self.meas: list[float] = []
+        self.preds: dict[str, list[float]] = {f: [] for f in FLOWS3}
+        self.direct: dict[str, list[float]] = {f: [] for f in FLOWS3}
+        self.zs: list[float] = []
+        self.resid: list[float] = []
+        self.g: Any = None
+        self.lam, self.u, self.x0 = math.nan, None, math.nan
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, n: int, v: Any) -> None:
+        obj, th = self.obj, v.theta
+        if n:
+            loss = float(obj.value(th))
+            if not (math.isfinite(loss) and loss < 1e6 * max(self.loss0, 1.0)):
+                raise Stop("loss")
+            x0, x1 = self.x0, float(np.asarray(obj.gradient(th)) @ self.u)
+            z = self.h * self.lam
+            for f in FLOWS3:
+                self.preds[f].append(float(np.real(x0 * np.exp(complex(alpha(f, np.array([z]))[0]) * z))))
+            self.direct["pf"].append(x0 * (1.0 - z))  # Cor. 4.1 / Remark 4.2 solved: x0 (1 - h lambda)^{h/h}
+            self.direct["ngf"].append(x0 * math.exp(-z))  # Cor. 4.2
+            self.direct["igr"].append(x0 * math.exp(-z - 0.5 * z * z))  # Cor. 4.3
+            self.meas.append(x1)
+            self.zs.append(z)
+        if n < self.steps:
+            ep = top_eigenpairs(obj, th, 1, method="lanczos")
+            self.lam, self.u = float(ep.values[0]), np.asarray(ep.vectors[:, 0])
+            self.resid.append(float(ep.residuals[0]) / abs(self.lam))
+            self.g = np.asarray(obj.gradient(th))
+            self.x0 = float(self.g @ self.u)
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def _run(seed: int, c: float, steps: int) -> dict:
     """GD on one seeded network; per step the measured and predicted ∇Eᵀu₀."""
     obj = regression_problem(SIZES, N_DATA, seed)
     th = obj.initial(seed)
     lam_init = float(top_eigenpairs(obj, th, 1, method="lanczos").values[0])
     h = c * 2.0 / lam_init
-    loss0 = float(obj.value(th))
-    meas, preds, direct, zs, resid = [], {f: [] for f in FLOWS3}, {f: [] for f in FLOWS3}, [], []
-    for _ in range(steps):
-        ep = top_eigenpairs(obj, th, 1, method="lanczos")
-        lam, u = float(ep.values[0]), np.asarray(ep.vectors[:, 0])
-        resid.append(float(ep.residuals[0]) / abs(lam))
-        g = np.asarray(obj.gradient(th))
-        x0 = float(g @ u)
-        th = th - h * g
-        loss = float(obj.value(th))
-        if not (math.isfinite(loss) and loss < 1e6 * max(loss0, 1.0)):
-            break
-        x1 = float(np.asarray(obj.gradient(th)) @ u)
-        z = h * lam
-        for f in FLOWS3:
-            preds[f].append(float(np.real(x0 * np.exp(complex(alpha(f, np.array([z]))[0]) * z))))
-        direct["pf"].append(x0 * (1.0 - z))  # Cor. 4.1 / Remark 4.2 solved: x0 (1 - h lambda)^{h/h}
-        direct["ngf"].append(x0 * math.exp(-z))  # Cor. 4.2
-        direct["igr"].append(x0 * math.exp(-z - 0.5 * z * z))  # Cor. 4.3
-        meas.append(x1)
-        zs.append(z)
-    return {"seed": seed, "c": c, "h": h, "lambda0_theta0": lam_init, "measured": meas, "predicted": preds,
-            "paper_formula": direct, "h_lambda0": zs, "max_lanczos_residual": max(resid) if resid else 0.0}
+    w = _Alignment(obj, h, float(obj.value(th)), steps)
+    run_tracked(None, "gd", th, h, [w], DivergenceCriterion(blowup=math.inf), steps=steps, force=lambda v: w.g)
+    return {"seed": seed, "c": c, "h": h, "lambda0_theta0": lam_init, "measured": w.meas, "predicted": w.preds,
+            "paper_formula": w.direct, "h_lambda0": w.zs, "max_lanczos_residual": max(w.resid) if w.resid else 0.0}
 
 
 def measure(quick: bool) -> dict:

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from workbench.solvers.dynamics.rk4 import rk4_run
 from workbench.solvers.linalg.hessian import top_eigenpairs
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.tracking import Stop, run_tracked
 
 from workbench.validation.plots import figure
 from workbench.validation.registry import Context, case
@@ -53,6 +56,29 @@ def top_eigenpair(obj: Any, x: np.ndarray) -> tuple[float, np.ndarray, float]:
     return lam, np.asarray(ep.vectors[:, 0]), float(ep.residuals[0]) / abs(lam)
 
 
+class _Samples:
+    """Tracker of :func:`_flow`: E and λ₀ every ``every`` steps; stops once E passes CAP·E(0)."""
+
+    def __init__(self, obj: Any, every: int) -> None:
+        self.obj, self.every = obj, every
+        self.loss: list[float] = []
+        self.lam0: list[float] = []
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, step: int, v: Any) -> None:
+        if step % self.every:
+            return
+        self.loss.append(float(self.obj.value(v.theta)))
+        self.lam0.append(top_eigenpair(self.obj, v.theta)[0])
+        if not self.loss[-1] <= CAP * self.loss[0]:
+            raise Stop("cap")
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def _flow(obj: Any, th: np.ndarray, flip: bool, T: float, substeps: int,
           samples: int) -> dict:
     """RK4 of the NGF (flip=False) or the u₀-flipped flow; E and λ₀ at t = jT/samples."""
@@ -67,27 +93,16 @@ def _flow(obj: Any, th: np.ndarray, flip: bool, T: float, substeps: int,
         return -g + 2.0 * float(g @ u0) * u0
 
     dt = T / (samples * substeps)
-    loss, lam0 = [float(obj.value(th))], [top_eigenpair(obj, th)[0]]
-    x = th.copy()
-    for _ in range(samples):
-        for _ in range(substeps):
-            k1 = field(x)
-            k2 = field(x + dt / 2 * k1)
-            k3 = field(x + dt / 2 * k2)
-            k4 = field(x + dt * k3)
-            x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        loss.append(float(obj.value(x)))
-        lam0.append(top_eigenpair(obj, x)[0])
-        if not loss[-1] <= CAP * loss[0]:
-            break
-    return {"loss": loss, "lambda0": lam0, "max_lanczos_residual": state["res"]}
+    keep = _Samples(obj, substeps)
+    rk4_run(field, th.copy(), [dt] * (samples * substeps), [keep])
+    return {"loss": keep.loss, "lambda0": keep.lam0, "max_lanczos_residual": state["res"]}
 
 
 def _seed(seed: int, horizon: int, samples: int) -> dict:
     obj = regression_problem(SIZES, N_DATA, seed)
     th = np.asarray(obj.initial(seed), dtype=float)
-    for _ in range(WARM):
-        th = th - H * np.asarray(obj.gradient(th))
+    th = run_tracked(obj, "gd", th, H, [], DivergenceCriterion(blowup=math.inf), steps=WARM,
+                     force=lambda v: np.asarray(obj.gradient(v.theta))).theta
     lam, u, res0 = top_eigenpair(obj, th)
     lz = float(np.linalg.eigvalsh(np.asarray(obj.hessian(th)))[-1])  # the dense reference
     g = np.asarray(obj.gradient(th))

@@ -45,6 +45,8 @@ SETTINGS = {
     "nesterov-lookahead": ({"mu": 0.9}, {"mu": 0.3}),
     "adam": ({"beta1": 0.9}, {"beta1": 0.5}),
     "rmsprop": ({"mu": 0.0}, {"mu": 0.5}),
+    # one Fourier mode of Algorithm 1 (second paper): M = γ − βκ = 0.5, and −0.7 (below −1/2, inside the CFL (11))
+    "diffusion-nesterov": ({"gamma": 0.9, "beta": 0.1, "kappa": 4.0}, {"gamma": 0.5, "beta": 0.3, "kappa": 4.0}),
 }
 #: closed forms stated by the sources (written out here, not taken from the registry), checked at their settings
 STATED = {

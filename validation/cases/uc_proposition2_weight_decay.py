@@ -14,7 +14,13 @@ normalisation); the model here is the smallest one with the property.
 """
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+
+from workbench.solvers.stepping.divergence import DivergenceCriterion
+from workbench.solvers.stepping.tracking import run_tracked
 
 from workbench.validation.plots import figure
 from workbench.validation.registry import Context, case
@@ -60,6 +66,36 @@ class NormalizedModel:
         return self.data_loss_grad(th)[1] + 2.0 * self.gamma * th
 
 
+class _GdWatch:
+    """Tracker of the GD run: ∇l(θₙ) (the force) every step; ‖∇l‖/(2γ‖ζ‖), ‖ζ‖, ‖∇l‖, l about 200 times."""
+
+    def __init__(self, m: Any, steps: int) -> None:
+        self.m, self.steps, self.every = m, steps, max(1, steps // 200)
+        self.g: Any = None
+        self.ratio: list[float] = []
+        self.zeta: list[float] = []
+        self.grad: list[float] = []
+        self.loss: list[float] = []
+
+    def start(self, visit: Any) -> None:
+        return None
+
+    def handle(self, t: int, v: Any) -> None:
+        if t == self.steps:
+            return
+        th, m = v.theta, self.m
+        self.g = g = m.grad(th)
+        nz = float(np.linalg.norm(th[2:]))
+        if t % self.every == 0:
+            self.ratio.append(float(np.linalg.norm(g)) / (2 * m.gamma * nz))
+            self.zeta.append(nz)
+            self.grad.append(float(np.linalg.norm(g)))
+            self.loss.append(m.loss(th))
+
+    def finish(self, run: Any) -> None:
+        return None
+
+
 def measure(quick: bool) -> dict:
     """Identity samples, a GD run and stationary-point searches on :class:`NormalizedModel`."""
     from scipy.optimize import minimize
@@ -79,16 +115,10 @@ def measure(quick: bool) -> dict:
     # GD with weight decay
     th = np.concatenate([[0.0, 1.0], rng.standard_normal(DIM)])
     eta = 0.1
-    gd_ratio, gd_zeta, gd_grad, gd_loss = [], [], [], []
-    for t in range(steps):
-        g = m.grad(th)
-        nz = float(np.linalg.norm(th[2:]))
-        if t % max(1, steps // 200) == 0:
-            gd_ratio.append(float(np.linalg.norm(g)) / (2 * m.gamma * nz))
-            gd_zeta.append(nz)
-            gd_grad.append(float(np.linalg.norm(g)))
-            gd_loss.append(m.loss(th))
-        th = th - eta * g
+    watch = _GdWatch(m, steps)
+    run_tracked(None, "gd", th, eta, [watch], DivergenceCriterion(blowup=math.inf), steps=steps,
+                force=lambda v: watch.g)
+    gd_ratio, gd_zeta, gd_grad, gd_loss = watch.ratio, watch.zeta, watch.grad, watch.loss
     # searches for a stationary point: minimise ||grad l||^2
     search = []
     for k in range(n_search):
