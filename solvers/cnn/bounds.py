@@ -7,7 +7,7 @@ h lies in the scheme's exact interval (h_lower, h_upper)
 (:func:`workbench.solvers.stepping.optimizers.h_interval`): (0, 2) for gd, i.e. forward Euler (21) with
 η = Δt; (0, 2(1+μ)/(1+2μ)) for Nesterov's semi-implicit scheme (37)-(38), i.e.
 0 < z < 4(2 + dΔt)/((6 − dΔt)Δt²) in the paper's (Δt, d). The α interval
-(:func:`workbench.derivations.regions.alpha_bounds_z`, lambdified once) is evaluated on three
+(:func:`workbench.derivations.regions.alpha_bounds_z`, read as a stored tree) is evaluated on three
 spectra:
 
 1. ``theory``       — min/max of |Î(ω)|² over the image's DFT with the region the
@@ -37,15 +37,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.derivations.schemes import registry as dopt
-from workbench.derivations import regions
+from workbench.derivations.schemes import derived as dopt
+from workbench.derivations.schemes.trees import evaluate
 
 from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
 from workbench.solvers.stepping.bisect import stable_interval
 from workbench.solvers.core.checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
 from workbench.solvers.cnn.correlation import CnnOperator, DenseGram
 from workbench.solvers.stepping.divergence import DivergenceCriterion
-from workbench.solvers.core.lambdify import lambdify
 from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
 from workbench.solvers.cnn.schemes import run_cnn
 from workbench.solvers.cnn.spectrum import alpha_extremes
@@ -54,7 +53,7 @@ __all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
-_ARGS = (regions.z_lo, regions.z_hi, regions.a, regions.beta, regions.P_min, regions.P_max)
+_ARGS = ("z_lo", "z_hi", "a", "beta", "P_min", "P_max")   # the symbols of regions.alpha_bounds_z
 
 
 def default_methods(scheme: str | Resolved) -> tuple[str, ...]:
@@ -80,17 +79,19 @@ def alpha_bounds_from_spectrum(res: Resolved, a: float, beta: float, p_min: floa
     """(α_lower, α_upper) for a spectrum in [p_min, p_max] and the scheme's region (first paper (26)-(27), (46)-(47)).
 
     The expressions are :func:`workbench.derivations.regions.alpha_bounds_z` (general in the sign
-    of a), lambdified once.
+    of a), evaluated from their stored trees (:func:`workbench.derivations.schemes.derived.alpha_bounds_z`).
     """
     a, beta = check_finite("a", a), check_positive("beta", beta)
     p_min, p_max = check_finite("p_min", p_min), check_finite("p_max", p_max)
     if p_min > p_max:
         raise ParameterError(f"p_min: {p_min!r} > p_max {p_max!r}")
     zl, zh = z_region(res, region)
-    lower, upper = regions.alpha_bounds_z()
-    vals = (zl, zh, a, beta, p_min, p_max)
-    with np.errstate(over="ignore", invalid="ignore"):
-        lo, hi = float(lambdify(lower, _ARGS)(*vals)), float(lambdify(upper, _ARGS)(*vals))
+    lower, upper = dopt.alpha_bounds_z()
+    env = dict(zip(_ARGS, (zl, zh, a, beta, p_min, p_max)))
+    try:
+        lo, hi = float(evaluate(lower, env)), float(evaluate(upper, env))
+    except OverflowError:
+        lo = hi = math.inf
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ParameterError(f"a: the bounds overflow (a={a!r}, beta={beta!r}, spectrum up to {p_max:.3g}, "
                              f"z_hi={zh:.3g}); rescale the image or a")
