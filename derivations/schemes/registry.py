@@ -178,6 +178,7 @@ def register(opt: Optimizer) -> Optimizer:
     _REGISTRY[opt.name] = opt
     for al in opt.aliases:
         _ALIASES[al] = opt.name
+    closed_region.cache_clear()         # keyed by name: a name registered again is solved again
     derived.invalidate()                # the data view re-reads the live registry (record hashes)
     return opt
 

@@ -163,12 +163,33 @@ class Fft:
         if workers is not None and (isinstance(workers, bool) or int(workers) != workers or int(workers) < 1):
             raise ParameterError(f"workers: must be a positive integer, got {workers!r}")
         self._workers = None if workers is None else int(workers)
-        self._scipy = None
-        if is_numpy_namespace(xp) and impl in ("auto", "scipy"):
+        self._use_scipy = is_numpy_namespace(xp) and impl in ("auto", "scipy")
+        self._scipy_module: Any = None
+        self.impl = "scipy" if self._use_scipy else ("numpy" if is_numpy_namespace(xp) else backend_name(xp))
+
+    @property
+    def _scipy(self) -> Any:
+        """:mod:`scipy.fft` when it is the implementation, imported on first use (0.5 s: it loads
+        scipy.special), else None."""
+        if self._use_scipy and self._scipy_module is None:
             import scipy.fft
 
-            self._scipy = scipy.fft
-        self.impl = "scipy" if self._scipy is not None else ("numpy" if is_numpy_namespace(xp) else backend_name(xp))
+            self._scipy_module = scipy.fft
+        return self._scipy_module
+
+    def rfft2_image(self, x: Any) -> Any:
+        """The real FFT of one unbatched float64 image on its own grid, as :meth:`rfft2` gives it.
+
+        On NumPy this one transform is :func:`numpy.fft.rfftn`, bit-for-bit
+        :func:`scipy.fft.rfft2` for float64 (both are pocketfft's; tested in
+        ``tests/test_derived_cache.py``), so a command that needs only the image's spectrum
+        (``bounds --methods theory``) does not import :mod:`scipy.fft`.  Other dtypes, shapes
+        and backends go through :meth:`rfft2`.
+        """
+        s = (int(x.shape[-2]), int(x.shape[-1]))
+        if self._use_scipy and x.ndim == 2 and x.dtype == np.float64:
+            return np.fft.rfftn(x, s=s, axes=(-2, -1))
+        return self.rfft2(x, s)
 
     @property
     def workers(self) -> int:
