@@ -35,7 +35,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +223,8 @@ def read(path: Path) -> dict | None:
 
 def write(path: Path, doc: dict) -> None:
     """Write ``doc`` to ``path`` atomically (a temporary file in the same folder, then renamed)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

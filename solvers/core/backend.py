@@ -39,6 +39,36 @@ __all__ = [
 ]
 
 
+#: NumPy submodules that ``array_api_compat.numpy`` binds (``from numpy import *``) but the workbench
+#: does not use at start-up: numpy.testing alone pulls in unittest and importlib.metadata.
+_DEFERRED = ("testing", "f2py", "ma", "polynomial", "ctypeslib")
+
+
+def _defer_numpy_submodules() -> None:
+    """Bind :data:`_DEFERRED` as lazily executed modules (:class:`importlib.util.LazyLoader`).
+
+    ``import array_api_compat.numpy`` runs ``from numpy import *``, which imports every
+    submodule in ``numpy.__all__`` (0.3 s of CPU, most of ``bounds --methods theory``'s
+    start-up). Bound lazily, each one executes on its first attribute access, as a
+    normal import would; submodules already imported are left alone.
+    """
+    import importlib.util
+    import sys
+
+    for sub in _DEFERRED:
+        full = f"numpy.{sub}"
+        if full in sys.modules:
+            continue
+        spec = importlib.util.find_spec(full)
+        if spec is None or spec.loader is None:  # pragma: no cover - a NumPy without it
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[full] = mod
+        spec.loader.exec_module(mod)
+        setattr(np, sub, mod)
+
+
 def get_namespace(name: str = "numpy") -> Any:
     """Return the array-API namespace registered under ``name``.
 
@@ -50,6 +80,7 @@ def get_namespace(name: str = "numpy") -> Any:
         the library is not installed, or (CuPy) no CUDA device can be used.
     """
     if name == "numpy":
+        _defer_numpy_submodules()
         import array_api_compat.numpy as xp
 
         return xp

@@ -27,9 +27,17 @@ from workbench.cli.formatting import DESCRIPTION, EPILOGS, HelpFormatter
 from workbench.solvers.core.checks import ParameterError, parse_number
 
 from workbench.cli.schemes import parse_params  # noqa: F401  (re-exported: the bounds options use it)
-from workbench.jobs.validate import run_validation  # noqa: F401  (re-exported: it used to live here)
 
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
+
+
+def __getattr__(name: str) -> Any:
+    """``run_validation`` is re-exported (it used to live here), imported on first use."""
+    if name == "run_validation":
+        from workbench.jobs.validate import run_validation
+
+        return run_validation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 METHODS = ("theory", "theory_exact", "exact", "simulated")
@@ -233,7 +241,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in registry.list_cases():
             print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
-    from workbench.jobs.validate import ValidationInterrupted, default_workers
+    from workbench.jobs.validate import ValidationInterrupted, default_workers, run_validation
 
     if args.resume and args.fresh:
         raise ParameterError("fresh: give either --resume or --fresh, not both")
