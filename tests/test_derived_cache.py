@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def fresh() -> dict:
-    return json.loads(json.dumps(cache.build(None), sort_keys=True))
+    return json.loads(json.dumps(cache.build(), sort_keys=True))
 
 
 def test_committed_data_equals_a_fresh_derivation(fresh):

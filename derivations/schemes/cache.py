@@ -169,19 +169,18 @@ def derive_record(name: str, key: str) -> dict:
     return _record(opt, ints)
 
 
-def build(previous: dict | None = None) -> dict:
-    """The data of every registered scheme, reusing ``previous`` records whose hash and SymPy version match."""
+def build(*previous: dict | None) -> dict:
+    """The data of every registered scheme, reusing records of the ``previous`` data (first match)
+    whose record hash and SymPy version match; the others are derived."""
     from workbench.derivations.regions import alpha_bounds_z
 
-    old = {d["name"]: d for d in (previous or {}).get("schemes", [])}
     schemes = []
     for name in reg.names():
         opt = reg.get(name)
-        prev = old.get(name)
-        if prev is not None and prev.get("record_hash") == record_hash(opt) and prev.get("sympy") == sp.__version__:
-            schemes.append(prev)
-        else:
-            schemes.append(derive(opt))
+        key = record_hash(opt)
+        found = [d for doc in previous if doc for d in doc.get("schemes", [])
+                 if d.get("name") == name and d.get("record_hash") == key and d.get("sympy") == sp.__version__]
+        schemes.append(found[0] if found else derive(opt))
     lo, hi = alpha_bounds_z()
     return {"format": derived.FORMAT, "sympy": sp.__version__, "source_key": derived.source_key(),
             "schemes": schemes, "alpha_bounds_z": [to_tree(lo), to_tree(hi)]}
@@ -193,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if args not in (["write"], ["check"]):
         print("usage: python -m workbench.derivations.schemes.cache {write|check}", file=sys.stderr)
         return 2
-    fresh = build(None)
+    fresh = build()
     if args == ["write"]:
         derived.write(derived.PACKAGE_FILE, fresh)
         print(f"wrote {derived.PACKAGE_FILE} ({len(fresh['schemes'])} schemes, SymPy {fresh['sympy']})")

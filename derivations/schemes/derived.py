@@ -248,15 +248,15 @@ def invalidate() -> None:
 
 
 def _load() -> dict:
+    key = source_key()
+    doc = read(PACKAGE_FILE)
+    user = cache_dir() / f"derived-{key[:24]}.json"
     if "workbench.derivations.schemes.registry" in sys.modules:          # 1. the live registry
         from workbench.derivations.schemes import cache
 
-        return cache.build(read(PACKAGE_FILE))
-    key = source_key()
-    doc = read(PACKAGE_FILE)
+        return cache.build(doc, read(user))     # never written: it may hold schemes registered at run time
     if doc is not None and doc.get("source_key") == key:                 # 2. the package's data
         return doc
-    user = cache_dir() / f"derived-{key[:24]}.json"
     cached = read(user)
     if cached is not None and cached.get("source_key") == key:           # 3. the user cache
         return cached
