@@ -186,3 +186,25 @@ def test_image_transform_is_scipys_bit_for_bit(shape):
     x = np.random.default_rng(1).standard_normal(shape)
     got = Fft(get_namespace("numpy")).rfft2_image(x)
     assert np.array_equal(got, scipy.fft.rfft2(x, s=shape, axes=(-2, -1), workers=2))
+
+
+@pytest.mark.parametrize("name", [n for n in reg.names() if reg.closed_region(n) is not None])
+def test_trees_round_as_the_lambdified_forms_did(name):
+    """Bit-for-bit the numbers of ``lambdify(..., cse=True)`` (what the solvers evaluated before the data)."""
+    from workbench.derivations import regions
+    from workbench.solvers.core.lambdify import lambdify
+
+    opt, info = reg.get(name), derived.get(name)
+    args = tuple(p.symbol for p in opt.hypers)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    zargs = (regions.z_lo, regions.z_hi, regions.a, regions.beta, regions.P_min, regions.P_max)
+    for _ in range(50):
+        vals = [float(rng.uniform(p.lower, min(p.upper, 4.0))) for p in opt.hypers]
+        env = {p.symbol.name: v for p, v in zip(opt.hypers, vals)}
+        for tree, expr in zip(info.closed_region, reg.closed_region(name)):
+            assert evaluate(tree, env) == float(lambdify(expr, args)(*vals))
+        zv = [float(v) for v in rng.uniform(-1e3, 1e3, 2)] + [float(rng.uniform(-2, 2)), float(rng.uniform(0.1, 3)),
+                                                             float(rng.uniform(0, 10)), float(rng.uniform(10, 1e4))]
+        for tree, expr in zip(derived.alpha_bounds_z(), regions.alpha_bounds_z()):
+            assert evaluate(tree, dict(zip(("z_lo", "z_hi", "a", "beta", "P_min", "P_max"), zv))) == \
+                float(lambdify(expr, zargs)(*zv))

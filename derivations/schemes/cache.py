@@ -31,18 +31,21 @@ from workbench.derivations.schemes import derived
 from workbench.derivations.schemes import registry as reg
 from workbench.derivations.von_neumann import h, xi
 
-__all__ = ["to_tree", "record_hash", "derive", "derive_record", "build", "main"]
+__all__ = ["to_tree", "cse_tree", "record_hash", "derive", "derive_record", "build", "main"]
 
 #: integer hyperparameters are stored for every value when there are at most this many combinations
 MAX_INTEGER_RECORDS = 16
 
 
-def to_tree(expr: Any) -> list:
+def to_tree(expr: Any, bound: dict | None = None) -> list:
     """A SymPy expression as a JSON tree (:mod:`workbench.derivations.schemes.trees`).
 
+    ``bound`` maps symbols to trees put in their place (the subexpressions of :func:`cse_tree`).
     Raises ``ValueError`` for an expression outside the tree language.
     """
     e = sp.sympify(expr) if isinstance(expr, (int, float)) else expr
+    if bound and e in bound:
+        return bound[e]
     if isinstance(e, sp.Symbol):
         return ["sym", e.name]
     if isinstance(e, sp.Integer):
@@ -53,12 +56,22 @@ def to_tree(expr: Any) -> list:
         return ["float", repr(float(e))]
     for cls, kind in ((sp.Add, "add"), (sp.Mul, "mul"), (sp.Max, "max"), (sp.Min, "min")):
         if isinstance(e, cls):
-            return [kind, *(to_tree(a) for a in e.args)]
+            return [kind, *(to_tree(a, bound) for a in e.args)]
     if isinstance(e, sp.Pow):
-        return ["pow", to_tree(e.base), to_tree(e.exp)]
+        return ["pow", to_tree(e.base, bound), to_tree(e.exp, bound)]
     if isinstance(e, sp.Abs):
-        return ["abs", to_tree(e.args[0])]
+        return ["abs", to_tree(e.args[0], bound)]
     raise ValueError(f"to_tree: {type(e).__name__} ({e}) is not in the tree language")
+
+
+def cse_tree(expr: Any) -> list:
+    """:func:`to_tree` of ``expr`` grouped as ``sympy.cse`` groups it: the order of operations of
+    the ``lambdify(..., cse=True)`` that the solvers used before (same floating-point rounding)."""
+    reps, (reduced,) = sp.cse(sp.sympify(expr))
+    bound: dict = {}
+    for sym, sub in reps:
+        bound[sym] = to_tree(sub, bound)
+    return to_tree(reduced, bound)
 
 
 def _hyper(p: Any) -> dict:
@@ -133,7 +146,7 @@ def _solve(opt: Any, par: Any) -> dict:
                 continue
             sol = sp.solve(sp.Eq(opt.hyper(hname).symbol, expr), sym[missing])
             if len(sol) == 1:
-                out[missing] = to_tree(sol[0])
+                out[missing] = cse_tree(sol[0])
                 break
     return out
 
@@ -152,11 +165,11 @@ def derive(opt: Any) -> dict:
         "name": opt.name, "title": opt.title, "citation": opt.citation, "update": opt.update,
         "aliases": list(opt.aliases), "hypers": [_hyper(p) for p in opt.hypers],
         "parametrizations": [{"name": par.name, "params": [_hyper(q) for q in par.params],
-                              "maps": {k: to_tree(v) for k, v in par.maps.items()}, "solve": _solve(opt, par),
+                              "maps": {k: cse_tree(v) for k, v in par.maps.items()}, "solve": _solve(opt, par),
                               "doc": par.doc, "check": _check_name(par)} for par in opt.parametrizations],
-        "paper_region": None if stated is None else to_tree(stated), "paper_region_source": opt.paper_region_source,
+        "paper_region": None if stated is None else cse_tree(stated), "paper_region_source": opt.paper_region_source,
         "extra": dict(opt.extra),
-        "closed_region": None if closed is None else [to_tree(closed[0]), to_tree(closed[1])],
+        "closed_region": None if closed is None else [cse_tree(closed[0]), cse_tree(closed[1])],
         "records": {_key(i): _record(opt, i) for i in _integer_keys(opt)},
         "texts": texts, "record_hash": record_hash(opt), "sympy": sp.__version__,
     }
@@ -183,7 +196,7 @@ def build(*previous: dict | None) -> dict:
         schemes.append(found[0] if found else derive(opt))
     lo, hi = alpha_bounds_z()
     return {"format": derived.FORMAT, "sympy": sp.__version__, "source_key": derived.source_key(),
-            "schemes": schemes, "alpha_bounds_z": [to_tree(lo), to_tree(hi)]}
+            "schemes": schemes, "alpha_bounds_z": [cse_tree(lo), cse_tree(hi)]}
 
 
 def main(argv: list[str] | None = None) -> int:

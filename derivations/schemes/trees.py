@@ -90,6 +90,8 @@ def evaluate(tree: Any, env: Mapping[str, Any], exact: bool = False) -> Any:
         return float(args[0])
     if kind not in KINDS:
         raise TreeError(f"tree: unknown node kind {kind!r}; known: {', '.join(KINDS)}")
+    if kind == "mul" and args:
+        return _product(args, env, exact)
     vals = [evaluate(a, env, exact) for a in args]
     if kind == "abs" and len(vals) == 1:
         return abs(vals[0])
@@ -102,12 +104,27 @@ def evaluate(tree: Any, env: Mapping[str, Any], exact: bool = False) -> Any:
         for v in vals[1:]:
             out = out + v
         return out
-    if kind == "mul":
-        out = vals[0]
-        for v in vals[1:]:
-            out = out * v
-        return out
     return max(vals) if kind == "max" else min(vals)
+
+
+def _product(args: list, env: Mapping[str, Any], exact: bool) -> Any:
+    """Factors left to right, those with a negative integer power divided out at the end:
+    ``a*b/c`` as SymPy's code printers write a product (so the rounding is theirs)."""
+    num: Any = None
+    den: Any = None
+    for a in args:
+        if isinstance(a, list) and len(a) == 3 and a[0] == "pow" and isinstance(a[2], list) \
+                and a[2][:1] == ["int"] and len(a[2]) == 2 and isinstance(a[2][1], int) and a[2][1] < 0:
+            v = _pow(evaluate(a[1], env, exact), -a[2][1])
+            den = v if den is None else den * v
+        else:
+            v = evaluate(a, env, exact)
+            num = v if num is None else num * v
+    if den is None:
+        return num
+    if num is None:
+        num = Fraction(1) if exact else 1.0
+    return num / den
 
 
 def symbols_of(tree: Any) -> set[str]:
