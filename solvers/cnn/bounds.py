@@ -33,7 +33,7 @@ Fourier one. An empty stable interval is reported as ``"empty": true`` with the 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -41,13 +41,14 @@ from workbench.derivations.schemes import derived as dopt
 from workbench.derivations.schemes.trees import evaluate
 
 from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
-from workbench.solvers.stepping.bisect import stable_interval
 from workbench.solvers.core.checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
 from workbench.solvers.cnn.correlation import CnnOperator, DenseGram
-from workbench.solvers.stepping.divergence import DivergenceCriterion
 from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
-from workbench.solvers.cnn.schemes import run_cnn
-from workbench.solvers.cnn.spectrum import alpha_extremes
+
+if TYPE_CHECKING:
+    from workbench.solvers.stepping.divergence import DivergenceCriterion
+# the stepper, the bisection and the Lanczos extremes are imported by the methods that use
+# them, so that ``bounds --methods theory`` loads none of them (issue 26, start-up)
 
 __all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds", "simulated_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
@@ -151,6 +152,8 @@ def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 
         ``alpha_upper_error`` (certified bounds on each α bound's error: ½|a|β times the
         Lanczos residual of its end, or θ_min for the PSD lower end) and ``empty``.
     """
+    from workbench.solvers.cnn.spectrum import alpha_extremes
+
     rtol = check_positive("rtol", rtol)
     zl, zh = z_region(res)
     s = 0.5 * float(a) * float(beta)
@@ -198,6 +201,10 @@ def simulated_bounds(
         matrix built once (:class:`~workbench.solvers.cnn.correlation.DenseGram`). Both iterate the
         same linear map; ``auto`` uses the matrix for w ≤ 32.
     """
+    from workbench.solvers.cnn.schemes import run_cnn
+    from workbench.solvers.stepping.bisect import stable_interval
+    from workbench.solvers.stepping.divergence import DivergenceCriterion
+
     a, beta = check_finite("a", a), check_positive("beta", beta)
     rtol = check_positive("rtol", rtol)
     if rtol >= 1:
