@@ -53,13 +53,14 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-__version__ = _package_version()
-
-
 def __getattr__(name: str) -> Any:
-    """The API functions and ``wb.plot`` (matplotlib figures) are imported on first use."""
+    """The API functions, ``wb.plot`` (matplotlib figures) and ``__version__`` (importlib.metadata,
+    0.1 s) are imported on first use."""
     import importlib
 
+    if name == "__version__":
+        globals()["__version__"] = _package_version()
+        return globals()["__version__"]
     if name == "plot":
         return importlib.import_module("workbench.api.plot")
     if name in _LAZY:

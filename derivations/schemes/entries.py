@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from workbench.derivations.schemes.derived import pde_check
 from workbench.derivations.schemes.registry import Hyper, Optimizer, Parametrization, register
 from workbench.derivations.symbols import d as _d
 from workbench.derivations.symbols import dt as _dt
@@ -21,17 +22,11 @@ _P_DT = Hyper("dt", _dt, 0.1, 0.0, _INF, lower_open=True, doc="time step Δt of 
 _P_D = Hyper("d", _d, 1.0, 0.0, _INF, lower_open=True, doc="damping d of (36); needs d·Δt ≤ 2")
 
 
-def _pde_check(v: dict[str, float]) -> str | None:
-    if v["d"] * v["dt"] > 2:
-        return f"d: d*dt = {v['d'] * v['dt']:.6g} > 2 gives a negative momentum coefficient; need 0 < d*dt <= 2"
-    return None
-
-
 _PDE = Parametrization(
     "pde", (_P_DT, _P_D),
     {"lr": 2 * _dt ** 2 / (2 + _d * _dt), "mu": (2 - _d * _dt) / (2 + _d * _dt)},
     doc="Sun et al. 2022, appendix E: μ = (2 − dΔt)/(2 + dΔt), η = 2Δt²/(2 + dΔt)",
-    check=_pde_check,
+    check=pde_check,
 )
 _MU = Hyper("mu", mu, 0.9, 0.0, 1.0, doc="momentum coefficient μ", aliases=("momentum",))
 

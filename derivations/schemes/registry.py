@@ -33,6 +33,8 @@ from typing import Any
 
 import sympy as sp
 
+from workbench.derivations.schemes import derived
+from workbench.derivations.schemes.derived import HyperRange
 from workbench.derivations.steps import Derivation, Step
 from workbench.derivations.von_neumann import eta, h, mu, schur_cohn_conditions, solve_bound, xi
 
@@ -41,7 +43,7 @@ __all__ = ["Hyper", "Parametrization", "Optimizer", "LAPLACIAN", "register", "ge
 
 
 @dataclass(frozen=True)
-class Hyper:
+class Hyper(HyperRange):
     """A hyperparameter: name, symbol, default and valid range.
 
     ``lower``/``upper`` bound the range, ``*_open`` says whether the end is excluded.
@@ -59,17 +61,6 @@ class Hyper:
     doc: str = ""
     integer: bool = False
     aliases: tuple[str, ...] = ()
-
-    def range_text(self) -> str:
-        lo = "(" if self.lower_open else "["
-        hi = ")" if self.upper_open else "]"
-        up = "∞" if self.upper == float("inf") else f"{self.upper:g}"
-        return f"{lo}{self.lower:g}, {up}{hi}"
-
-    def contains(self, v: float) -> bool:
-        lo_ok = v > self.lower if self.lower_open else v >= self.lower
-        hi_ok = v < self.upper if self.upper_open else v <= self.upper
-        return lo_ok and hi_ok and (not self.integer or float(v).is_integer())
 
 
 @dataclass(frozen=True)
@@ -204,6 +195,8 @@ def register(opt: Optimizer) -> Optimizer:
     _REGISTRY[opt.name] = opt
     for al in opt.aliases:
         _ALIASES[al] = opt.name
+    closed_region.cache_clear()         # keyed by name: a name registered again is solved again
+    derived.invalidate()                # the data view re-reads the live registry (record hashes)
     return opt
 
 
@@ -371,3 +364,6 @@ def derivation(name: str) -> Derivation:
         steps.append(Step("stated_region", "", sp.Lt(h, stated), opt.paper_region_source))
     return Derivation(f"scheme-{opt.name}", f"{opt.title}: state-space record and exact region", opt.citation, steps)
 
+
+
+from workbench.derivations.schemes import entries as _entries  # noqa: E402,F401  (registers the schemes; see the package docstring)

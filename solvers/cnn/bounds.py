@@ -7,7 +7,7 @@ h lies in the scheme's exact interval (h_lower, h_upper)
 (:func:`workbench.solvers.stepping.optimizers.h_interval`): (0, 2) for gd, i.e. forward Euler (21) with
 η = Δt; (0, 2(1+μ)/(1+2μ)) for Nesterov's semi-implicit scheme (37)-(38), i.e.
 0 < z < 4(2 + dΔt)/((6 − dΔt)Δt²) in the paper's (Δt, d). The α interval
-(:func:`workbench.derivations.regions.alpha_bounds_z`, lambdified once) is evaluated on three
+(:func:`workbench.derivations.regions.alpha_bounds_z`, read as a stored tree) is evaluated on three
 spectra:
 
 1. ``theory``       — min/max of |Î(ω)|² over the image's DFT with the region the
@@ -33,28 +33,28 @@ Fourier one. An empty stable interval is reported as ``"empty": true`` with the 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from workbench.derivations.schemes import registry as dopt
-from workbench.derivations import regions
+from workbench.derivations.schemes import derived as dopt
+from workbench.derivations.schemes.trees import evaluate
 
 from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
-from workbench.solvers.stepping.bisect import stable_interval
 from workbench.solvers.core.checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
 from workbench.solvers.cnn.correlation import CnnOperator, DenseGram
-from workbench.solvers.stepping.divergence import DivergenceCriterion
-from workbench.solvers.core.lambdify import lambdify
 from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
-from workbench.solvers.cnn.schemes import run_cnn
-from workbench.solvers.cnn.spectrum import alpha_extremes
+
+if TYPE_CHECKING:
+    from workbench.solvers.stepping.divergence import DivergenceCriterion
+# the stepper, the bisection and the Lanczos extremes are imported by the methods that use
+# them, so that ``bounds --methods theory`` loads none of them (issue 26, start-up)
 
 __all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds", "simulated_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
-_ARGS = (regions.z_lo, regions.z_hi, regions.a, regions.beta, regions.P_min, regions.P_max)
+_ARGS = ("z_lo", "z_hi", "a", "beta", "P_min", "P_max")   # the symbols of regions.alpha_bounds_z
 
 
 def default_methods(scheme: str | Resolved) -> tuple[str, ...]:
@@ -80,17 +80,19 @@ def alpha_bounds_from_spectrum(res: Resolved, a: float, beta: float, p_min: floa
     """(α_lower, α_upper) for a spectrum in [p_min, p_max] and the scheme's region (first paper (26)-(27), (46)-(47)).
 
     The expressions are :func:`workbench.derivations.regions.alpha_bounds_z` (general in the sign
-    of a), lambdified once.
+    of a), evaluated from their stored trees (:func:`workbench.derivations.schemes.derived.alpha_bounds_z`).
     """
     a, beta = check_finite("a", a), check_positive("beta", beta)
     p_min, p_max = check_finite("p_min", p_min), check_finite("p_max", p_max)
     if p_min > p_max:
         raise ParameterError(f"p_min: {p_min!r} > p_max {p_max!r}")
     zl, zh = z_region(res, region)
-    lower, upper = regions.alpha_bounds_z()
-    vals = (zl, zh, a, beta, p_min, p_max)
-    with np.errstate(over="ignore", invalid="ignore"):
-        lo, hi = float(lambdify(lower, _ARGS)(*vals)), float(lambdify(upper, _ARGS)(*vals))
+    lower, upper = dopt.alpha_bounds_z()
+    env = dict(zip(_ARGS, (zl, zh, a, beta, p_min, p_max)))
+    try:
+        lo, hi = float(evaluate(lower, env)), float(evaluate(upper, env))
+    except OverflowError:
+        lo = hi = math.inf
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ParameterError(f"a: the bounds overflow (a={a!r}, beta={beta!r}, spectrum up to {p_max:.3g}, "
                              f"z_hi={zh:.3g}); rescale the image or a")
@@ -150,6 +152,8 @@ def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 
         ``alpha_upper_error`` (certified bounds on each α bound's error: ½|a|β times the
         Lanczos residual of its end, or θ_min for the PSD lower end) and ``empty``.
     """
+    from workbench.solvers.cnn.spectrum import alpha_extremes
+
     rtol = check_positive("rtol", rtol)
     zl, zh = z_region(res)
     s = 0.5 * float(a) * float(beta)
@@ -197,6 +201,10 @@ def simulated_bounds(
         matrix built once (:class:`~workbench.solvers.cnn.correlation.DenseGram`). Both iterate the
         same linear map; ``auto`` uses the matrix for w ≤ 32.
     """
+    from workbench.solvers.cnn.schemes import run_cnn
+    from workbench.solvers.stepping.bisect import stable_interval
+    from workbench.solvers.stepping.divergence import DivergenceCriterion
+
     a, beta = check_finite("a", a), check_positive("beta", beta)
     rtol = check_positive("rtol", rtol)
     if rtol >= 1:

@@ -91,7 +91,7 @@ class CnnOperator:
         self.shape = (int(image.shape[0]), int(image.shape[1]))
         self.out_shape = _out_shape(self.shape, self.w, mode)
         self.fft = fft if fft is not None else Fft(xp)
-        self._ihat = self.fft.rfft2(image, self.shape)
+        self._ihat = self.fft.rfft2_image(image)   # scipy.fft is imported only by the later transforms
         if mode == "periodic":
             self._power = xp.real(self._ihat * xp.conj(self._ihat))
             self._mask = None

@@ -39,6 +39,36 @@ __all__ = [
 ]
 
 
+#: NumPy submodules that ``array_api_compat.numpy`` binds (``from numpy import *``) but the workbench
+#: does not use at start-up: numpy.testing alone pulls in unittest and importlib.metadata.
+_DEFERRED = ("testing", "f2py", "ma", "polynomial", "ctypeslib")
+
+
+def _defer_numpy_submodules() -> None:
+    """Bind :data:`_DEFERRED` as lazily executed modules (:class:`importlib.util.LazyLoader`).
+
+    ``import array_api_compat.numpy`` runs ``from numpy import *``, which imports every
+    submodule in ``numpy.__all__`` (0.3 s of CPU, most of ``bounds --methods theory``'s
+    start-up). Bound lazily, each one executes on its first attribute access, as a
+    normal import would; submodules already imported are left alone.
+    """
+    import importlib.util
+    import sys
+
+    for sub in _DEFERRED:
+        full = f"numpy.{sub}"
+        if full in sys.modules:
+            continue
+        spec = importlib.util.find_spec(full)
+        if spec is None or spec.loader is None:  # pragma: no cover - a NumPy without it
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[full] = mod
+        spec.loader.exec_module(mod)
+        setattr(np, sub, mod)
+
+
 def get_namespace(name: str = "numpy") -> Any:
     """Return the array-API namespace registered under ``name``.
 
@@ -50,6 +80,7 @@ def get_namespace(name: str = "numpy") -> Any:
         the library is not installed, or (CuPy) no CUDA device can be used.
     """
     if name == "numpy":
+        _defer_numpy_submodules()
         import array_api_compat.numpy as xp
 
         return xp
@@ -163,12 +194,33 @@ class Fft:
         if workers is not None and (isinstance(workers, bool) or int(workers) != workers or int(workers) < 1):
             raise ParameterError(f"workers: must be a positive integer, got {workers!r}")
         self._workers = None if workers is None else int(workers)
-        self._scipy = None
-        if is_numpy_namespace(xp) and impl in ("auto", "scipy"):
+        self._use_scipy = is_numpy_namespace(xp) and impl in ("auto", "scipy")
+        self._scipy_module: Any = None
+        self.impl = "scipy" if self._use_scipy else ("numpy" if is_numpy_namespace(xp) else backend_name(xp))
+
+    @property
+    def _scipy(self) -> Any:
+        """:mod:`scipy.fft` when it is the implementation, imported on first use (0.5 s: it loads
+        scipy.special), else None."""
+        if self._use_scipy and self._scipy_module is None:
             import scipy.fft
 
-            self._scipy = scipy.fft
-        self.impl = "scipy" if self._scipy is not None else ("numpy" if is_numpy_namespace(xp) else backend_name(xp))
+            self._scipy_module = scipy.fft
+        return self._scipy_module
+
+    def rfft2_image(self, x: Any) -> Any:
+        """The real FFT of one unbatched float64 image on its own grid, as :meth:`rfft2` gives it.
+
+        On NumPy this one transform is :func:`numpy.fft.rfftn`, bit-for-bit
+        :func:`scipy.fft.rfft2` for float64 (both are pocketfft's; tested in
+        ``tests/test_derived_cache.py``), so a command that needs only the image's spectrum
+        (``bounds --methods theory``) does not import :mod:`scipy.fft`.  Other dtypes, shapes
+        and backends go through :meth:`rfft2`.
+        """
+        s = (int(x.shape[-2]), int(x.shape[-1]))
+        if self._use_scipy and x.ndim == 2 and x.dtype == np.float64:
+            return np.fft.rfftn(x, s=s, axes=(-2, -1))
+        return self.rfft2(x, s)
 
     @property
     def workers(self) -> int:

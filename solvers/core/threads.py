@@ -154,12 +154,19 @@ def tune_allocator(threshold: int = _MMAP_THRESHOLD) -> bool:
     Returns True when the setting took effect (Linux with glibc), False elsewhere.
     """
     import ctypes
-    import ctypes.util
 
+    try:  # glibc's soname first: ctypes.util.find_library runs `ldconfig -p` (0.05 s of every start-up)
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # pragma: no cover - not glibc's soname
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        except OSError:
+            return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
+    except AttributeError:  # pragma: no cover - not glibc
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
     ok = mallopt(m_mmap_threshold, int(threshold)) == 1

@@ -1,11 +1,12 @@
 """Registered optimizers, numerically: validated hyperparameters, coefficients and exact regions.
 
 The records live in :mod:`workbench.derivations.schemes.registry` (``s' = A s − η B ∇f(C s)``); this
-module resolves a scheme name and user-given values into numbers
+module reads them as derived data (:mod:`workbench.derivations.schemes.derived`: expression
+trees, no SymPy at run time), resolves a scheme name and user-given values into numbers
 (:func:`resolve`), gives the stable interval ``h_lower < ηλ < h_upper`` at those
-values (:func:`h_interval`: the lambdified closed form where SymPy gave one, else the
-roots of the Jury conditions of the same polynomial, checked by root moduli), and the
-largest stable learning rate for a spectrum (:func:`max_stable_lr`).
+values (:func:`h_interval`: the closed form where SymPy gave one, evaluated from its
+tree, else the roots of the Jury conditions of the same polynomial, checked by root
+moduli), and the largest stable learning rate for a spectrum (:func:`max_stable_lr`).
 
 Regions without a closed form come from the unit-circle crossings of the roots
 (:func:`_crossings`), classified by :func:`spectral_radius` between them.
@@ -18,12 +19,11 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
-from workbench.derivations.schemes import registry as reg
+from workbench.derivations.schemes import derived as reg
+from workbench.derivations.schemes.trees import evaluate, symbols_of
 
 from workbench.solvers.core.checks import ParameterError, check_finite
-from workbench.solvers.core.lambdify import lambdify
 
 __all__ = ["Resolved", "resolve", "resolve_scheme", "spectral_radius", "h_interval", "paper_h_upper", "max_stable_lr", "schemes", "Region"]
 
@@ -33,7 +33,7 @@ def schemes() -> tuple[str, ...]:
     return reg.names()
 
 
-def _opt(name: Any) -> reg.Optimizer:
+def _opt(name: Any) -> reg.SchemeInfo:
     try:
         return reg.get(name)
     except ValueError as err:
@@ -61,7 +61,8 @@ class Resolved:
     extra: dict = field(default_factory=dict)
 
     @property
-    def optimizer(self) -> reg.Optimizer:
+    def optimizer(self) -> reg.SchemeInfo:
+        """The scheme's record as data (:class:`workbench.derivations.schemes.derived.SchemeInfo`)."""
         return reg.get(self.name)
 
     def to_dict(self) -> dict:
@@ -74,7 +75,7 @@ def _number(name: str, v: Any) -> float:
     return check_finite(name, v)
 
 
-def _in_range(p: reg.Hyper, v: float, via: str = "") -> float:
+def _in_range(p: reg.HyperInfo, v: float, via: str = "") -> float:
     if not p.contains(v):
         kind = "an integer in" if p.integer else "in"
         extra = f" (from {via})" if via else ""
@@ -82,20 +83,10 @@ def _in_range(p: reg.Hyper, v: float, via: str = "") -> float:
     return int(v) if p.integer else float(v)
 
 
-@lru_cache(maxsize=None)
-def _solve_alt(name: str, alt: str, missing: str) -> sp.Expr | None:
-    """Express the alternative parameter ``missing`` through ``known`` ones and hyperparameters."""
-    opt = reg.get(name)
-    par = next(p for p in opt.parametrizations if p.name == alt)
-    sym = {p.name: p.symbol for p in par.params}
-    for hname, expr in par.maps.items():
-        if hname == "lr" or sym[missing] not in expr.free_symbols:
-            continue
-        target = opt.hyper(hname).symbol
-        sol = sp.solve(sp.Eq(target, expr), sym[missing])
-        if len(sol) == 1:
-            return sol[0]
-    return None
+def _solve_alt(name: str, alt: str, missing: str) -> Any:
+    """The tree of the alternative parameter ``missing`` through the others and the hyperparameters."""
+    par = next(p for p in reg.get(name).parametrizations if p.name == alt)
+    return par.solve.get(missing)
 
 
 def _from_alternative(opt: Any, alt_given: dict[str, float], hyper: dict[str, float], names: dict[str, Any],
@@ -115,16 +106,17 @@ def _from_alternative(opt: Any, alt_given: dict[str, float], hyper: dict[str, fl
         expr = _solve_alt(opt.name, par.name, m)
         known = {q.symbol: alt_given[q.name] for q in par.params if q.name in alt_given}
         known.update({opt.hyper(k).symbol: v for k, v in hyper.items()})
+        free = symbols_of(expr) if expr is not None else set()
         for p in opt.hypers:                       # e.g. dt alone: the default momentum
-            if expr is not None and p.symbol in expr.free_symbols and p.symbol not in known:
+            if p.symbol in free and p.symbol not in known:
                 known[p.symbol] = float(p.default)
                 hyper[p.name] = float(p.default)
-        if expr is None or not expr.free_symbols <= set(known):
+        if expr is None or not free <= set(known):
             raise ParameterError(f"{m}: needed with {', '.join(sorted(alt_given))} for {opt.name}")
         alt_given[m] = _eval(m, expr, known)
         _in_range(next(q for q in par.params if q.name == m), alt_given[m],
                   via=", ".join(sorted(map(str, known))))
-    if par.check is not None and (msg := par.check(alt_given)):
+    if (msg := par.check(alt_given)):
         raise ParameterError(msg)
     syms = {q.symbol: alt_given[q.name] for q in par.params}
     for hname, expr in par.maps.items():
@@ -234,10 +226,11 @@ def resolve_scheme(scheme: str | Resolved = "gd", dt: float | None = None, lr: f
 _LABELS = {"Delta_t": "dt"}
 
 
-def _eval(name: str, expr: sp.Expr, values: dict) -> float:
+def _eval(name: str, expr: Any, values: dict) -> float:
+    """A map's tree at ``values`` (symbol name -> number); ParameterError on overflow."""
     args = tuple(sorted(values, key=str))
     try:
-        v = float(lambdify(expr, args)(*(float(values[a]) for a in args)))
+        v = float(evaluate(expr, {a: float(values[a]) for a in args}))
     except (OverflowError, ZeroDivisionError):
         v = math.inf
     if not math.isfinite(v):
@@ -246,24 +239,24 @@ def _eval(name: str, expr: sp.Expr, values: dict) -> float:
     return v
 
 
-@lru_cache(maxsize=64)
-def _matrix_fn(name: str, ints: tuple) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
-    """``f(*continuous hyperparameters) -> (A, B, C)`` lambdified once per scheme and integer values."""
+def _matrix_fn(name: str, ints: tuple) -> tuple[dict, tuple[str, ...], tuple[str, ...]]:
+    """The record (trees of ``A, B, C``) at the integer values, its continuous hyperparameters, its kinds."""
     opt = reg.get(name)
-    A, B, C, kinds = opt.matrices(dict(ints))
-    cont = tuple(p for p in opt.hypers if not p.integer)
-    f = sp.lambdify([p.symbol for p in cont], [A, B, C], modules="numpy")
-    return f, tuple(p.name for p in cont), kinds
+    rec = opt.record(dict(ints))
+    cont = tuple(p.name for p in opt.hypers if not p.integer)
+    return rec, cont, tuple(rec["kinds"])
 
 
 def _matrices(name: str, items: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     opt = reg.get(name)
     ints = tuple((k, int(v)) for k, v in items if opt.hyper(k).integer)
-    f, cont, _ = _matrix_fn(name, ints)
+    rec, cont, _ = _matrix_fn(name, ints)
     vals = dict(items)
-    A, B, C = f(*(float(vals[k]) for k in cont))
-    return (np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64).reshape(-1),
-            np.asarray(C, dtype=np.float64).reshape(-1))
+    env = {opt.hyper(k).symbol: float(vals[k]) for k in cont}
+    A = [[float(evaluate(t, env)) for t in row] for row in rec["A"]]
+    B = [float(evaluate(t, env)) for t in rec["B"]]
+    C = [float(evaluate(t, env)) for t in rec["C"]]
+    return np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64), np.asarray(C, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -283,7 +276,7 @@ class Region:
 def h_interval(scheme: str | Resolved, **params: Any) -> Region:
     """The exact stable interval in ``h = ηλ`` at the given hyperparameters.
 
-    From :func:`workbench.derivations.schemes.registry.closed_region` (lambdified) where SymPy
+    From :func:`workbench.derivations.schemes.registry.closed_region` (its stored tree) where SymPy
     reduced the Schur–Cohn conditions; otherwise numerically from the same
     polynomial ``p(ξ) = det(ξI − A + hBC) = a(ξ) + h b(ξ)`` (affine in h: BC has rank
     one): stability can only change where a root crosses the unit circle, at the real
@@ -298,12 +291,11 @@ def h_interval(scheme: str | Resolved, **params: Any) -> Region:
 @lru_cache(maxsize=4096)
 def _interval(name: str, items: tuple) -> Region:
     opt = reg.get(name)
-    closed = reg.closed_region(name)
+    closed = opt.closed_region
     values = dict(items)
     if closed is not None:
-        args = tuple(p.symbol for p in opt.hypers)
-        vals = tuple(float(values[p.name]) for p in opt.hypers)
-        lo, hi = (float(lambdify(e, args)(*vals)) for e in closed)
+        env = {p.symbol: float(values[p.name]) for p in opt.hypers}
+        lo, hi = (float(evaluate(e, env)) for e in closed)
         return Region(lo, hi, True, "closed form (Schur-Cohn conditions reduced by SymPy)")
     A, B, C = _matrices(name, items)
     lo, hi = _numeric_interval(A, B, C)
@@ -376,10 +368,7 @@ def paper_h_upper(res: Resolved) -> float | None:
     opt = res.optimizer
     if opt.paper_region is None:
         return None
-    syms = {p.name: p.symbol for p in opt.hypers}
-    expr = opt.paper_region(syms)
-    args = tuple(p.symbol for p in opt.hypers)
-    return float(lambdify(expr, args)(*(float(res.hyper[p.name]) for p in opt.hypers)))
+    return float(evaluate(opt.paper_region, {p.symbol: float(res.hyper[p.name]) for p in opt.hypers}))
 
 
 def max_stable_lr(lambda_min: float, lambda_max: float, scheme: str = "gd", **params: Any) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.derivations.schemes import registry as reg
+from workbench.derivations.schemes import derived as reg
 
 from workbench.solvers.stepping.optimizers import _matrices, h_interval, spectral_radius
 
@@ -39,7 +39,7 @@ class Samples:
         return int(np.sum(self.kept & (self.inside != (self.radius < 1.0))))
 
 
-def _draw(p: reg.Hyper, rng: np.random.Generator) -> float:
+def _draw(p: reg.HyperInfo, rng: np.random.Generator) -> float:
     if p.integer:
         return int(rng.integers(int(p.lower), int(p.upper) + 1))
     top = p.upper if math.isfinite(p.upper) else 10.0 * max(1.0, p.default)

@@ -33,7 +33,7 @@ def theta_of(obj: Any, theta: Any) -> Any:
 
 def scheme_name(scheme: Any) -> str:
     """The registry name of ``scheme`` (or an alias); ParameterError listing the registered ones."""
-    from workbench.derivations.schemes.registry import canonical, names
+    from workbench.derivations.schemes.derived import canonical, names
 
     try:
         return canonical(scheme)

@@ -16,7 +16,7 @@ __all__ = ["Bounds", "bounds", "fast_methods"]
 def fast_methods(scheme: Any) -> tuple[str, ...]:
     """The default methods of ``scheme`` without ``simulated``: ``theory``, ``exact`` and, where
     the source states its own region, ``theory_exact``."""
-    from workbench.derivations.schemes import registry
+    from workbench.derivations.schemes import derived as registry
 
     opt = scheme.optimizer if hasattr(scheme, "optimizer") else registry.get(scheme)
     return ("theory", "theory_exact", "exact") if opt.paper_region is not None else ("theory", "exact")

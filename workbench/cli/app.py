@@ -27,9 +27,17 @@ from workbench.cli.formatting import DESCRIPTION, EPILOGS, HelpFormatter
 from workbench.solvers.core.checks import ParameterError, parse_number
 
 from workbench.cli.schemes import parse_params  # noqa: F401  (re-exported: the bounds options use it)
-from workbench.jobs.validate import run_validation  # noqa: F401  (re-exported: it used to live here)
 
 __all__ = ["main", "build_parser", "run_validation", "BACKENDS", "METHODS"]
+
+
+def __getattr__(name: str) -> Any:
+    """``run_validation`` is re-exported (it used to live here), imported on first use."""
+    if name == "run_validation":
+        from workbench.jobs.validate import run_validation
+
+        return run_validation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 BACKENDS = ("numpy", "cupy", "array_api_strict")
 METHODS = ("theory", "theory_exact", "exact", "simulated")
@@ -233,7 +241,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for cid in registry.list_cases():
             print(f"{cid:<28} {registry.get_case(cid).claim}".rstrip())
         return 0
-    from workbench.jobs.validate import ValidationInterrupted, default_workers
+    from workbench.jobs.validate import ValidationInterrupted, default_workers, run_validation
 
     if args.resume and args.fresh:
         raise ParameterError("fresh: give either --resume or --fresh, not both")
@@ -353,10 +361,22 @@ def _version() -> str:
     return f"{PROG} {__version__}"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked (importlib.metadata costs 0.1 s of start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        print(_version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``workbench`` (usage errors raise :class:`UsageError`)."""
     p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOGS[None], formatter_class=HelpFormatter)
-    p.add_argument("--version", action="version", version=_version())
+    p.add_argument("--version", action=_VersionAction, help="show program's version number and exit")
     p.add_argument("--threads", default=None, metavar="N",
                    help="BLAS and FFT threads (default: the cores this process may use; sweep and validation "
                         "workers always use 1 each)")
@@ -453,12 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """No overflow/invalid RuntimeWarnings on the screen (divergence is detected on purpose)."""
-    import numpy as np
+def _quiet(numeric: bool = True) -> Iterator[None]:
+    """No overflow/invalid RuntimeWarnings on the screen (divergence is detected on purpose).
 
-    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore",
-                                                 divide="ignore", under="ignore"):
+    ``numeric=False`` (commands that never compute, e.g. ``schemes``) leaves NumPy unimported.
+    """
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        if numeric:
+            import numpy as np
+
+            stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"))
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
@@ -531,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         set_threads(parse_threads("threads", args.threads) if args.threads is not None else None)
         tune_allocator()  # keep FFT-sized buffers in the heap (glibc): 1.6-1.9x on a 256^2 sweep
-        with _quiet():
+        with _quiet(getattr(args, "numeric", True)):
             code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
         return code

@@ -38,7 +38,7 @@ def parse_params(items: Sequence[str] | None) -> dict[str, float]:
 
 def scheme_table() -> list[dict[str, Any]]:
     """One dict per registered scheme (the ``schemes --json`` rows)."""
-    from workbench.derivations.schemes import registry as reg
+    from workbench.derivations.schemes import derived as reg
 
     rows = []
     for name in reg.names():
@@ -53,13 +53,15 @@ def scheme_table() -> list[dict[str, Any]]:
 
 
 def region_result(scheme: str, params: dict[str, float]) -> dict[str, Any]:
-    """The exact region of ``scheme`` at ``params`` (the ``region --json`` object)."""
-    import sympy as sp
+    """The exact region of ``scheme`` at ``params`` (the ``region --json`` object).
 
-    from workbench.derivations.schemes import registry as reg
+    Read from the registry's derived data (:mod:`workbench.derivations.schemes.derived`),
+    without SymPy: ``polynomial`` at the values is exact (each value as the fraction of its
+    shortest decimal form) where the region has a closed form, else in floats (15 digits;
+    6 in ``polynomial_text``).
+    """
+    from workbench.derivations.schemes import derived as reg
     from workbench.solvers.stepping.optimizers import h_interval, paper_h_upper, resolve
-
-    from workbench.solvers.core.checks import ParameterError
 
     try:
         opt = reg.get(scheme)
@@ -72,19 +74,16 @@ def region_result(scheme: str, params: dict[str, float]) -> dict[str, Any]:
                              "parametrization: the region is in h = eta*lambda")
     res = resolve(scheme, 1.0, params)          # validates names and ranges (lr is irrelevant here)
     r = h_interval(res)
-    from workbench.derivations.unicode_printer import unicode_text
-
-    poly = reg.polynomial(opt, res.hyper)
-    closed = reg.closed_region(res.name)
-    expr = poly.as_expr().evalf(15) if not r.closed_form else poly.as_expr()
+    exact = None if r.closed_form else 15
     out: dict[str, Any] = {"scheme": res.name, "params": dict(res.hyper), "h_lower": r.lower, "h_upper": r.upper,
-                           "empty": r.empty, "polynomial": sp.sstr(expr),
-                           "polynomial_text": unicode_text(poly.as_expr().evalf(6) if not r.closed_form else expr),
-                           "polynomial_symbolic": sp.sstr(reg.polynomial(opt).as_expr()),
+                           "empty": r.empty, "polynomial": reg.polynomial_text(opt, res.hyper, digits=exact),
+                           "polynomial_text": reg.polynomial_text(opt, res.hyper, unicode=True,
+                                                                  digits=None if r.closed_form else 6),
+                           "polynomial_symbolic": opt.texts["polynomial_symbolic"],
                            "closed_form": r.closed_form, "method": r.method, "citation": opt.citation}
-    if closed is not None:
-        out["region_symbolic"] = f"{sp.sstr(closed[0])} < h < {sp.sstr(closed[1])}"
-        out["region_text"] = f"{unicode_text(closed[0])} < h < {unicode_text(closed[1])}"
+    if opt.closed_region is not None:
+        out["region_symbolic"] = opt.texts["region_symbolic"]
+        out["region_text"] = opt.texts["region_text"]
     stated = paper_h_upper(res)
     if stated is not None:
         out["h_upper_stated"] = stated
@@ -108,14 +107,17 @@ def cmd_schemes(args: argparse.Namespace) -> int:
 
 
 def cmd_region(args: argparse.Namespace) -> int:
-    from workbench.derivations.schemes import registry as reg
+    from workbench.derivations.schemes import derived as reg
 
     params = parse_params(args.param)
     if args.plot:  # every output and option checked before anything is computed
         from workbench.jobs.outputs import check_output_file
 
         check_output_file("plot", args.plot)
-        opt = reg.get(args.scheme)
+        try:
+            opt = reg.get(args.scheme)
+        except ValueError as err:
+            raise ParameterError(str(err)) from None
         names = [p.name for p in opt.hypers if not p.integer]
         if args.over is not None and args.over not in names:
             raise ParameterError(f"over: {opt.name} has no continuous hyperparameter {args.over!r} to plot against; "
@@ -136,11 +138,12 @@ def cmd_region(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False, default=str))
         return 0
     if args.latex:
-        print(reg.describe(reg.get(out["scheme"]), latex=True))
-        return 0
-    from workbench.derivations.unicode_printer import unicode_name
+        from workbench.derivations.schemes import registry  # SymPy's LaTeX printer
 
-    hyp = ", ".join(f"{unicode_name(k)}={v:g}" for k, v in out["params"].items()) or "no hyperparameters"
+        print(registry.describe(registry.get(out["scheme"]), latex=True))
+        return 0
+    opt = reg.get(out["scheme"])
+    hyp = ", ".join(f"{opt.hyper(k).unicode}={v:g}" for k, v in out["params"].items()) or "no hyperparameters"
     print(f"{out['scheme']} ({hyp})")
     print(f"  p(ξ) = {out['polynomial_text']}   (h = ηλ)")
     if out["empty"]:
@@ -165,7 +168,7 @@ def add_parsers(sub: Any) -> None:
                                    "hyperparameters with defaults and ranges, and its source.",
                        epilog="example: workbench schemes --json", formatter_class=HelpFormatter)
     s.add_argument("--json", action="store_true", help="print {\"schemes\": [...]} as JSON")
-    s.set_defaults(func=cmd_schemes)
+    s.set_defaults(func=cmd_schemes, numeric=False)   # reads data only: NumPy stays unimported
 
     r = sub.add_parser("region", help="exact stability region of a scheme in h = ηλ",
                        description="The exact stable interval in h = ηλ (learning rate times a Hessian "
