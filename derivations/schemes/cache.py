@@ -112,7 +112,7 @@ def record_hash(opt: Any) -> str:
     """SHA-256 of the record's canonical serialisation (everything the derivation reads)."""
     hyp = [[p.name, sp.srepr(p.symbol), p.default, p.lower, repr(p.upper), p.lower_open, p.upper_open, p.doc,
             p.integer, list(p.aliases)] for p in opt.hypers]
-    recs = {_key(i): sp.srepr(opt.record(opt.symbols(i))) for i in _integer_keys(opt)}
+    recs = {_key(i): sp.srepr(opt.matrices(dict(i))) for i in _integer_keys(opt)}
     pars = [[par.name, [sp.srepr(q.symbol) for q in par.params], [_hyper(q) for q in par.params],
              {k: sp.srepr(v) for k, v in par.maps.items()}, par.doc, _check_name(par)] for par in opt.parametrizations]
     stated = sp.srepr(opt.paper_region({p.name: p.symbol for p in opt.hypers})) if opt.paper_region else None
