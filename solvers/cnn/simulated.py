@@ -74,6 +74,8 @@ class _Runner:
         hw = op.shape[0] * op.shape[1]
         self.fft_step = 4 * 2.5 * hw * math.log2(max(hw, 2))        # one member, one step of G by FFTs
         self.runs = 0
+        self.member_steps = 0                                        # members × steps simulated
+        self.flops = 0.0                                              # the estimated work of the runs
 
     def _step_work(self, members: int, steps: int) -> float:
         if self.dense is not None:
@@ -95,7 +97,11 @@ class _Runner:
         self.runs += alphas.size
         if path == "powers":
             r = self._powers(alphas, n_run if stop is None else max(steps, 16), stop)
+            self.member_steps += alphas.size * r.steps
+            self.flops += power_cost(self.n, alphas.size, r.steps)
             return ~r.diverged, r.steps, path
+        self.member_steps += alphas.size * n_run
+        self.flops += self._step_work(alphas.size, n_run)
         r = run_cnn(self.stepper, list(alphas), scheme=self.res, force="linear", a=self.a, beta=self.beta,
                     steps=n_run, seed=self.seed, criterion=self.crit)
         return ~r.diverged, n_run, path
@@ -169,7 +175,9 @@ def simulated_bounds(
     dict
         ``alpha_lower``/``alpha_upper`` (nan where no edge was found or its horizon was out of reach),
         ``bracket_*`` (unstable side, stable side), ``horizon_steps`` (needed), ``steps_run`` and ``path``
-        per edge, ``unresolved`` (edges out of reach), ``runs``, ``rounds``, ``empty``, ``notes``.
+        per edge, ``unresolved`` (edges out of reach), ``runs``, ``rounds``, ``member_steps`` (members ×
+        steps simulated), ``work_done`` (estimated operations: n³ per squaring and member, or the
+        stepping cost), ``empty``, ``notes``.
     """
     a, beta = check_finite("a", a), check_positive("beta", beta)
     rtol = check_positive("rtol", rtol)
@@ -271,6 +279,7 @@ def simulated_bounds(
     out: dict[str, Any] = {"rtol": rtol, "steps": steps, "max_steps": max_steps, "work": work,
                            "operator": "matrix" if use_matrix else "fft", "criterion": crit.describe(),
                            "runs": run.runs, "rounds": rounds, "zero_scale": zero_scale,
+                           "member_steps": run.member_steps, "work_done": run.flops,
                            "horizon_steps": {k: float(v) for k, v in need.items()}, "steps_run": steps_run,
                            "path": path, "unresolved": unresolved, "predicted": dict(zip(("lower", "upper"), pred or (seeds.get("lower"), seeds.get("upper")))),
                            "seeded": bool(g) and all(seeded.get(k, False) for k in ("lower", "upper"))}
