@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import array_api_compat.numpy as npx
-from workbench.solvers.cnn.bounds import alpha_bounds_from_spectrum, compute_bounds, exact_bounds, simulated_bounds, theory_bounds
+from workbench.solvers.cnn.bounds import alpha_bounds_from_spectrum, compute_bounds, exact_bounds, theory_bounds
+from workbench.solvers.cnn.simulated import simulated_bounds
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.cnn.correlation import CnnOperator
 from workbench.solvers.cnn.images import checkerboard, noise, smooth

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from workbench.solvers.core.backend import get_namespace, to_numpy
-from workbench.solvers.cnn.bounds import exact_bounds, simulated_bounds
+from workbench.solvers.cnn.bounds import exact_bounds
+from workbench.solvers.cnn.simulated import simulated_bounds
 from workbench.solvers.cnn.correlation import CnnOperator
 from workbench.solvers.cnn.images import checkerboard, smooth
 from workbench.solvers.stepping.optimizers import resolve

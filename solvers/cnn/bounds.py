@@ -18,11 +18,11 @@ spectra:
 2. ``exact``        — min/max eigenvalue of the windowed Gram operator G (Lanczos with
                       FFT products, certified residuals) with the exact region: what the
                       scheme really iterates; no time stepping;
-3. ``simulated``    — the scheme is stepped (:func:`workbench.solvers.cnn.schemes.run_cnn`, the one
-                      stepper) and the edges found by the one search
-                      (:func:`workbench.solvers.stepping.bisect.stable_interval`): seeded by the exact
-                      bounds when they were computed (a bracket of relative width rtol
-                      confirmed in one batch), else scan and bisection.
+3. ``simulated``    — the scheme is run (:mod:`workbench.solvers.cnn.simulated`): the predicted edges
+                      (the exact bounds when computed) confirmed by two runs each over the horizon
+                      the edge needs (repeated squaring of the one-step map where it applies), else
+                      a scan placed by the prediction and bisection; an edge whose horizon is out of
+                      the budget is reported as nan with the horizon it needs.
 
 2 and 3 agree to the bisection tolerance (for runs long enough to resolve the
 growth, see :mod:`workbench.solvers.stepping.divergence`). In periodic mode with w = H = W, theory_exact
@@ -42,15 +42,16 @@ from workbench.derivations.schemes.trees import evaluate
 
 from workbench.solvers.core.backend import Fft, float_dtype, get_namespace
 from workbench.solvers.core.checks import ParameterError, check_finite, check_image, check_real, check_kernel_size, check_mode, check_positive
-from workbench.solvers.cnn.correlation import CnnOperator, DenseGram
+from workbench.solvers.cnn.correlation import CnnOperator
 from workbench.solvers.stepping.optimizers import Resolved, h_interval, paper_h_upper, resolve_scheme
+from workbench.solvers.stepping.powers import DEFAULT_WORK
 
 if TYPE_CHECKING:
     from workbench.solvers.stepping.divergence import DivergenceCriterion
-# the stepper, the bisection and the Lanczos extremes are imported by the methods that use
+# the stepper, the bisection, the simulated search and the Lanczos extremes are imported by the methods that use
 # them, so that ``bounds --methods theory`` loads none of them (issue 26, start-up)
 
-__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds", "simulated_bounds",
+__all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]
 
 METHODS = ("theory", "theory_exact", "exact", "simulated")
@@ -171,111 +172,6 @@ def exact_bounds(op: CnnOperator, res: Resolved, a: float = -0.5, beta: float = 
     return _empty(out, zl, zh, a, beta, mu_min, mu_max)
 
 
-def simulated_bounds(
-    op: CnnOperator,
-    res: Resolved,
-    a: float = -0.5,
-    beta: float = 1.0,
-    *,
-    rtol: float = 1e-3,
-    steps: int = 1000,
-    scan: int = 16,
-    points: int = 1,
-    seed: int = 0,
-    operator: str = "auto",
-    criterion: DivergenceCriterion | None = None,
-    max_rounds: int = 60,
-    guess: dict[str, float] | None = None,
-) -> dict:
-    """α bounds measured by stepping the linearized scheme and searching for the stability edges.
-
-    Procedure. Every stable α satisfies z_lo < α + ½aβμ < z_hi for all μ ∈ [0, tr G]
-    (tr G bounds the spectrum without an eigen-solve), so the stable set lies in
-    [z_lo + min(0, −½aβ·tr G), z_hi + max(0, −½aβ·tr G)]; :func:`workbench.solvers.stepping.bisect.stable_interval`
-    finds its edges to ``rtol``, confirming ``guess`` (e.g. the exact bounds) first when given.
-
-    Parameters
-    ----------
-    operator : {"auto", "fft", "matrix"}
-        How the scheme applies G: FFTs on the image grid every step, or a dense w²×w²
-        matrix built once (:class:`~workbench.solvers.cnn.correlation.DenseGram`). Both iterate the
-        same linear map; ``auto`` uses the matrix for w ≤ 32.
-    """
-    from workbench.solvers.cnn.schemes import run_cnn
-    from workbench.solvers.stepping.bisect import stable_interval
-    from workbench.solvers.stepping.divergence import DivergenceCriterion
-
-    a, beta = check_finite("a", a), check_positive("beta", beta)
-    rtol = check_positive("rtol", rtol)
-    if rtol >= 1:
-        raise ParameterError(f"rtol: must be < 1, got {rtol}")
-    # a momentum scheme iterates a non-symmetric map: its increments need not grow monotonically near the edge,
-    # so it is classified by window maxima (same verdict as the ratio test for monotone increments)
-    crit = criterion or DivergenceCriterion(growth_test="ratio" if len(res.kinds) == 1 else "max")
-    if operator not in ("auto", "fft", "matrix"):
-        raise ParameterError(f"operator: unknown {operator!r}; use auto, fft or matrix")
-    use_matrix = operator == "matrix" or (operator == "auto" and op.w <= 32)
-    stepper = DenseGram(op) if use_matrix else op
-    s = 0.5 * a * beta
-    tr = op.trace_gram()
-    zl, zh = z_region(res)
-    lo_a, hi_b = zl + min(0.0, -s * tr), zh + max(0.0, -s * tr)
-    pad = 0.01 * (hi_b - lo_a)          # an edge at the a-priori interval's end (e.g. alpha = 0 for G = 0) stays inside
-    lo_a, hi_b = lo_a - pad, hi_b + pad
-
-    def classify(alphas: np.ndarray) -> np.ndarray:
-        r = run_cnn(stepper, list(alphas), scheme=res, force="linear", a=a, beta=beta, steps=steps, seed=seed,
-                    criterion=crit)
-        return ~r.diverged
-
-    g = {k: v for k, v in (guess or {}).items() if v is not None and math.isfinite(v)} or None
-    # an edge at α ≈ 0 cannot be resolved better than the horizon allows (a mode δ beyond it changes by
-    # ~e^(η·δ·steps)): within 1/(η·steps) of 0 it is "at 0" and reported at that resolution. (rtol times the
-    # a-priori interval's width would call resolvable edges "at 0": that interval can be 30x the stable one.)
-    horizon_res = 1.0 / (res.lr * int(steps))
-    zero_scale = horizon_res
-    search = stable_interval(classify, lo_a, hi_b, rtol=rtol, atol=rtol * 1e-12 / res.lr, scan=scan, points=points,
-                             guess=g, max_rounds=max_rounds, resolution=zero_scale)
-    out: dict[str, Any] = {"rtol": rtol, "steps": int(steps), "operator": "matrix" if use_matrix else "fft",
-                           "criterion": crit.describe(), "scan": [float(lo_a), float(hi_b), int(scan)],
-                           "runs": search.runs, "rounds": search.rounds, "zero_scale": zero_scale,
-                           "seeded": bool(g) and all(e.seeded for e in search.edges.values())}
-    for key, edge in search.edges.items():
-        out[f"alpha_{key}"] = edge.value
-        out[f"bracket_{key}"] = list(edge.bracket)
-    out["empty"] = search.empty
-    notes = list(search.notes)
-    # finite horizon: at alpha = edge(1 +- rtol/2) the mode at the edge grows or decays by about
-    # lr*rtol/2*|edge| per step, so seeing it takes ~1/(that) steps when modes near the edge compete
-    horizon = {}
-    for key, edge in search.edges.items():
-        ref = (g or {}).get(key, edge.value)
-        if ref is not None and math.isfinite(ref) and ref != 0:
-            horizon[key] = 1.0 / (res.lr * 0.5 * rtol * abs(ref))
-    out["horizon_steps"] = horizon
-    at_zero = set()
-    for key, edge in search.edges.items():
-        u, st = edge.bracket
-        if u is not None and max(abs(u), abs(st)) <= zero_scale:
-            at_zero.add(key)
-            notes.append(f"alpha_{key}: the edge is at 0 within what the run can resolve (1/(lr x steps) = "
-                         f"{zero_scale:.3g}); finite horizon: {int(steps)} steps "
-                         f"resolve it only to about +-{horizon_res:.3g}, so the bracket "
-                         f"[{min(u, st):.3g}, {max(u, st):.3g}] is reported at that resolution")
-    for key, need in horizon.items():
-        e = search.edges[key]
-        if g and key in g and not e.seeded and need > steps and key not in at_zero:
-            notes.append(f"alpha_{key}: the exact bound was not confirmed by {int(steps)} steps; at rtol/2 from it "
-                         f"a mode changes by only ~{1.0 / need:.1e} per step, so resolving it needs ~{need:.2g} steps "
-                         "when modes near the edge compete: the simulated value is a finite-horizon estimate")
-    if search.empty:
-        out["reason"] = notes[-1]
-    if notes:
-        out["note"] = "; ".join(notes)
-        out["notes"] = notes                  # the same, one entry per note (the table prints one line each)
-    return out
-
-
 def edge_gap(simulated: dict, exact: dict, side: str) -> float:
     """How far the simulated edge can be from the exact bound, relative to it.
 
@@ -312,6 +208,8 @@ def compute_bounds(
     params: dict[str, Any] | None = None,
     seeded: bool = True,
     exact_rtol: float = 1e-9,
+    max_steps: int = 2 ** 22,
+    work: float = DEFAULT_WORK,
 ) -> dict:
     """Theory, exact windowed and simulated α bounds for one image, kernel size and scheme.
 
@@ -360,8 +258,10 @@ def compute_bounds(
         guess = None
         if seeded and "exact" in result and not result["exact"]["empty"]:
             guess = {"lower": result["exact"]["alpha_lower"], "upper": result["exact"]["alpha_upper"]}
+        from workbench.solvers.cnn.simulated import simulated_bounds
+
         result["simulated"] = simulated_bounds(op, res, a, beta, rtol=rtol, steps=steps, operator=operator,
-                                               guess=guess)
+                                               guess=guess, confirm=seeded, max_steps=max_steps, work=work)
         if "exact" in result:
             _note_disagreement(result["simulated"], result["exact"])
     return result
@@ -391,7 +291,7 @@ def _note_disagreement(sim: dict, ex: dict) -> None:
     notes = list(sim.get("notes") or ([sim["note"]] if sim.get("note") else []))
     for side in ("lower", "upper"):
         d = disagreement(sim, ex, side)
-        if d is None or d <= 1.0:
+        if d is None or d <= 1.0 or side in sim.get("unresolved", ()):
             continue
         need = sim.get("horizon_steps", {}).get(side)
         why = (f"a finite-horizon estimate: resolving this edge needs ~{need:.2g} steps, {sim['steps']} were run"

@@ -194,35 +194,47 @@ class DenseGram:
     interface as :class:`CnnOperator` for :func:`~workbench.solvers.cnn.schemes.linear_step`
     (``gram``, ``patch_sum``, ``w``, ``xp``, ``dtype``, ``image``).
 
-    Construction (first paper, appendix D: (GK)(z) = Σ_x I(x+z) Σ_z′ K(z′) I(x+z′)).
-    Column z′ of G is G applied to the unit kernel e_z′, whose response is just the
-    shifted crop I(· + z′) of the image, so in valid mode each column costs one
-    backprojection (2 FFTs on the H×W grid) instead of the 4 of :meth:`CnnOperator.gram`;
-    the crops are stacked ``chunk`` at a time, fewer when a chunk would exceed
-    ``max_bytes`` (crops plus their spectra), so memory stays bounded for large images.
-    In periodic mode G(z, z′) = R(z′ − z), R the circular autocorrelation of the image
-    (one inverse FFT of |Î|²), so the matrix is read off R.
+    Construction (first paper, appendix D: (GK)(z) = Σ_x I(x+z) Σ_z′ K(z′) I(x+z′)), on the host in
+    float64: G(z, z′) = Σ_x I(x+z) I(x+z′). In valid mode the sum over the Ho output rows is a
+    sliding window, so moving both row offsets down by one adds the row pair that enters and
+    removes the one that leaves:
+    G(z₁+1, z₂; z₁′+1, z₂′) = G(z₁, z₂; z₁′, z₂′) + R(z₁+Ho, z₁′+Ho) − R(z₁, z₁′), with
+    R(a, b)(z₂, z₂′) = Σ_{x₂<Wo} I(a, x₂+z₂) I(b, x₂+z₂′), two matrix products of the w rows at the top
+    and the bottom; the rows z₁ = 0 start the recursion (w columns G e_z′, one backprojection each).
+    That is O(w⁴ + w³·Wo) work instead of w² backprojections on the H×W grid. In periodic mode
+    G(z, z′) = R(z′ − z), R the circular autocorrelation of the image (one inverse FFT of |Î|²).
+    The slow reference is :meth:`CnnOperator.gram_dense` (patches, PᵀP).
     """
 
-    def __init__(self, op: CnnOperator, chunk: int = 256, max_bytes: int = 256 * 2 ** 20):
+    def __init__(self, op: CnnOperator):
         xp = op.xp
         self.op, self.xp, self.w, self.dtype, self.image, self.mode = op, xp, op.w, op.dtype, op.image, op.mode
-        w = op.w
-        n = w * w
-        if op.mode == "periodic":
-            g = self._periodic(op)
-        else:
-            hh, ww = op.shape
-            ho, wo = op.out_shape
-            per_col = 8 * (ho * wo + 2 * hh * (ww // 2 + 1) + hh * ww)   # crop, its spectrum, the product, output
-            step = max(1, min(int(chunk), n, int(max_bytes) // per_col))
-            cols = []
-            for start in range(0, n, step):
-                idx = range(start, min(start + step, n))
-                crops = xp.stack([op.image[z // w:z // w + ho, z % w:z % w + wo] for z in idx], axis=0)
-                cols.append(xp.reshape(op.backproject(crops), (-1, n)))
-            g = xp.concat(cols, axis=0)
-        self.matrix = 0.5 * (g + xp.matrix_transpose(g))  # symmetric to rounding
+        g = self._periodic(op) if op.mode == "periodic" else self._valid(op)
+        g = 0.5 * (g + g.T)                                  # symmetric to rounding
+        self.matrix = xp.asarray(np.ascontiguousarray(g), dtype=op.dtype)
+
+    @staticmethod
+    def _valid(op: CnnOperator) -> np.ndarray:
+        """The sliding-window recursion of the class docstring (float64, host)."""
+        w, (ho, wo) = op.w, op.out_shape
+        img = to_numpy(op.image).astype(np.float64)
+        # rows z1 = 0: G(0, z2; ·) = backprojection of the crop I(x + (0, z2)), i.e. G e_(0, z2) by symmetry
+        crops = op.xp.asarray(np.stack([img[:ho, z2:z2 + wo] for z2 in range(w)]), dtype=op.dtype)
+        first = to_numpy(op.backproject(crops)).astype(np.float64).reshape(w, w, w)   # [z2, z1', z2']
+
+        def rows(start: int) -> np.ndarray:                 # C[a, z2, x2] = I(start + a, x2 + z2)
+            return np.stack([img[start:start + w - 1, z2:z2 + wo] for z2 in range(w)], axis=1)
+
+        top, bot = rows(0), rows(ho)
+        n1 = (w - 1) * w
+        d = (bot.reshape(n1, wo) @ bot.reshape(n1, wo).T - top.reshape(n1, wo) @ top.reshape(n1, wo).T)
+        d = d.reshape(w - 1, w, w - 1, w)                   # [z1, z2, z1', z2'] for z1, z1' < w - 1
+        g = np.empty((w, w, w, w))
+        g[0] = first
+        for z1 in range(1, w):
+            g[z1, :, 0, :] = first[:, z1, :].T               # G(z1, z2; 0, z2') = G(0, z2'; z1, z2)
+            g[z1, :, 1:, :] = g[z1 - 1, :, :-1, :] + d[z1 - 1]
+        return g.reshape(w * w, w * w)
 
     @staticmethod
     def _periodic(op: CnnOperator) -> Any:
@@ -234,7 +246,7 @@ class DenseGram:
         d1 = (d[None, :] - d[:, None]) % hh                       # z1′ − z1
         d2 = (d[None, :] - d[:, None]) % ww                       # z2′ − z2
         g = r[d1[:, None, :, None], d2[None, :, None, :]]          # [z1, z2, z1′, z2′]
-        return xp.asarray(np.ascontiguousarray(g.reshape(w * w, w * w)), dtype=op.dtype)
+        return g.reshape(w * w, w * w)
 
     def gram(self, kernel: Any) -> Any:
         xp, w = self.xp, self.w

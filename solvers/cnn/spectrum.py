@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.solvers.core.checks import ParameterError
+from workbench.solvers.core.threads import cover_scipy_blas
 from workbench.solvers.cnn.correlation import CnnOperator
 
 __all__ = ["Extremes", "lanczos_extremes", "gram_extremes", "alpha_extremes"]
@@ -61,6 +62,8 @@ def _tridiagonal_ends(alphas: list[float], betas: list[float]) -> tuple[float, f
     if len(alphas) == 1:
         return alphas[0], alphas[0], 1.0, 1.0
     from scipy.linalg import eigh_tridiagonal  # lazy: keeps scipy.linalg off the start-up path
+
+    cover_scipy_blas()
 
     m = len(alphas)
     d, e = np.array(alphas), np.array(betas[: m - 1])

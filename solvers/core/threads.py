@@ -27,9 +27,9 @@ from typing import Any, Iterator
 from workbench.solvers.core.checks import ParameterError, parse_number
 
 __all__ = ["available_cores", "default_threads", "parse_threads", "fft_workers", "set_threads", "limit", "worker_init", "WORKER_ENV",
-           "tune_allocator"]
+           "tune_allocator", "cover_scipy_blas"]
 
-_state: dict[str, Any] = {"fft": None, "controller": None}
+_state: dict[str, Any] = {"fft": None, "controller": None, "scipy_blas": False}
 
 #: Environment for worker processes started by someone else (Dask nannies, spawn pools):
 #: one thread per BLAS/OpenMP pool, and glibc's mmap threshold pinned at 16 MiB so that
@@ -115,6 +115,21 @@ def set_threads(n: int | None = None) -> int:
     _state["fft"] = n
     _state["controller"] = _blas_limit(n)
     return n
+
+
+def cover_scipy_blas() -> None:
+    """Apply the current setting to SciPy's own BLAS, which is loaded lazily (``scipy.linalg``).
+
+    SciPy wheels bundle a second OpenBLAS; a limit set before it was loaded does not reach it,
+    and its threads then spin beside the first's (2 threads under ``--threads 1``). Call after the
+    lazy import; only the first call per process does anything.
+    """
+    if _state["scipy_blas"] or _state["fft"] is None:
+        return
+    _state["scipy_blas"] = True
+    import scipy.linalg.blas  # noqa: F401  (loads the library the limit must reach)
+
+    _state["controller"] = _blas_limit(_state["fft"])
 
 
 @contextlib.contextmanager
