@@ -39,7 +39,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from workbench.jobs.targets import RANGES, TARGETS, TYPES, Target, check_bounds_points, get_target
 from workbench.solvers.core.checks import ParameterError, check_int, parse_number
@@ -234,6 +234,17 @@ def _progress(total: int, enabled: bool | None) -> Any:
     return tqdm(total=total, unit="pt", disable=(None if enabled is None else not enabled), leave=False)
 
 
+def _line_writer(echo: Callable[[str], None] | None, bar: Any) -> Callable[[str], None]:
+    """``echo``, or nothing; above the progress bar when the bar is shown (``tqdm.write``)."""
+    if echo is None:
+        return lambda text: None
+    if getattr(bar, "disable", True):
+        return echo
+    from tqdm import tqdm
+
+    return lambda text: tqdm.write(text)
+
+
 def _image_side(spec: Any) -> int:
     kind, _, rest = str(spec).partition(":")
     head = rest.split(":")[0]
@@ -293,6 +304,7 @@ def run_sweep(
     timeout: float = 5.0,
     progress: bool | None = None,
     point_timeout: float | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Evaluate ``target`` on every point of ``grid``; resumable, every point saved as it completes.
 
@@ -321,6 +333,10 @@ def run_sweep(
         Seconds one point may run before it is stopped and recorded failed (default
         :func:`default_point_timeout`, derived from the work; enforced by the local and
         processes executors; Dask points run in worker threads and are not stopped).
+    echo : callable, optional
+        Called with one line when the sweep starts and one per settled point, as ``workbench validate`` prints
+        its cases: ``[k/N] <id> ok|failed (<s> s) <the parameters that vary>``; written above the bar when there
+        is one. The CLI passes ``print`` (none with ``--json``).
 
     Returns
     -------
@@ -366,12 +382,19 @@ def run_sweep(
         skipped = len(set(ids)) - len(todo)
         t0 = time.perf_counter()
         bar = _progress(len(todo), progress)
+        say = _line_writer(echo, bar)
+        varying = [k for k in (points[0] if points else {}) if len({repr(p.get(k)) for p in points}) > 1]
+        say(f"sweep {target}: {len(todo)} point{'s' if len(todo) != 1 else ''} to run into {out_dir}"
+            + (f"; {skipped} already finished there (resuming)" if skipped else ""))
         recs: dict[str, dict] = {}
 
         def on_done(rec: dict) -> None:
             if rec["id"] not in recs:
                 recs[rec["id"]] = rec
                 bar.update(1)
+                where = " ".join(f"{k}={rec.get('params', {}).get(k)}" for k in varying)
+                say(f"[{len(recs)}/{len(todo)}] {rec['id']} {rec['status']:<6} ({rec.get('seconds', 0.0):.1f} s)"
+                    + (f"  {where}" if where else ""))
 
         interrupted = False
         try:
