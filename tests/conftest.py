@@ -1,6 +1,8 @@
 """Shared fixtures: the array backends every numeric test runs on."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,16 @@ def gpu_xp():
     if not _GPU:
         pytest.skip("no CuPy / CUDA device on this machine")
     return get_namespace("cupy")
+
+
+@pytest.fixture(scope="session")
+def derivation():
+    """``derivation(name)``: the named SymPy derivation, built once per test run (issue 26: building all of them
+    took ~15 s of CPU, and three tests each built every one). Read only: a test that changes one calls
+    ``workbench.derivations.get`` itself."""
+    from workbench.derivations import get
+
+    return functools.cache(get)
 
 
 @pytest.fixture

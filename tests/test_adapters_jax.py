@@ -4,6 +4,8 @@ Skipped when JAX is not installed (the ``jax`` extra). float64 needs x64, enable
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -34,10 +36,19 @@ def _problem(dtype, sizes=(3, 8, 2), n=20, seed=0, scale=0.7):
     return params, X, Y
 
 
+@functools.cache
+def _mlp(dtype):
+    """The 3-8-2 MLP objective of one dtype, built once per test run: its jitted functions compile once (issue 26).
+
+    Tests only read it (an objective holds no state that its methods change).
+    """
+    params, X, Y = _problem(dtype)
+    return wb.from_jax(_mlp_loss, params, X, Y), params, X, Y
+
+
 @pytest.mark.parametrize("dtype, rtol", [(jnp.float64, 1e-10), (jnp.float32, 1e-4)])
 def test_gradient_hvp_and_sharpness_against_dense_hessian(dtype, rtol):
-    params, X, Y = _problem(dtype)
-    obj = wb.from_jax(_mlp_loss, params, X, Y)
+    obj, params, X, Y = _mlp(dtype)
     th = obj.theta0
     assert obj.size == 50 and obj.dtype == dtype and th.dtype == dtype
     from jax.flatten_util import ravel_pytree
@@ -74,8 +85,7 @@ def test_lanczos_functional_path_on_jax_arrays():
 
 
 def test_layout_and_unflatten():
-    params, X, Y = _problem(jnp.float64)
-    obj = wb.from_jax(_mlp_loss, params, X, Y)
+    obj, params, X, Y = _mlp(jnp.float64)
     back = obj.unflatten(obj.theta0 * 2)
     assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(params)
     np.testing.assert_array_equal(np.asarray(back[0][0]), 2 * np.asarray(params[0][0]))
@@ -90,7 +100,7 @@ def test_bad_input_names_the_parameter():
         wb.from_jax(lambda p, X, Y: jnp.sum(X @ p[0][0], axis=1), params, X, Y)
     with pytest.raises(ParameterError, match="params: a leaf has dtype int"):
         wb.from_jax(_mlp_loss, [(jnp.ones((3, 2), dtype=jnp.int32), jnp.zeros(2))], X, Y)
-    obj = wb.from_jax(_mlp_loss, params, X, Y)
+    obj = _mlp(jnp.float64)[0]
     with pytest.raises(ParameterError, match=r"theta: expected a flat vector of shape \(50,\)"):
         obj.gradient(jnp.zeros(51))
     with pytest.raises(ParameterError, match="theta: has dtype float32 but the objective computes in float64"):
@@ -100,8 +110,7 @@ def test_bad_input_names_the_parameter():
 
 
 def test_max_stable_lr_and_principal_flow():
-    params, X, Y = _problem(jnp.float64)
-    obj = wb.from_jax(_mlp_loss, params, X, Y)
+    obj = _mlp(jnp.float64)[0]
     lam = wb.sharpness(obj).values[0]
     assert wb.max_stable_lr(obj) == pytest.approx(2 / lam, rel=1e-6)
     assert wb.max_stable_lr(obj, scheme="heavy-ball", momentum=0.9) == pytest.approx(3.8 / lam, rel=1e-6)

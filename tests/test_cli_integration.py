@@ -3,20 +3,27 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+import types
 
 import pytest
 
 from workbench.cli.app import main
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True)
+def run_cli(capsys, *args: str) -> types.SimpleNamespace:
+    """``main([...])`` in process, as ``python -m workbench`` calls it (issue 26: a subprocess per test re-imported
+    the package); the real entry point in a subprocess is tested in test_cli_errors and test_bad_inputs."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
-def test_bounds_json_contract():
-    p = run_cli("bounds", "--image", "checkerboard:32", "--kernel", "8", "--kernel", "12", "--dt", "1e-5",
+def test_bounds_json_contract(capsys):
+    p = run_cli(capsys, "bounds", "--image", "checkerboard:32", "--kernel", "8", "--kernel", "12", "--dt", "1e-5",
                 "--steps", "300", "--rtol", "1e-2", "--methods", "theory,exact,simulated", "--json")
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
@@ -33,8 +40,8 @@ def test_bounds_json_contract():
         assert all(math.isfinite(r[m][k]) for m in ("theory", "exact", "simulated") for k in ("alpha_lower", "alpha_upper"))
 
 
-def test_bounds_nesterov_json_contract():
-    p = run_cli("bounds", "--image", "checkerboard:32", "--kernel", "8", "--dt", "1e-3", "--scheme", "nesterov",
+def test_bounds_nesterov_json_contract(capsys):
+    p = run_cli(capsys, "bounds", "--image", "checkerboard:32", "--kernel", "8", "--dt", "1e-3", "--scheme", "nesterov",
                 "--momentum", "0.9", "--steps", "400", "--rtol", "1e-2", "--methods",
                 "theory,theory_exact,exact,simulated", "--json")
     assert p.returncode == 0, p.stderr
@@ -98,8 +105,8 @@ def test_validate_quick_writes_report(tmp_path, capsys):
      "momentum: unknown hyperparameter of gd"),
     (["bounds", "--image", "checkerboard:8", "--kernel", "2", "--dt", "1e-3", "--scheme", "heavy"], "scheme"),
 ])
-def test_cli_errors_one_line(args, needle):
-    p = run_cli(*args)
+def test_cli_errors_one_line(args, needle, capsys):
+    p = run_cli(capsys, *args)
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr

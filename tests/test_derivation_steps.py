@@ -17,13 +17,13 @@ AMP = sp.Eq(A, 1 - dt * (alpha + a * beta * P / 2))
 
 
 @pytest.fixture(scope="module")
-def cnn_chain() -> Derivation:
-    return get("cnn")
+def cnn_chain(derivation) -> Derivation:
+    return derivation("cnn")
 
 
 @pytest.fixture(scope="module")
-def euler() -> Derivation:
-    return get("forward-euler")
+def euler(derivation) -> Derivation:
+    return derivation("forward-euler")
 
 
 def _small() -> Derivation:
@@ -114,10 +114,10 @@ def test_difference_of_relationals():
         difference(sp.Gt(alpha, 1), sp.Eq(alpha, 1))
 
 
-def test_registry_names_and_error():
+def test_registry_names_and_error(derivation):
     names = available()
     assert names[:4] == ["cnn", "forward-euler", "von-neumann-nesterov", "momentum"]
-    assert all(get(n).name == n for n in names)
+    assert all(derivation(n).name == n for n in names)
     with pytest.raises(ValueError) as err:
         get("x")
     assert str(err.value) == "derivation: unknown 'x'; available: " + ", ".join(names)
@@ -160,26 +160,26 @@ def test_get_returns_fresh_objects(cnn_chain):
 
 # --- readable text and one tag per equation (issue 17) ------------------------------------------
 
-def test_text_mode_is_unicode_math_without_latex():
+def test_text_mode_is_unicode_math_without_latex(derivation):
     for name in available():
-        text = str(get(name))
+        text = str(derivation(name))
         assert "\\" not in text, (name, [ln for ln in text.splitlines() if "\\" in ln][:2])
         assert "Eq(" not in text and "**" not in text and "Delta_t" not in text, name
-    cnn = str(get("cnn"))
+    cnn = str(derivation("cnn"))
     assert "K̂ⁿ⁺¹ = A(ω)·K̂ⁿ - Δt·Ī·a/2" in cnn
     assert "(24) dt_bound_pointwise: Δt < 2/(P·a·β/2 + α)" in cnn
-    assert "Δt = √2·√η/√(μ + 1)" in str(get("momentum"))
+    assert "Δt = √2·√η/√(μ + 1)" in str(derivation("momentum"))
 
 
 @pytest.mark.parametrize("name", available())
-def test_each_paper_equation_tagged_once(name):
-    tags = re.findall(r"\\tag\{([^}]*)\}", get(name).latex())
+def test_each_paper_equation_tagged_once(name, derivation):
+    tags = re.findall(r"\\tag\{([^}]*)\}", derivation(name).latex())
     assert len(tags) == len(set(tags)), name
     assert all(")" not in t and "(" not in t for t in tags), tags
 
 
-def test_range_tag_as_the_paper_writes_it():
-    tex = get("momentum").latex()
+def test_range_tag_as_the_paper_writes_it(derivation):
+    tex = derivation("momentum").latex()
     assert r"\tag{42–43}" in tex and "42)-(43" not in tex
     from workbench.derivations.steps import _tag
     assert _tag("(42)-(43)") == "42–43" and _tag("(23)") == "23" and _tag("Def. 1") == "Def. 1"

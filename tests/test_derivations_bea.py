@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from workbench.derivations import bea
-from workbench.derivations.registry import available, get
+from workbench.derivations.registry import available
 
 E1, E2, E3 = bea.dsym(1), bea.dsym(2), bea.dsym(3)
 h = bea.h
@@ -84,9 +84,9 @@ def test_remark_3_1_printed_form_wrong_for_b():
         assert (resid == 0) == (form is bea.pf_quadratic_component)
 
 
-def test_derivation_registered_and_stated():
+def test_derivation_registered_and_stated(derivation):
     assert "bea-principal-flow" in available()
-    d = get("bea-principal-flow")
+    d = derivation("bea-principal-flow")
     for st in d:
         if st.stated is not None:
             assert sp.simplify(st.stated_difference()) == 0, st.name

@@ -68,6 +68,5 @@ def test_beta_max_grows_with_h():
     assert vals[0] == pytest.approx(1.9 / 4) and vals[0] < vals[1] < vals[2]
 
 
-def test_registry_has_diffusion():
-    from workbench.derivations import registry
-    assert registry.get("diffusion").name == "diffusion"
+def test_registry_has_diffusion(derivation):
+    assert derivation("diffusion").name == "diffusion"

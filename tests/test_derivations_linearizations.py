@@ -203,11 +203,11 @@ def test_f_bound_and_limit(df):
             assert stable == (rad < 1), vals
 
 
-def test_registry_and_printing():
+def test_registry_and_printing(derivation):
     names = registry.available()
     for n in ("linearization-d4", "activated-d5", "multilayer-f"):
         assert n in names
-        d = registry.get(n)
+        d = derivation(n)
         assert d.name == n and len(d) > 5
         tex = d.latex()
         # one equation environment per step, except consecutive steps of one paper equation, which share one

@@ -119,8 +119,8 @@ def test_directional_smoothness_definition():
         uc.directional_smoothness(obj, v[:1])
 
 
-def test_derivation_steps_and_registry():
-    d = registry.get("unstable-convergence")
+def test_derivation_steps_and_registry(derivation):
+    d = derivation("unstable-convergence")
     assert "unstable-convergence" in registry.available()
     for name in ("tau_L", "theorem2", "theorem2_difference", "sgd_per_sample"):
         assert sp.simplify(d[name].stated_difference()) == 0, name

@@ -20,8 +20,7 @@ TOP = 1 - 1e-3
 
 
 @st.composite
-def configs(draw):
-    name = draw(st.sampled_from(SCHEMES))
+def configs(draw, name):
     params = {}
     opt = reg.get(name)
     for p in opt.hypers:
@@ -40,10 +39,26 @@ def configs(draw):
     return name, params, img, w, mode, scale
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(configs())
-def test_simulated_agrees_with_exact_or_says_why(cfg):
+_SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+@settings(max_examples=4, **_SETTINGS)
+@given(data=st.data())
+def test_simulated_agrees_with_exact_or_says_why(name, data):
+    """4 derandomized configurations per scheme by default (40 in all); 20 per scheme (200) in the slow run."""
+    _agrees_or_says_why(data.draw(configs(name)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCHEMES)
+@settings(max_examples=20, **_SETTINGS)
+@given(data=st.data())
+def test_simulated_agrees_with_exact_or_says_why_200_configurations(name, data):
+    _agrees_or_says_why(data.draw(configs(name)))
+
+
+def _agrees_or_says_why(cfg):
     name, params, img, w, mode, scale = cfg
     lr = scale / float(np.max(np.abs(np.fft.fft2(img)) ** 2))
     r = compute_bounds(img, w, lr=lr, scheme=name, params=params, mode=mode, methods=("exact", "simulated"),

@@ -297,6 +297,28 @@ def test_wb_validate_result_and_refusal(monkeypatch, tmp_path):
     assert wb.validate(["a"], out=tmp_path / "r", quick=True, fresh=True).passed and calls == ["a", "c", "a"]
 
 
+def test_partial_rerun_header_counts_the_kept_cases(monkeypatch, capsys, tmp_path):
+    """Rerunning one case into a report folder: the header says what this invocation did and what it kept (issue 25)."""
+    calls: list = []
+    _stub_registry(monkeypatch, calls)
+    out = tmp_path / "rep"
+    assert main(["validate", "--out", str(out), "--quick", "--workers", "1"]) == 0
+    first = json.loads((out / "results.json").read_text())["cases"]
+    assert main(["validate", "c", "--out", str(out), "--quick", "--workers", "1", "--fresh"]) == 0
+    assert calls == ["a", "b", "c", "d", "c"]
+    data = json.loads((out / "results.json").read_text())
+    meta = data["meta"]
+    assert [c["id"] for c in data["cases"]] == ["a", "b", "c", "d"]
+    assert (meta["cases"], meta["kept"], meta["resumed"], meta["workers"]) == (4, 3, 0, 1)
+    kept_seconds = sum(c["seconds"] for c in first if c["id"] != "c")
+    c_seconds = next(c["seconds"] for c in data["cases"] if c["id"] == "c")
+    assert meta["case_seconds"] == pytest.approx(kept_seconds + c_seconds, abs=2e-3)
+    md = (out / "report.md").read_text()
+    for label in ("cases kept from earlier runs", "run time (this invocation)", "workers (this invocation)",
+                  "cases resumed (this invocation)", "case time, every case in the report"):
+        assert label in md, label
+
+
 VALIDATE_SCRIPT = """
 import sys, time, types, importlib
 from pathlib import Path

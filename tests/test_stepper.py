@@ -300,13 +300,15 @@ def test_observed_run_ends_once_every_member_diverged():
 
 
 @example(name="qhm", seed=0, n=8, w=2)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(reg.names()), seed=st.integers(0, 10_000), n=st.integers(8, 12), w=st.integers(2, 3))
 def test_every_scheme_exact_bounds_equal_simulated_on_random_images(name, seed, n, w):
     # the registry's exact region over the windowed spectrum vs the unseeded search on the stepped scheme.
     # Simulated bounds are finite-horizon: buffers with EMA factors near 1 (QHM's default beta = 0.999, AggMo's
     # 1 - 0.1^2) make modes near the edge grow or decay by ~1e-3 per step, so 2000 steps cannot resolve them;
     # those schemes run with faster buffers here (scheme-atlas covers their defaults through root sampling).
+    # Three random draws: the same comparison runs for every scheme in the scheme-atlas quick case (smooth:16) and on
+    # 40 random configurations in test_reliability_bounds; this test adds random images and kernel widths.
     params = {"qhm": {"nu": 0.7, "beta": 0.9}, "aggmo": {"K": 2, "base": 0.5}}.get(name, {})
     img = smooth(n, seed)
     mu_max = compute_bounds(img, w, lr=1.0, scheme=name, params=params, methods=("exact",))["exact"]["mu_max"]

@@ -143,3 +143,23 @@ def test_cli_sweep_list_and_errors(capsys, tmp_path):
     assert main(["sweep", "spin", "--grid", "x=1,2", "--out", str(tmp_path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["points"] == 2 and len(doc["records"]) == 2
+
+
+def test_cli_sweep_prints_one_line_per_point_like_validate(tmp_path, capsys):
+    from workbench.cli.app import main
+
+    args = ["sweep", "spin", "--grid", "x=1,2,3", "--grid", "work=5", "--grid", "size=4", "--out", str(tmp_path / "s")]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"sweep spin: 3 points to run into {tmp_path / 's'}"
+    points = [ln for ln in out if ln.startswith("[")]
+    assert [ln.split()[0] for ln in points] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert all(" ok " in ln for ln in points) and sorted(ln.split()[-1] for ln in points) == ["x=1.0", "x=2.0", "x=3.0"]
+    assert out[-1].startswith("sweep spin: 3 points, 3 done, 0 failed, 0 skipped")
+    args[3] = "x=1,2,3,4"                          # a re-run says what it kept
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("; 3 already finished there (resuming)") and out[0].startswith("sweep spin: 1 point to run")
+    assert out[1].startswith("[1/1] ") and out[1].endswith("x=4.0")
+    assert main(args + ["--json"]) == 0
+    json.loads(capsys.readouterr().out)            # --json: nothing but the document on stdout

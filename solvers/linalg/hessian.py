@@ -19,6 +19,7 @@ Sharpness means λ_max(∇²E) (fourth paper, footnote 1; Cohen et al. 2021).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,6 +52,13 @@ class Eigenpairs:
     ``vectors`` has shape (n, k) on the operator's backend (unit columns).
     ``residuals[i]`` = ‖A uᵢ − λᵢ uᵢ‖ (a certified bound on |λᵢ − exact eigenvalue|).
     ``matvecs`` counts operator applications, ``method`` says how they were found.
+
+    Examples
+    --------
+    The repr is one line (sizes, the first three eigenvalues, the largest residual), never the vectors:
+
+    >>> Eigenpairs(np.array([4.0, 1.0]), np.eye(3)[:, :2], np.array([1e-12, 3e-11]), 12, True, "lanczos")
+    Eigenpairs(k=2, n=3, values=[4, 1], max residual 3.0e-11, 12 matvecs, lanczos)
     """
 
     values: np.ndarray
@@ -59,6 +67,14 @@ class Eigenpairs:
     matvecs: int
     converged: bool
     method: str
+
+    def __repr__(self) -> str:
+        values = np.asarray(self.values)
+        shown = ", ".join(f"{v:.6g}" for v in values[:3]) + (", ..." if values.size > 3 else "")
+        n = getattr(self.vectors, "shape", (None,))[0]
+        res = float(np.max(np.asarray(self.residuals))) if np.asarray(self.residuals).size else math.nan
+        return (f"Eigenpairs(k={values.size}, n={n}, values=[{shown}], max residual {res:.1e}, {self.matvecs} matvecs, "
+                f"{self.method}{'' if self.converged else ', not converged'})")
 
     @property
     def value(self) -> float:

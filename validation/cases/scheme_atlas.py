@@ -3,7 +3,7 @@
 For each scheme of :mod:`workbench.derivations.schemes.registry` (gd, heavy ball, Nesterov, the first
 paper's central differences, QHM, AggMo):
 
-1. **root sampling**: ≥ 2000 random (hyperparameters, h = ηλ) points; the largest
+1. **root sampling**: 2000 random (hyperparameters, h = ηλ) points (500 in the quick run); the largest
    root modulus of p(ξ) = det(ξI − A + hBC) by ``numpy.roots`` against the exact
    interval (:func:`workbench.solvers.stepping.optimizers.h_interval`: closed form where SymPy reduced
    the Schur–Cohn conditions, else the roots of the Jury conditions); points within
@@ -11,7 +11,8 @@ paper's central differences, QHM, AggMo):
 2. **simulation on the one-layer CNN**: the α bounds of the linearized CNN (first
    paper (20)/(41)) from the windowed spectrum and the exact region, against the
    bounds found by stepping the scheme (:func:`workbench.solvers.cnn.schemes.run_cnn`) and the
-   unseeded scan-and-bisect, at two hyperparameter settings per scheme.
+   unseeded scan-and-bisect, at two hyperparameter settings per scheme (the first, its defaults, in the
+   quick run: the default test suite's own simulated-vs-exact checks draw random images and settings).
 
 The regions the sources state are checked too: heavy ball 0 < h < 2(1+μ) (Polyak),
 Nesterov 0 < h < 2(1+μ)/(1+2μ) (first paper (42)-(44) through the analyzer).
@@ -97,7 +98,7 @@ def figures(numbers: dict) -> list[tuple]:
            "(AggMo); the workbench's registry (derivations/schemes/entries.py)", paper=0,
       where='registry (derivations/schemes/entries.py); first paper appendix E (37)-(44)')
 def scheme_atlas(ctx: Context) -> dict:
-    n_samples = 2000
+    n_samples = 500 if ctx.quick else 2000
     n_img, w, steps, rtol = (16, 3, 2000, 1e-2) if ctx.quick else (24, 4, 3000, 2e-3)
     img = smooth(n_img, seed=0)
     rows, sim_rows = [], []
@@ -108,9 +109,11 @@ def scheme_atlas(ctx: Context) -> dict:
         region = h_interval(name)
         rows.append([name, int(s.kept.sum()), int((~s.kept).sum()), s.disagreements, region.closed_form,
                      region.upper])
-        for params in SETTINGS.get(name, ({},)):   # a newly registered scheme: its defaults
+        settings = SETTINGS.get(name, ({},))   # a newly registered scheme: its defaults
+        for params in settings:
             if name in STATED:
                 stated_err = max(stated_err, abs(h_interval(name, **params).upper - STATED[name](params)))
+        for params in settings[:1] if ctx.quick else settings:
             probe = compute_bounds(img, w, lr=1.0, scheme=name, params=params, methods=("exact",))
             lr = 1.0 / probe["exact"]["mu_max"]          # z_hi = h_upper * mu_max: each scheme its own upper bound
             r = compute_bounds(img, w, lr=lr, scheme=name, params=params, methods=("exact", "simulated"), rtol=rtol,

@@ -43,6 +43,14 @@ class TrainRun:
     threshold : float
         The sharpness above which the scheme is linearly unstable at this η:
         h_upper/η (2/η for GD, 2(1 + μ)/η for heavy-ball).
+
+    Examples
+    --------
+    The repr is one line (sizes and the last record), never the records or θ:
+
+    >>> TrainRun("gd", 0.1, {}, 100, [{"step": 0, "loss": 1.0}, {"step": 100, "loss": 0.25}], None, 100, False, "",
+    ...          20.0, track=("loss",))
+    TrainRun(gd, lr=0.1, 100/100 steps, completed, 2 records of loss; last: loss 0.25; threshold 20)
     """
 
     scheme: str
@@ -62,6 +70,14 @@ class TrainRun:
     def status(self) -> str:
         """"diverged" or "completed"."""
         return "diverged" if self.diverged else "completed"
+
+    def __repr__(self) -> str:
+        last = self.records[-1] if self.records else {}
+        shown = ", ".join(f"{k} {last[k]:.4g}" for k in self.track if isinstance(last.get(k), (int, float)))
+        status = f"diverged ({self.reason})" if self.diverged else "completed"
+        return (f"TrainRun({self.scheme}, lr={self.lr:g}, {self.steps_done}/{self.steps} steps, {status}, "
+                f"{len(self.records)} records of {', '.join(self.track) or 'nothing'}"
+                + (f"; last: {shown}" if shown else "") + f"; threshold {self.threshold:.4g})")
 
     def column(self, name: str) -> Any:
         """One tracked quantity as a NumPy array (``"step"`` for the steps)."""

@@ -333,7 +333,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                         workers=workers, scheduler=args.scheduler, timeout=number("timeout", args.timeout),
                         point_timeout=None if args.point_timeout is None else
                         parse_number("point-timeout", args.point_timeout, lo=0, hi=1e7, lo_open=True),
-                        progress=None if not args.json else False)
+                        progress=None if not args.json else False, echo=None if args.json else print)
     except SweepInterrupted as stop:
         sm = stop.result.summary
         return _error(f"interrupted: {sm['done'] + sm['skipped']} of {sm['points']} points done, "

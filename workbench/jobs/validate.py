@@ -474,6 +474,9 @@ def run_validation(case_ids: Sequence[str] | None, out_dir: str | os.PathLike, q
         all_cases = sorted(ran.values(), key=lambda c: order.get(str(c["id"]), len(order)))
         meta["cases"] = len(all_cases)
         meta["planned"] = len(ids) + len(all_cases) - len(cases_in_order)
+        # seconds, workers and resumed describe this invocation; a partial rerun keeps other cases: say so
+        meta["kept"] = len(all_cases) - len(cases_in_order)
+        meta["case_seconds"] = round(sum(float(c.get("seconds") or 0.0) for c in all_cases), 3)
         files = _write_report_together(out, all_cases, meta)
         run = ValidationRun(out=out, quick=bool(quick), planned=len(ids), cases=cases_in_order, files=files,
                             resumed=len(cached), interrupted=interrupted)

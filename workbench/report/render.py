@@ -284,10 +284,12 @@ def _anchor(case_id: Any) -> str:
     return "case-" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(case_id))
 
 
-_META_LABELS = {"generated": "generated (UTC)", "quick": "mode", "cases": "cases", "seconds": "run time",
+_META_LABELS = {"generated": "generated (UTC)", "quick": "mode", "cases": "cases",
+                "seconds": "run time (this invocation)", "workers": "workers (this invocation)",
+                "kept": "cases kept from earlier runs", "case_seconds": "case time, every case in the report",
                 "python": "Python", "platform": "platform", "version": "workbench version", "commit": "git commit",
                 "numpy": "NumPy", "scipy": "SciPy", "sympy": "SymPy", "machine": "machine", "threads": "threads",
-                "run_id": "run id", "planned": "cases planned", "resumed": "cases resumed",
+                "run_id": "run id", "planned": "cases planned", "resumed": "cases resumed (this invocation)",
                 "interrupted": "interrupted"}
 
 
@@ -300,7 +302,7 @@ def _meta_rows(meta: Mapping) -> list[tuple[str, str]]:
             text = "quick (reduced sizes)" if v else "full"
         elif k == "commit" and v is None:
             text = "not run from a git checkout"
-        elif k == "seconds" and _is_num(v):
+        elif k in ("seconds", "case_seconds") and _is_num(v):
             text = f"{float(v):.0f} s ({float(v) / 60:.1f} min)"
         else:
             text = format_value(v) if not isinstance(v, str) else v
