@@ -56,17 +56,28 @@ def _sigmoid(xp: Any, t: Any) -> Any:
     return 0.5 * (1.0 + xp.tanh(0.5 * t))  # as workbench.solvers.cnn.schemes: bit-identical gradient
 
 
-def swish_derivatives(xp: Any, u: Any, beta: float) -> tuple[Any, Any, Any, Any]:
+def swish_derivatives(xp: Any, u: Any, beta: float, second: bool = True) -> tuple[Any, Any, Any, Any]:
     """(σ(βu), r(u), r′(u), r″(u)) for the Swish r(u) = u σ(βu), written with σ = σ(βu).
 
-    r′ is eq. (15) in the form of :func:`workbench.solvers.cnn.schemes.nonlinear_gradient` (same
-    operations, so the gradient built from it is bit-identical); r″ = βσ(1−σ)(2 + βu(1−2σ)).
+    r′ is eq. (15) in the form of :func:`workbench.solvers.cnn.schemes.nonlinear_gradient`, r″ =
+    βσ(1−σ)(2 + βu(1−2σ)): the same operations in the same order, except that factors β = 1
+    are not multiplied (1·x = x exactly) and βuσ = r, 1 − σ are computed once, so the results
+    are bit-identical with fewer passes over the (B, Ho, Wo) arrays. ``second=False`` skips r″
+    (``None``): a plain gradient step does not need it.
     """
-    sg = _sigmoid(xp, beta * u)
+    bu = u if beta == 1.0 else beta * u
+    sg = _sigmoid(xp, bu)
     r = u * sg
-    r1 = sg + beta * u * sg * (1.0 - sg)
-    r2 = beta * sg * (1.0 - sg) * (2.0 + beta * u * (1.0 - 2.0 * sg))
-    return sg, r, r1, r2
+    one_m = 1.0 - sg
+    r1 = sg + (r if beta == 1.0 else bu * sg) * one_m
+    return sg, r, r1, (_swish_second(u, sg, one_m, beta) if second else None)
+
+
+def _swish_second(u: Any, sg: Any, one_m: Any, beta: float) -> Any:
+    """r″ = ((βσ)(1−σ))·(2 + (βu)(1 − 2σ)), evaluated in that order (β = 1: its products skipped)."""
+    if beta == 1.0:
+        return (sg * one_m) * (2.0 + u * (1.0 - 2.0 * sg))
+    return (beta * sg * one_m) * (2.0 + beta * u * (1.0 - 2.0 * sg))
 
 
 def _batch(K: Any) -> tuple[Any, bool]:
@@ -103,8 +114,8 @@ class LocalCurvature:
         self.alphas = _alpha_col(xp, alphas, B, K.dtype)
         self.beta, self.b, self.y = float(beta), float(b), float(y)
         u = op.response(K)
-        sg, r, r1, r2 = swish_derivatives(xp, u, self.beta)
-        self.u, self.r2 = u, r2
+        sg, r, r1, _ = swish_derivatives(xp, u, self.beta, second=False)
+        self.u, self._sg, self._r2 = u, sg, None
         gsum = xp.sum(xp.sum(r, axis=-1), axis=-1)
         t = gsum - self.b
         self.t = t
@@ -122,6 +133,14 @@ class LocalCurvature:
     def gradient(self) -> Any:
         """(ŷ − y) P*r′(u) + αK, the operations of :func:`~workbench.solvers.cnn.schemes.nonlinear_gradient`."""
         return self.coeff * self.g + self.alphas * self.K
+
+    @property
+    def r2(self) -> Any:
+        """r″(u) at the pixels, computed at the first Hessian-vector product (a gradient step needs none)."""
+        if self._r2 is None:
+            self._r2 = _swish_second(self.u, self._sg, 1.0 - self._sg, self.beta)
+            self._sg = None
+        return self._r2
 
     @property
     def loss(self) -> Any:
