@@ -98,6 +98,8 @@ def test_local_curvature_in_member_chunks_is_bit_identical(monkeypatch, prec):
         assert a.tobytes() == b.tobytes()
     g_ref, _ = nonlinear_gradient(op, K, xnp.reshape(al, (-1, 1, 1)), BETA, B_BIAS, Y)
     assert parts.gradient.tobytes() == g_ref.tobytes()
+    one = V[:1, ...]  # one direction for every member (broadcast)
+    assert whole.matvec(one).tobytes() == parts.matvec(one).tobytes()
 
 
 @pytest.mark.parametrize("prec,tol", [("float64", 1e-9), ("float32", 2e-4)])

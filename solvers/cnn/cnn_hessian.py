@@ -181,15 +181,16 @@ class LocalCurvature:
     def matvec(self, V: Any) -> Any:
         """H V for V of shape (B, w, w) (one direction per member)."""
         xp, op = self.xp, self.op
-        data = _joined(xp, [op.backproject(self._second(i) * op.response(_part(V, c, int(V.shape[0]))))
+        B = int(self.K.shape[0])
+        data = _joined(xp, [op.backproject(self._second(i) * op.response(_part(V, c, B)))
                             for i, c in enumerate(self._chunks)])
         gv = xp.reshape(xp.sum(xp.sum(self.g * V, axis=-1), axis=-1), (-1, 1, 1))
         return self.alphas * V + self.coeff * data + (self.curv * gv) * self.g
 
 
 def _part(x: Any, c: slice, B: int) -> Any:
-    """Members ``c`` of a batch x of B members (x itself when c covers them all)."""
-    return x if (c.start, c.stop) == (0, B) else x[c, ...]
+    """Members ``c`` of a batch x of B members (x itself when c covers them all or x is one broadcast member)."""
+    return x if (c.start, c.stop) == (0, B) or int(x.shape[0]) == 1 else x[c, ...]
 
 
 def _joined(xp: Any, parts: list) -> Any:
