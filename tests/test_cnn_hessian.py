@@ -77,6 +77,31 @@ def test_local_curvature_gradient_is_bit_identical_to_schemes(xp):
     assert np.allclose(to_numpy(lc.loss), l_ref, rtol=1e-14, atol=0)
 
 
+@pytest.mark.parametrize("prec", ["float64", "float32"])
+def test_local_curvature_in_member_chunks_is_bit_identical(monkeypatch, prec):
+    # on the host the pixel arrays are built a cache-sized chunk of members at a time; with a
+    # budget of one byte every member is its own chunk, and every number must stay the same
+    import array_api_compat.numpy as xnp
+    from workbench.solvers.cnn import cnn_hessian
+
+    op, K, V, al = _setup(xnp, batch=3, dtype=getattr(xnp, prec))
+    whole = LocalCurvature(op, K, al, BETA, B_BIAS, Y)
+    assert len(cnn_hessian.member_chunks(op, 3)) == 1
+    monkeypatch.setattr(cnn_hessian, "HOST_CHUNK_BYTES", 1)
+    assert cnn_hessian.member_chunks(op, 3) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    parts = LocalCurvature(op, K, al, BETA, B_BIAS, Y)
+    for name in ("gradient", "loss", "u", "yhat"):
+        a, b = getattr(whole, name), getattr(parts, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    for _ in range(2):  # r'' is computed at the first product and reused at the second
+        a, b = whole.matvec(V), parts.matvec(V)
+        assert a.tobytes() == b.tobytes()
+    g_ref, _ = nonlinear_gradient(op, K, xnp.reshape(al, (-1, 1, 1)), BETA, B_BIAS, Y)
+    assert parts.gradient.tobytes() == g_ref.tobytes()
+    one = V[:1, ...]  # one direction for every member (broadcast)
+    assert whole.matvec(one).tobytes() == parts.matvec(one).tobytes()
+
+
 @pytest.mark.parametrize("prec,tol", [("float64", 1e-9), ("float32", 2e-4)])
 def test_spectral_radius_matches_dense_eigenvalues(xp, prec, tol):
     dtype = getattr(xp, prec)

