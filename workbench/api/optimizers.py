@@ -32,6 +32,7 @@ relative to the first group's enter the diagonal preconditioner, and the returne
 from __future__ import annotations
 
 import math
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,46 +101,60 @@ def _num(name: str, v: Any) -> float:
 
 
 def _torch_group(opt: Any, kind: str, g: dict) -> GroupScheme:
+    """One param group of a ``torch.optim`` optimizer as a registered scheme (the reader of its class)."""
     if g.get("maximize", False):
         raise ParameterError(f"optimizer: {kind}(maximize=True) ascends the loss; its linear stability is not that "
                              "of a descent scheme (negate the loss instead)")
     lr = _num("lr", g["lr"])
     wd = _num("weight_decay", g.get("weight_decay", 0.0))
-    tensors = tuple(g["params"])
-    if kind == "SGD":
-        mu, tau = _num("momentum", g.get("momentum", 0.0)), _num("dampening", g.get("dampening", 0.0))
-        if g.get("nesterov", False):
-            return GroupScheme("nesterov-lookahead", lr, {"mu": mu, "weight_decay": wd}, tensors=tensors)
-        if mu == 0.0:
-            if wd == 0.0:
-                return GroupScheme("gd", lr, {}, tensors=tensors)
-            return GroupScheme("heavy-ball-dampened", lr, {"mu": 0.0, "dampening": 0.0, "weight_decay": wd},
-                               tensors=tensors)
-        if tau == 0.0 and wd == 0.0:
-            return GroupScheme("heavy-ball", lr, {"mu": mu}, tensors=tensors)
-        return GroupScheme("heavy-ball-dampened", lr, {"mu": mu, "dampening": tau, "weight_decay": wd}, tensors=tensors)
-    if kind in ("Adam", "AdamW"):
-        if g.get("amsgrad", False):
-            raise ParameterError(f"optimizer: {kind}(amsgrad=True) divides by the running maximum of v, which is not "
-                                 "the EMA preconditioner of the frozen-preconditioner analysis (Cohen et al. 2022); "
-                                 "use amsgrad=False")
-        b1, b2 = (_num("betas", b) for b in g["betas"])
-        decoupled = kind == "AdamW" or bool(g.get("decoupled_weight_decay", False))
-        settings = {"beta2": b2, "eps": _num("eps", g["eps"]), "beta1": b1}
-        if decoupled:
-            return GroupScheme("adam", lr, {"beta1": b1, "decay": lr * wd, "weight_decay": 0.0}, decoupled=wd,
-                               preconditioner="adam", settings=settings, tensors=tensors)
-        return GroupScheme("adam", lr, {"beta1": b1, "decay": 0.0, "weight_decay": wd}, preconditioner="adam",
-                           settings=settings, tensors=tensors)
-    if kind == "RMSprop":
-        settings = {"alpha": _num("alpha", g["alpha"]), "eps": _num("eps", g["eps"]),
-                    "centered": bool(g.get("centered", False))}
-        return GroupScheme("rmsprop", lr, {"mu": _num("momentum", g.get("momentum", 0.0)), "weight_decay": wd},
-                           preconditioner="rmsprop", settings=settings, tensors=tensors)
-    raise AssertionError(kind)  # pragma: no cover
+    return _TORCH_READERS[kind](kind, g, lr, wd, tuple(g["params"]))
 
 
-_TORCH_KINDS = ("SGD", "Adam", "AdamW", "RMSprop")
+def _sgd_group(kind: str, g: dict, lr: float, wd: float, tensors: tuple) -> GroupScheme:
+    """torch.optim.SGD: gd, heavy ball (with dampening and L2 decay) or Nesterov's look-ahead form."""
+    mu, tau = _num("momentum", g.get("momentum", 0.0)), _num("dampening", g.get("dampening", 0.0))
+    if g.get("nesterov", False):
+        return GroupScheme("nesterov-lookahead", lr, {"mu": mu, "weight_decay": wd}, tensors=tensors)
+    if mu == 0.0:
+        if wd == 0.0:
+            return GroupScheme("gd", lr, {}, tensors=tensors)
+        return GroupScheme("heavy-ball-dampened", lr, {"mu": 0.0, "dampening": 0.0, "weight_decay": wd},
+                           tensors=tensors)
+    if tau == 0.0 and wd == 0.0:
+        return GroupScheme("heavy-ball", lr, {"mu": mu}, tensors=tensors)
+    return GroupScheme("heavy-ball-dampened", lr, {"mu": mu, "dampening": tau, "weight_decay": wd}, tensors=tensors)
+
+
+def _adam_group(kind: str, g: dict, lr: float, wd: float, tensors: tuple, decoupled: bool = False) -> GroupScheme:
+    """torch.optim.Adam / AdamW: the frozen-preconditioner Adam record, L2 or decoupled decay."""
+    if g.get("amsgrad", False):
+        raise ParameterError(f"optimizer: {kind}(amsgrad=True) divides by the running maximum of v, which is not "
+                             "the EMA preconditioner of the frozen-preconditioner analysis (Cohen et al. 2022); "
+                             "use amsgrad=False")
+    b1, b2 = (_num("betas", b) for b in g["betas"])
+    decoupled = decoupled or bool(g.get("decoupled_weight_decay", False))
+    settings = {"beta2": b2, "eps": _num("eps", g["eps"]), "beta1": b1}
+    if decoupled:
+        return GroupScheme("adam", lr, {"beta1": b1, "decay": lr * wd, "weight_decay": 0.0}, decoupled=wd,
+                           preconditioner="adam", settings=settings, tensors=tensors)
+    return GroupScheme("adam", lr, {"beta1": b1, "decay": 0.0, "weight_decay": wd}, preconditioner="adam",
+                       settings=settings, tensors=tensors)
+
+
+def _rmsprop_group(kind: str, g: dict, lr: float, wd: float, tensors: tuple) -> GroupScheme:
+    """torch.optim.RMSprop: the frozen-preconditioner RMSprop record (optional heavy-ball momentum)."""
+    settings = {"alpha": _num("alpha", g["alpha"]), "eps": _num("eps", g["eps"]),
+                "centered": bool(g.get("centered", False))}
+    return GroupScheme("rmsprop", lr, {"mu": _num("momentum", g.get("momentum", 0.0)), "weight_decay": wd},
+                       preconditioner="rmsprop", settings=settings, tensors=tensors)
+
+
+#: the reader of each supported torch.optim class
+_TORCH_READERS = {"SGD": _sgd_group, "Adam": _adam_group, "AdamW": partial(_adam_group, decoupled=True),
+                  "RMSprop": _rmsprop_group}
+
+
+_TORCH_KINDS = tuple(_TORCH_READERS)
 
 
 _OPTAX = {"sgd": ("learning_rate", "momentum", "nesterov"), "add_decayed_weights": ("weight_decay",),
