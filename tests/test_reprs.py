@@ -45,3 +45,17 @@ def test_diverged_run_says_so():
     obj = _quadratic([4.0, 1.0])
     run = wb.train(obj, lr=1.0, steps=200, track=("loss",), every=50)
     assert run.diverged and f"diverged ({run.reason})" in repr(run)
+
+
+def test_html_reprs_summarise_without_dumping():
+    obj = _quadratic([4.0, 3.0, 2.0, 1.5] + list(np.linspace(0.1, 1.0, 96)))
+    run = wb.train(obj, lr=0.1, steps=200, track=("loss",), every=10)
+    html = run._repr_html_()
+    assert html.startswith("<table><caption>TrainRun(gd")
+    assert html.count("<tr>") == 1 + 6 + 1               # header, first and last three records, the gap row
+    assert f"… {len(run.records) - 6} more records …" in html
+    assert f"{run.records[-1]['loss']:.6g}" in html
+    eig = wb.sharpness(obj, k=4, method="lanczos")
+    html = eig._repr_html_()
+    assert html.count("<tr>") == 1 + 4 and f"{float(eig.values[0]):.8g}" in html
+    assert "vectors" not in html and html.startswith("<table><caption>Eigenpairs(k=4")

@@ -76,6 +76,17 @@ class Eigenpairs:
         return (f"Eigenpairs(k={values.size}, n={n}, values=[{shown}], max residual {res:.1e}, {self.matvecs} matvecs, "
                 f"{self.method}{'' if self.converged else ', not converged'})")
 
+    def _repr_html_(self) -> str:
+        """A notebook summary: one row per eigenpair (value and residual), never the vectors."""
+        from html import escape
+
+        values, res = np.asarray(self.values), np.asarray(self.residuals)
+        rows = "".join(f"<tr><td>{i}</td><td>{float(v):.8g}</td><td>{float(r):.2e}</td></tr>"
+                       for i, (v, r) in enumerate(zip(values[:10], res[:10])))
+        more = f"<tr><td colspan='3'>… {values.size - 10} more</td></tr>" if values.size > 10 else ""
+        return (f"<table><caption>{escape(repr(self))}</caption><thead><tr><th>i</th><th>eigenvalue</th>"
+                f"<th>residual</th></tr></thead><tbody>{rows}{more}</tbody></table>")
+
     @property
     def value(self) -> float:
         """The extreme eigenvalue (``values[0]``)."""

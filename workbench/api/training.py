@@ -79,6 +79,23 @@ class TrainRun:
                 f"{len(self.records)} records of {', '.join(self.track) or 'nothing'}"
                 + (f"; last: {shown}" if shown else "") + f"; threshold {self.threshold:.4g})")
 
+    def _repr_html_(self) -> str:
+        """A notebook summary: the run's line and a table of the first and last records (never all of them)."""
+        from html import escape
+
+        cols = ["step", *self.track]
+        shown = self.records if len(self.records) <= 6 else [*self.records[:3], None, *self.records[-3:]]
+
+        def cell(v: Any) -> str:
+            return f"{v:.6g}" if isinstance(v, (int, float)) else escape(str(v))
+
+        body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in cols) + "</tr>" if r is not None
+                       else f"<tr><td colspan='{len(cols)}'>… {len(self.records) - 6} more records …</td></tr>"
+                       for r in shown)
+        head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+        return (f"<table><caption>{escape(repr(self))}</caption><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table>")
+
     def column(self, name: str) -> Any:
         """One tracked quantity as a NumPy array (``"step"`` for the steps)."""
         import numpy as np
