@@ -94,3 +94,21 @@ def test_tune_allocator_reports_whether_it_applied():
 
         if platform.libc_ver()[0] == "glibc":
             assert ok
+
+
+def test_torch_pool_follows_the_setting():
+    torch = pytest.importorskip("torch")
+    from workbench.solvers.core import threads
+
+    before = torch.get_num_threads()
+    try:
+        with threads.limit(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == before        # restored on exit
+        threads.set_threads(1)
+        torch.set_num_threads(3)                         # a pool changed behind the setting's back ...
+        threads.cover_torch()                            # ... is brought back by the adapter's call
+        assert torch.get_num_threads() == 1
+    finally:
+        threads.set_threads(None)
+        torch.set_num_threads(before)

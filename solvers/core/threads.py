@@ -6,7 +6,8 @@ they oversubscribe the cores and small GEMMs, ``eigh`` and FFTs slow down by 5�
 This module holds the workbench's single setting:
 
 * :func:`set_threads` — the process-wide count for BLAS/OpenMP pools (through
-  ``threadpoolctl``) and for the FFT wrapper :class:`workbench.solvers.core.backend.Fft`;
+  ``threadpoolctl``), for the FFT wrapper :class:`workbench.solvers.core.backend.Fft` and,
+  when PyTorch is loaded, for its intra-op pool (:func:`cover_torch` for one loaded later);
 * :func:`limit` — the same as a context manager (restored on exit);
 * :func:`worker_init` — the initializer of sweep and validation worker processes: one
   thread each, since the pool itself provides the parallelism;
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import Any, Iterator
 
 from workbench.solvers.core.checks import ParameterError, parse_number
 
 __all__ = ["available_cores", "default_threads", "parse_threads", "fft_workers", "set_threads", "limit", "worker_init", "WORKER_ENV",
-           "tune_allocator", "cover_scipy_blas"]
+           "tune_allocator", "cover_scipy_blas", "cover_torch"]
 
 _state: dict[str, Any] = {"fft": None, "controller": None, "scipy_blas": False}
 
@@ -98,6 +100,28 @@ def _blas_limit(n: int) -> Any:
     return threadpool_limits(limits=n)
 
 
+def _torch_threads(n: int) -> int | None:
+    """Set PyTorch's intra-op threads to ``n`` when torch is already imported; the previous count (else None).
+
+    PyTorch keeps its own thread pool, outside threadpoolctl's reach; an HVP of a user's model under
+    ``--threads 1`` on a loaded machine ran 10-25x slower with torch's default pool than with one thread.
+    torch is never imported here: a process that has not loaded it has no pool to set.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not hasattr(torch, "set_num_threads"):
+        return None
+    old = int(torch.get_num_threads())
+    if old != n:
+        torch.set_num_threads(n)
+    return old
+
+
+def cover_torch() -> None:
+    """Apply the current setting (if one was set) to PyTorch's intra-op pool; the torch adapter calls it."""
+    if _state["fft"] is not None:
+        _torch_threads(_state["fft"])
+
+
 def set_threads(n: int | None = None) -> int:
     """Set the threads of BLAS/OpenMP pools and of the FFTs for the whole process.
 
@@ -114,6 +138,7 @@ def set_threads(n: int | None = None) -> int:
     n = default_threads() if n is None else _check(n)
     _state["fft"] = n
     _state["controller"] = _blas_limit(n)
+    _torch_threads(n)
     return n
 
 
@@ -143,6 +168,7 @@ def limit(n: int | None = None) -> Iterator[int]:
     n = default_threads() if n is None else _check(n)
     old = _state["fft"]
     ctl = _blas_limit(n)
+    torch_old = _torch_threads(n)
     _state["fft"] = n
     try:
         yield n
@@ -150,6 +176,8 @@ def limit(n: int | None = None) -> Iterator[int]:
         _state["fft"] = old
         if ctl is not None:
             ctl.restore_original_limits()
+        if torch_old is not None:
+            _torch_threads(torch_old)
 
 
 _MMAP_THRESHOLD = 16 * 2 ** 20

@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from workbench.solvers.core.checks import BackendUnavailable, ParameterError
 from workbench.solvers.core.objectives import BaseObjective
+from workbench.solvers.core.threads import cover_torch
 
 __all__ = ["TorchObjective", "from_torch", "import_torch"]
 
@@ -78,6 +79,8 @@ class TorchObjective(BaseObjective):
     def __init__(self, model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any = None) -> None:
         torch = import_torch()
         import array_api_compat.torch as xp
+
+        cover_torch()  # torch's own intra-op pool follows --threads / WORKBENCH_THREADS when one is set
 
         if not isinstance(model, torch.nn.Module):
             raise ParameterError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
