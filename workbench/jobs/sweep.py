@@ -393,7 +393,9 @@ def run_sweep(
                 recs[rec["id"]] = rec
                 bar.update(1)
                 where = " ".join(f"{k}={rec.get('params', {}).get(k)}" for k in varying)
-                say(f"[{len(recs)}/{len(todo)}] {rec['id']} {rec['status']:<6} ({rec.get('seconds', 0.0):.1f} s)"
+                secs = rec.get("seconds")  # None for a point whose worker was lost
+                say(f"[{len(recs)}/{len(todo)}] {rec['id']} {rec['status']:<6} "
+                    + (f"({secs:.1f} s)" if isinstance(secs, (int, float)) else "(no time)")
                     + (f"  {where}" if where else ""))
 
         interrupted = False
