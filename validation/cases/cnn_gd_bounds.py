@@ -119,7 +119,10 @@ def cnn_gd_bounds(ctx: Context) -> dict:
         f"true lower bound is smaller by the factor (n^2/((n-w+1)w))^2 = "
         f"{', '.join(f'{x:.4g}' for x in ratio)} for w = {', '.join(str(w) for w in st['kernels'])}; "
         f"the upper bound 2/dt is unchanged because mu_min = min|I^|^2 = 0. "
-        f"Simulated bounds: linearized scheme (21), {st['steps']} steps, a bracket of relative width {rtol:g} "
+        f"Simulated bounds: linearized scheme (21), at least {st['steps']} steps; the two runs confirming each edge "
+        f"last as long as the edge needs (1/(eta*rtol/2*|edge|) steps: up to "
+        f"{max(max(r['simulated'].get('steps_run', {}).values(), default=0) for r in rows):,} here), "
+        f"a bracket of relative width {rtol:g} "
         "around each edge (seeded by the exact bound; the gap column is the bracket's farthest end from it); "
         f"criterion: {rows[0]['simulated']['criterion']}."
     )
