@@ -49,7 +49,7 @@ from workbench.solvers.stepping.powers import DEFAULT_WORK
 if TYPE_CHECKING:
     from workbench.solvers.stepping.divergence import DivergenceCriterion
 # the stepper, the bisection, the simulated search and the Lanczos extremes are imported by the methods that use
-# them, so that ``bounds --methods theory`` loads none of them (issue 26, start-up)
+# them, so that ``bounds --methods theory`` loads none of them (a fast start-up)
 
 __all__ = ["alpha_bounds_from_spectrum", "z_region", "edge_gap", "disagreement", "theory_bounds", "exact_bounds",
            "compute_bounds", "METHODS", "default_methods", "resolve_scheme"]

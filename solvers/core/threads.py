@@ -191,7 +191,7 @@ def tune_allocator(threshold: int = _MMAP_THRESHOLD) -> bool:
     are a few MiB page-faults its working set in again at every step. Pinning the
     thresholds at 16 MiB (what ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` in
     :data:`WORKER_ENV` do for processes started by others) made a 256², w = 32
-    perturbation sweep 1.5× faster in one process (``workbench bench`` machine, issue 18).
+    perturbation sweep 1.5× faster in one process (``workbench bench``, a 2-core machine).
     The process keeps up to ``threshold`` bytes of freed memory per arena.
 
     Returns True when the setting took effect (Linux with glibc), False elsewhere.

@@ -60,8 +60,8 @@ class _NumpyFast:
 
     ``array_api_compat.numpy``'s ``sum``/``matmul``/``permute_dims``/``reshape`` add
     2–6 µs of Python per call (argument normalisation, ``numpy.sum``'s dispatch), which
-    for networks of a few hundred parameters is most of a gradient's cost (issue 18:
-    554 597 gradient calls of the multilayer case). The replacements call the same
+    for networks of a few hundred parameters is most of a gradient's cost (the
+    multilayer case makes 554 597 gradient calls). The replacements call the same
     ufuncs with the same arguments (``np.add.reduce`` is what ``np.sum`` ends in), so
     every result is bit-for-bit the same; every other name is the wrapped namespace's.
     """

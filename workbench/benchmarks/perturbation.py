@@ -1,4 +1,4 @@
-"""Benchmark rows for the perturbed gradient-descent sweep (issue: restrained instabilities).
+"""Benchmark rows for the perturbed gradient-descent sweep (the restrained-instabilities setting).
 
 Rows of :func:`workbench.benchmarks.timing.compare` (interleaved repetitions, min/median, ratio of
 minima, noise). Both paths do the same work: every
