@@ -167,14 +167,18 @@ register(Optimizer(
 ))
 
 
+def _lookahead(v: dict) -> tuple:
+    m = v["mu"]  # buffer u = ηb: u' = μu + η g, θ' = θ − μ²u − η(1 + μ) g
+    return _M([[1, -m ** 2], [0, m]]), _M([1 + m, -1]), _M([[1, 0]]), ("theta", "buffer")
+
+
 register(Optimizer(
     name="nesterov-lookahead",
     title="Nesterov momentum as torch.optim.SGD(nesterov=True) stores it (the look-ahead point)",
     citation="I. Sutskever, J. Martens, G. Dahl, G. Hinton, On the importance of initialization and momentum "
              "in deep learning, ICML 2013, eq. (3)-(4), in the variables of PyTorch's torch.optim.SGD",
     hypers=(_MU, _WD),
-    record=lambda v: (_M([[1, -v["mu"] ** 2], [0, v["mu"]]]), _M([1 + v["mu"], -1]), _M([[1, 0]]),
-                      ("theta", "buffer")),
+    record=_lookahead,
     update="b' = μb + ∇f(θ) + wd·θ,  θ' = θ − η(∇f(θ) + wd·θ + μ b')   (θ is the look-ahead point V)",
     extra=dict(_L2),
 ))
@@ -227,8 +231,7 @@ _KAPPA = Hyper("kappa", sp.Symbol("kappa", nonnegative=True), 4.0, 0.0, _INF,
 
 
 def _diffusion_nesterov(v: dict) -> tuple:
-    M = v["gamma"] + v["beta"] * v["L"]
-    return _M([[1, -M ** 2], [0, M]]), _M([1 + M, -1]), _M([[1, 0]]), ("theta", "buffer")
+    return _lookahead({"mu": v["gamma"] + v["beta"] * v["L"]})   # the look-ahead record with μ → M = γ + βL
 
 
 register(Optimizer(
